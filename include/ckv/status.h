@@ -90,6 +90,11 @@ typedef enum ckv_status {
     /* directory: 400 - 499 */
     CKV_ERR_DIR_BAD_ENTRY = 400,   /* a directory entry is malformed */
     CKV_ERR_DIR_BAD_CHAIN = 401,   /* an account's chain of entries is broken */
+    CKV_ERR_DIR_BAD_SIGNATURE = 402, /* an entry's signature does not verify */
+    CKV_ERR_DIR_BAD_KEY = 403,     /* an identity key is not a valid 0x05 key */
+    CKV_ERR_DIR_ORIGIN = 404,      /* the entry is for another log */
+    CKV_ERR_DIR_NAME = 405,        /* the entry is for another name than asked */
+    CKV_ERR_DIR_NAME_TAKEN = 406,  /* the name is registered already */
 
     /* network client / server: 500 - 599 */
     CKV_ERR_NET = 500,             /* the server could not be reached */
