@@ -1,0 +1,404 @@
+/*
+ * http.c: ckvd's HTTP layer over libmicrohttpd (see http.h).
+ *
+ * Threads: MHD's one internal epoll thread runs every handler; a small timer
+ * thread resumes suspended (long-poll) connections whose deadline passed.
+ * The waiter list is the only state the two share; it is guarded by one
+ * mutex, and a connection is registered and suspended while that mutex is
+ * held, so a wake can never reach a connection before it is suspended.
+ *
+ * Per connection (struct ckvd_conn_state): the body collected so far (at most
+ * CKVD_MAX_BODY; a larger body is drained and answered 413), and the
+ * handler's own state, kept across suspensions.
+ */
+#include "http.h"
+
+#include <microhttpd.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+struct ckvd_conn_state {
+    struct MHD_Connection *conn;
+    uint8_t *body;
+    size_t len, cap;
+    int too_large;
+    int suspended;
+    int timed_out;
+    int resumed;
+    void *user;
+};
+
+struct waiter {
+    uint64_t key;
+    uint64_t deadline_ms;
+    struct ckvd_conn_state *st;
+};
+
+struct ckvd_http {
+    struct MHD_Daemon *d;
+    struct ckvd_http_config cfg;
+    pthread_mutex_t mu;
+    struct waiter *waiters;
+    size_t nwaiters, capwaiters;
+    pthread_t timer;
+    int timer_running;
+    int stopping;
+};
+
+uint64_t ckvd_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void ckvd_resp_json(struct ckvd_resp *resp, int status, char *json_malloced)
+{
+    resp->status = status;
+    resp->body = json_malloced;
+    resp->len = json_malloced ? strlen(json_malloced) : 0;
+    resp->content_type = "application/json";
+}
+
+void ckvd_resp_error(struct ckvd_resp *resp, int status, const char *code, const char *msg)
+{
+    json_t *o = json_pack("{s:s, s:s}", "error", msg, "code", code);
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    ckvd_resp_json(resp, status, s);
+}
+
+void ckvd_resp_bytes(struct ckvd_resp *resp, int status, const char *content_type,
+                     const void *data, size_t len)
+{
+    resp->status = status;
+    resp->body = malloc(len ? len : 1);
+    if (resp->body && len)
+        memcpy(resp->body, data, len);
+    resp->len = resp->body ? len : 0;
+    resp->content_type = content_type;
+}
+
+/* Remove waiter i (unordered). Caller holds mu. */
+static void waiter_remove(struct ckvd_http *h, size_t i)
+{
+    h->waiters[i] = h->waiters[h->nwaiters - 1];
+    h->nwaiters--;
+}
+
+static void resume_locked(struct ckvd_http *h, size_t i, int timed_out)
+{
+    struct ckvd_conn_state *st = h->waiters[i].st;
+    st->timed_out = timed_out;
+    st->suspended = 0;
+    st->resumed = 1;
+    waiter_remove(h, i);
+    MHD_resume_connection(st->conn);
+}
+
+void ckvd_http_wake(struct ckvd_http *h, uint64_t key)
+{
+    pthread_mutex_lock(&h->mu);
+    for (size_t i = 0; i < h->nwaiters;) {
+        if (h->waiters[i].key == key)
+            resume_locked(h, i, 0);
+        else
+            i++;
+    }
+    pthread_mutex_unlock(&h->mu);
+}
+
+static void *timer_main(void *arg)
+{
+    struct ckvd_http *h = arg;
+    for (;;) {
+        pthread_mutex_lock(&h->mu);
+        int stop = h->stopping;
+        uint64_t now = ckvd_now_ms();
+        for (size_t i = 0; i < h->nwaiters;) {
+            if (stop || h->waiters[i].deadline_ms <= now)
+                resume_locked(h, i, 1);
+            else
+                i++;
+        }
+        pthread_mutex_unlock(&h->mu);
+        if (stop)
+            break;
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return NULL;
+}
+
+const char *ckvd_http_query(struct ckvd_req *req, const char *key)
+{
+    return MHD_lookup_connection_value(req->conn->conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+static enum MHD_Result send_resp(struct MHD_Connection *conn, struct ckvd_resp *r)
+{
+    if (!r->body && r->status != 204) {
+        /* A handler that failed to allocate its body: say so plainly. */
+        static const char oom[] = "{\"error\":\"server out of memory\",\"code\":\"internal\"}";
+        r->status = 500;
+        r->body = malloc(sizeof(oom));
+        if (!r->body)
+            return MHD_NO;
+        memcpy(r->body, oom, sizeof(oom));
+        r->len = sizeof(oom) - 1;
+        r->content_type = "application/json";
+    }
+    struct MHD_Response *mr =
+        MHD_create_response_from_buffer(r->len, r->body ? r->body : (void *)"",
+                                        r->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    if (!mr) {
+        free(r->body);
+        return MHD_NO;
+    }
+    if (r->content_type)
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
+    char buf[64];
+    if (r->retry_after > 0) {
+        snprintf(buf, sizeof(buf), "%d", r->retry_after);
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_RETRY_AFTER, buf);
+    }
+    if (r->cache_seconds > 0) {
+        snprintf(buf, sizeof(buf), "public, max-age=%d%s", r->cache_seconds,
+                 r->immutable ? ", immutable" : "");
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL, buf);
+    } else {
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    }
+    enum MHD_Result ret = MHD_queue_response(conn, (unsigned)r->status, mr);
+    MHD_destroy_response(mr);
+    return ret;
+}
+
+static void peer_of(struct MHD_Connection *conn, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "unknown");
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!ci || !ci->client_addr)
+        return;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
+                  (socklen_t)outlen);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
+                  (socklen_t)outlen);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    struct ckvd_http *h = cls;
+    struct ckvd_conn_state *st = *con_cls;
+    (void)version;
+
+    if (!st) {
+        st = calloc(1, sizeof(*st));
+        if (!st)
+            return MHD_NO;
+        st->conn = conn;
+        *con_cls = st;
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        if (st->too_large || st->len + n > CKVD_MAX_BODY) {
+            st->too_large = 1;
+            return MHD_YES; /* drain, answer 413 at the end */
+        }
+        if (st->len + n + 1 > st->cap) {
+            size_t ncap = st->cap ? st->cap : 1024;
+            while (ncap < st->len + n + 1)
+                ncap *= 2;
+            uint8_t *nb = realloc(st->body, ncap);
+            if (!nb)
+                return MHD_NO;
+            st->body = nb;
+            st->cap = ncap;
+        }
+        memcpy(st->body + st->len, upload_data, n);
+        st->len += n;
+        st->body[st->len] = 0;
+        return MHD_YES;
+    }
+
+    struct ckvd_resp resp = {0};
+    if (st->too_large) {
+        ckvd_resp_error(&resp, 413, "body_too_large",
+                        "request body is larger than the server accepts (256 KiB)");
+        return send_resp(conn, &resp);
+    }
+
+    struct ckvd_req req = {0};
+    req.method = method;
+    req.path = url;
+    req.body = st->body ? st->body : (const uint8_t *)"";
+    req.body_len = st->len;
+    req.authorization =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    peer_of(conn, req.peer, sizeof(req.peer));
+    req.resumed = st->resumed;
+    req.timed_out = st->timed_out;
+    req.conn = st;
+    req.user = st->user;
+
+    uint64_t key = 0, deadline = 0;
+    enum ckvd_handler_result hr = h->cfg.handler(h->cfg.ctx, &req, &resp, &key, &deadline);
+    st->user = req.user;
+    st->resumed = 0;
+    st->timed_out = 0;
+    if (hr == CKVD_SUSPEND) {
+        pthread_mutex_lock(&h->mu);
+        if (h->stopping || (h->nwaiters == h->capwaiters && h->capwaiters >= 65536)) {
+            pthread_mutex_unlock(&h->mu);
+            ckvd_resp_error(&resp, 503, "busy", "server is busy or shutting down; retry");
+            resp.retry_after = 1;
+            return send_resp(conn, &resp);
+        }
+        if (h->nwaiters == h->capwaiters) {
+            size_t ncap = h->capwaiters ? h->capwaiters * 2 : 64;
+            struct waiter *nw = realloc(h->waiters, ncap * sizeof(*nw));
+            if (!nw) {
+                pthread_mutex_unlock(&h->mu);
+                return MHD_NO;
+            }
+            h->waiters = nw;
+            h->capwaiters = ncap;
+        }
+        h->waiters[h->nwaiters++] = (struct waiter){key, deadline, st};
+        st->suspended = 1;
+        MHD_suspend_connection(conn);
+        pthread_mutex_unlock(&h->mu);
+        return MHD_YES;
+    }
+    return send_resp(conn, &resp);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct ckvd_http *h = cls;
+    struct ckvd_conn_state *st = *con_cls;
+    (void)conn;
+    (void)toe;
+    if (!st)
+        return;
+    pthread_mutex_lock(&h->mu);
+    for (size_t i = 0; i < h->nwaiters; i++) {
+        if (h->waiters[i].st == st) {
+            waiter_remove(h, i);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&h->mu);
+    if (h->cfg.free_user && st->user)
+        h->cfg.free_user(st->user);
+    free(st->body);
+    free(st);
+    *con_cls = NULL;
+}
+
+int ckvd_http_start(const struct ckvd_http_config *cfg, struct ckvd_http **out, char *err,
+                    size_t errlen)
+{
+    struct ckvd_http *h = calloc(1, sizeof(*h));
+    if (!h) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    h->cfg = *cfg;
+    pthread_mutex_init(&h->mu, NULL);
+
+    struct sockaddr_in sin;
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons(cfg->port);
+    if (inet_pton(AF_INET, cfg->listen_addr, &sin.sin_addr) != 1) {
+        snprintf(err, errlen, "cannot listen on '%s': not an IPv4 address", cfg->listen_addr);
+        goto fail;
+    }
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ITC;
+    if (cfg->tls_cert_pem)
+        flags |= MHD_USE_TLS;
+    if (cfg->tls_cert_pem) {
+        h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, &sin,
+                                MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+                                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+                                MHD_OPTION_CONNECTION_LIMIT, (unsigned)4000,
+                                MHD_OPTION_HTTPS_MEM_CERT, cfg->tls_cert_pem,
+                                MHD_OPTION_HTTPS_MEM_KEY, cfg->tls_key_pem, MHD_OPTION_END);
+    } else {
+        h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, &sin,
+                                MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+                                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+                                MHD_OPTION_CONNECTION_LIMIT, (unsigned)4000, MHD_OPTION_END);
+    }
+    if (!h->d) {
+        snprintf(err, errlen, "cannot listen on %s:%u (port in use, or bad TLS files?)",
+                 cfg->listen_addr, (unsigned)cfg->port);
+        goto fail;
+    }
+    if (pthread_create(&h->timer, NULL, timer_main, h) != 0) {
+        snprintf(err, errlen, "cannot start the timer thread");
+        MHD_stop_daemon(h->d);
+        goto fail;
+    }
+    h->timer_running = 1;
+    *out = h;
+    return 0;
+fail:
+    pthread_mutex_destroy(&h->mu);
+    free(h);
+    return -1;
+}
+
+uint16_t ckvd_http_port(const struct ckvd_http *h)
+{
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
+    return di ? di->port : 0;
+}
+
+void ckvd_http_stop(struct ckvd_http *h)
+{
+    if (!h)
+        return;
+    MHD_quiesce_daemon(h->d);
+    pthread_mutex_lock(&h->mu);
+    h->stopping = 1;
+    pthread_mutex_unlock(&h->mu);
+    if (h->timer_running)
+        pthread_join(h->timer, NULL);
+    /* Let the resumed long-polls answer before the daemon goes away. */
+    for (int i = 0; i < 50; i++) {
+        const union MHD_DaemonInfo *di =
+            MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+        if (!di || di->num_connections == 0)
+            break;
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    MHD_stop_daemon(h->d);
+    pthread_mutex_destroy(&h->mu);
+    free(h->waiters);
+    free(h);
+}

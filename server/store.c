@@ -1,0 +1,213 @@
+/*
+ * store.c: ckvd's SQLite database and its message queue (see store.h).
+ *
+ * Schema (messages): one row per queued envelope, keyed by a growing id, so
+ * a recipient's queue is an index range scan and an acknowledgement is a
+ * delete by primary key restricted to the recipient (nobody can delete
+ * another account's messages, even by guessing ids).
+ */
+#include "store.h"
+
+#include <sqlite3.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+struct ckvd_store {
+    sqlite3 *db;
+    sqlite3_stmt *enqueue, *fetch, *ack, *qlen;
+};
+
+static const char schema[] =
+    "CREATE TABLE IF NOT EXISTS messages ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  recipient INTEGER NOT NULL,"
+    "  sender TEXT NOT NULL,"
+    "  body BLOB NOT NULL,"
+    "  ts INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS messages_by_recipient ON messages(recipient, id);";
+
+int ckvd_store_exec(struct ckvd_store *s, const char *sql)
+{
+    return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? CKVD_STORE_OK
+                                                                   : CKVD_STORE_ERR;
+}
+
+struct sqlite3 *ckvd_store_db(struct ckvd_store *s)
+{
+    return s->db;
+}
+
+int ckvd_store_open(const char *path, int sync_full, struct ckvd_store **out, char *err,
+                    size_t errlen)
+{
+    struct ckvd_store *s = calloc(1, sizeof(*s));
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return CKVD_STORE_ERR;
+    }
+    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+        SQLITE_OK) {
+        snprintf(err, errlen, "cannot open database %s: %s", path,
+                 s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        goto fail;
+    }
+    chmod(path, 0600);
+    sqlite3_busy_timeout(s->db, 5000);
+    char pragmas[160];
+    snprintf(pragmas, sizeof(pragmas),
+             "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA foreign_keys=ON;",
+             sync_full ? "FULL" : "NORMAL");
+    if (sqlite3_exec(s->db, pragmas, NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_exec(s->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "cannot set up database %s: %s (is it a ckvd database?)", path,
+                 sqlite3_errmsg(s->db));
+        goto fail;
+    }
+    if (sqlite3_prepare_v2(s->db,
+                           "INSERT INTO messages(recipient, sender, body, ts) VALUES(?,?,?,?)",
+                           -1, &s->enqueue, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db,
+                           "SELECT id, sender, body, ts FROM messages WHERE recipient=? AND id>? "
+                           "ORDER BY id LIMIT ?",
+                           -1, &s->fetch, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, "DELETE FROM messages WHERE recipient=? AND id=?", -1, &s->ack,
+                           NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, "SELECT count(*) FROM messages WHERE recipient=?", -1,
+                           &s->qlen, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "cannot prepare statements: %s", sqlite3_errmsg(s->db));
+        goto fail;
+    }
+    *out = s;
+    return CKVD_STORE_OK;
+fail:
+    ckvd_store_close(s);
+    return CKVD_STORE_ERR;
+}
+
+void ckvd_store_close(struct ckvd_store *s)
+{
+    if (!s)
+        return;
+    sqlite3_finalize(s->enqueue);
+    sqlite3_finalize(s->fetch);
+    sqlite3_finalize(s->ack);
+    sqlite3_finalize(s->qlen);
+    sqlite3_close(s->db);
+    free(s);
+}
+
+int ckvd_store_queue_len(struct ckvd_store *s, int64_t recipient, int64_t *n)
+{
+    sqlite3_reset(s->qlen);
+    sqlite3_bind_int64(s->qlen, 1, recipient);
+    if (sqlite3_step(s->qlen) != SQLITE_ROW)
+        return CKVD_STORE_ERR;
+    *n = sqlite3_column_int64(s->qlen, 0);
+    sqlite3_reset(s->qlen);
+    return CKVD_STORE_OK;
+}
+
+int ckvd_store_enqueue(struct ckvd_store *s, int64_t recipient, const char *sender,
+                       const uint8_t *body, size_t len, int64_t *id_out)
+{
+    int64_t qn = 0;
+    if (len > CKVD_MAX_MESSAGE)
+        return CKVD_STORE_FULL;
+    if (ckvd_store_queue_len(s, recipient, &qn) != CKVD_STORE_OK)
+        return CKVD_STORE_ERR;
+    if (qn >= CKVD_MAX_QUEUE)
+        return CKVD_STORE_FULL;
+    sqlite3_reset(s->enqueue);
+    sqlite3_bind_int64(s->enqueue, 1, recipient);
+    sqlite3_bind_text(s->enqueue, 2, sender, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(s->enqueue, 3, body, (int)len, SQLITE_STATIC);
+    sqlite3_bind_int64(s->enqueue, 4, (int64_t)time(NULL));
+    int rc = sqlite3_step(s->enqueue);
+    sqlite3_reset(s->enqueue);
+    sqlite3_clear_bindings(s->enqueue);
+    if (rc != SQLITE_DONE)
+        return CKVD_STORE_ERR;
+    *id_out = sqlite3_last_insert_rowid(s->db);
+    return CKVD_STORE_OK;
+}
+
+void ckvd_msgs_free(struct ckvd_msg *m, size_t n)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        free(m[i].sender);
+        free(m[i].body);
+    }
+    free(m);
+}
+
+int ckvd_store_fetch(struct ckvd_store *s, int64_t recipient, int64_t after_id, size_t limit,
+                     struct ckvd_msg **out, size_t *n_out)
+{
+    struct ckvd_msg *m = calloc(limit ? limit : 1, sizeof(*m));
+    size_t n = 0;
+    int ret = CKVD_STORE_ERR;
+    if (!m)
+        return CKVD_STORE_ERR;
+    sqlite3_reset(s->fetch);
+    sqlite3_bind_int64(s->fetch, 1, recipient);
+    sqlite3_bind_int64(s->fetch, 2, after_id);
+    sqlite3_bind_int64(s->fetch, 3, (int64_t)limit);
+    int rc;
+    while (n < limit && (rc = sqlite3_step(s->fetch)) == SQLITE_ROW) {
+        const unsigned char *snd = sqlite3_column_text(s->fetch, 1);
+        const void *b = sqlite3_column_blob(s->fetch, 2);
+        int blen = sqlite3_column_bytes(s->fetch, 2);
+        m[n].id = sqlite3_column_int64(s->fetch, 0);
+        m[n].ts = sqlite3_column_int64(s->fetch, 3);
+        m[n].sender = strdup(snd ? (const char *)snd : "");
+        m[n].body = malloc(blen > 0 ? (size_t)blen : 1);
+        if (!m[n].sender || !m[n].body) {
+            n++;
+            goto out;
+        }
+        if (blen > 0)
+            memcpy(m[n].body, b, (size_t)blen);
+        m[n].body_len = (size_t)blen;
+        n++;
+    }
+    ret = CKVD_STORE_OK;
+    *out = m;
+    *n_out = n;
+    m = NULL;
+out:
+    sqlite3_reset(s->fetch);
+    ckvd_msgs_free(m, n);
+    return ret;
+}
+
+int ckvd_store_ack(struct ckvd_store *s, int64_t recipient, const int64_t *ids, size_t n,
+                   size_t *deleted)
+{
+    size_t del = 0;
+    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return CKVD_STORE_ERR;
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_reset(s->ack);
+        sqlite3_bind_int64(s->ack, 1, recipient);
+        sqlite3_bind_int64(s->ack, 2, ids[i]);
+        if (sqlite3_step(s->ack) != SQLITE_DONE) {
+            sqlite3_reset(s->ack);
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+            return CKVD_STORE_ERR;
+        }
+        del += (size_t)sqlite3_changes(s->db);
+    }
+    sqlite3_reset(s->ack);
+    if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        return CKVD_STORE_ERR;
+    }
+    *deleted = del;
+    return CKVD_STORE_OK;
+}

@@ -1,0 +1,57 @@
+/*
+ * store.h: ckvd's durable state in one SQLite database (WAL).
+ *
+ * Accounts, prekeys and the message queue. A message is committed before its
+ * send is answered (synchronous=NORMAL survives a killed server; FULL, by
+ * flag, survives power loss). Every function runs on the HTTP thread; the
+ * store is not shared between threads.
+ */
+#ifndef CKVD_STORE_H
+#define CKVD_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct ckvd_store;
+
+#define CKVD_MAX_QUEUE 10000        /* messages waiting per recipient */
+#define CKVD_MAX_MESSAGE (64u * 1024u) /* one envelope */
+#define CKVD_MAX_PREKEYS 1000       /* one-time prekeys stored per account */
+
+enum ckvd_store_rc {
+    CKVD_STORE_OK = 0,
+    CKVD_STORE_NOT_FOUND = 1,
+    CKVD_STORE_FULL = 2,   /* a queue or table hit its cap */
+    CKVD_STORE_EXISTS = 3,
+    CKVD_STORE_ERR = 4,    /* the database failed */
+};
+
+int ckvd_store_open(const char *path, int sync_full, struct ckvd_store **out, char *err,
+                    size_t errlen);
+void ckvd_store_close(struct ckvd_store *s);
+
+/* Messages. */
+struct ckvd_msg {
+    int64_t id;
+    char *sender;  /* malloc'd */
+    uint8_t *body; /* malloc'd */
+    size_t body_len;
+    int64_t ts;    /* server receive time, unix seconds */
+};
+void ckvd_msgs_free(struct ckvd_msg *m, size_t n);
+
+int ckvd_store_enqueue(struct ckvd_store *s, int64_t recipient, const char *sender,
+                       const uint8_t *body, size_t len, int64_t *id_out);
+int ckvd_store_fetch(struct ckvd_store *s, int64_t recipient, int64_t after_id, size_t limit,
+                     struct ckvd_msg **out, size_t *n_out);
+int ckvd_store_ack(struct ckvd_store *s, int64_t recipient, const int64_t *ids, size_t n,
+                   size_t *deleted);
+int ckvd_store_queue_len(struct ckvd_store *s, int64_t recipient, int64_t *n);
+
+/* Raw handle for modules that add their own tables (accounts, prekeys). */
+struct sqlite3 *ckvd_store_db(struct ckvd_store *s);
+
+/* Run a statement list (schema) once. */
+int ckvd_store_exec(struct ckvd_store *s, const char *sql);
+
+#endif
