@@ -6,7 +6,7 @@
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
-CMAKE_FLAGS ?=
+CMAKE_FLAGS ?= -DCKV_WERROR=ON
 
 .PHONY: all deps build test test-sanitize run clean
 
