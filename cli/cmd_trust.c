@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -94,6 +95,35 @@ out:
     return rc;
 }
 
+/* verify without --code: show the safety number (stderr) and, on a
+ * terminal, ask for a confirmation; key receives the key it was computed
+ * for, so that only the key shown gets verified. -1 after an error. */
+static int confirm_shown(ckv_profile *p, const char *contact, uint8_t key[CKV_IDENTITY_KEY_LEN])
+{
+    ckv_safety_number sn;
+    char pretty[80], answer[16];
+    ckv_status st = ckv_profile_safety_number(p, contact, 0, &sn, key);
+    if (st == CKV_ERR_NO_CONTACT) {
+        cli_error("verify: no contact '%s'; start a session with them first", contact);
+        return -1;
+    }
+    if (st == CKV_OK)
+        st = ckv_fingerprint_format(sn.digits, pretty, sizeof(pretty));
+    if (st != CKV_OK) {
+        cli_fail(st, "verify: cannot compute the safety number with '%s'", contact);
+        return -1;
+    }
+    fprintf(stderr, "Safety number with '%s':\n  %s\n", contact, pretty);
+    if (!isatty(STDIN_FILENO) || !isatty(STDERR_FILENO))
+        return 0; /* scripted: running the command is the statement */
+    fprintf(stderr, "Does '%s' see the same number? [y/N] ", contact);
+    if (!fgets(answer, sizeof(answer), stdin) || (answer[0] != 'y' && answer[0] != 'Y')) {
+        cli_error("verify: not confirmed; '%s' is NOT verified", contact);
+        return -1;
+    }
+    return 0;
+}
+
 int cmd_verify(struct cli_globals *g, int argc, char **argv)
 {
     static const struct option own[] = {
@@ -151,8 +181,10 @@ int cmd_verify(struct cli_globals *g, int argc, char **argv)
             goto out;
         }
         method = cmp.kind == 30 ? CKV_VERIFY_PUBLIC_CODE : CKV_VERIFY_IN_PERSON;
+    } else if (confirm_shown(p, contact, key) != 0) {
+        goto out;
     }
-    st = ckv_contact_verify(p, contact, method, code ? key : NULL);
+    st = ckv_contact_verify(p, contact, method, key);
     if (st == CKV_ERR_NO_CONTACT) {
         cli_error("verify: no contact '%s'; start a session with them first", contact);
         goto out;

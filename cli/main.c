@@ -72,8 +72,9 @@ const struct cli_command cli_commands[] = {
      "Mark CONTACT's current identity key as verified. With --code, DIGITS\n"
      "(spaces allowed) is first compared with the safety number (60 digits) or\n"
      "with the contact's public code (30 digits); a mismatch fails and names the\n"
-     "first group that differs. Without --code you state that you compared the\n"
-     "safety number yourself.\n" PASS_HELP},
+     "first group that differs. Without --code the safety number is shown on\n"
+     "stderr and, on a terminal, you confirm that it matches (from a script,\n"
+     "running the command is the statement that you compared it).\n" PASS_HELP},
     {"accept", cmd_accept, "accept CONTACT              accept CONTACT's new key",
      "usage: ckv [--profile NAME] accept CONTACT\n"
      "Accept CONTACT's changed identity key without verifying it, which lifts\n"
