@@ -72,7 +72,7 @@ enum { CLI_OPT_PROFILE = 1000, CLI_OPT_PASSPHRASE_FILE, CLI_OPT_HELP };
 struct cli_command {
     const char *name;
     int (*run)(struct cli_globals *g, int argc, char **argv);
-    const char *synopsis; /* one line for `ckv --help` */
+    const char *synopsis; /* "usage\tone-line description" for `ckv --help` */
     const char *help;     /* full text for `ckv COMMAND --help` */
 };
 

@@ -23,7 +23,7 @@
     "from the first line of --passphrase-file FILE, else a prompt on the terminal.\n"
 
 const struct cli_command cli_commands[] = {
-    {"init", cmd_init, "init --name ACCOUNT          create the profile for ACCOUNT",
+    {"init", cmd_init, "init --name ACCOUNT\tcreate the profile for ACCOUNT",
      "usage: ckv [--profile NAME] init --name ACCOUNT [--kdf COST]\n"
      "Create a new profile (identity key pair, registration id, a signed prekey\n"
      "and a batch of one-time prekeys) for the account name ACCOUNT, sealed with\n"
@@ -32,7 +32,7 @@ const struct cli_command cli_commands[] = {
      "ACCOUNT is normalised (lower case; a-z 0-9 . _ + @ -) before use.\n"
      "--kdf COST (or env CKV_KDF): the Argon2id cost, moderate (default,\n"
      "256 MiB), interactive (64 MiB) or min (for tests only: weak).\n"},
-    {"bundle", cmd_bundle, "bundle                       print our prekey bundle (JSON)",
+    {"bundle", cmd_bundle, "bundle\tprint our prekey bundle (JSON)",
      "usage: ckv [--profile NAME] bundle [--no-prekey]\n"
      "Print our prekey bundle as JSON on stdout, for a contact's `ckv start`.\n"
      "Each call hands out another one-time prekey while they last. Fields\n"
@@ -40,25 +40,25 @@ const struct cli_command cli_commands[] = {
      "identity_key (33 bytes, 0x05 prefix), signed_prekey_id, signed_prekey,\n"
      "signed_prekey_signature, prekey_id, prekey. See docs/cli.md.\n"
      "--no-prekey leaves out the one-time prekey (and hands none out).\n" PASS_HELP},
-    {"start", cmd_start, "start CONTACT BUNDLE.json   start a session from a bundle",
+    {"start", cmd_start, "start CONTACT BUNDLE.json\tstart a session from a bundle",
      "usage: ckv [--profile NAME] start CONTACT BUNDLE.json\n"
      "Start a session with CONTACT (their account name) from their prekey\n"
      "bundle (X3DH). BUNDLE.json may be - for stdin. The contact's identity key\n"
      "is pinned; a different key for a known contact is reported (and blocks\n"
      "sending if the contact was verified). Then `ckv encrypt CONTACT`.\n" PASS_HELP},
-    {"encrypt", cmd_encrypt, "encrypt CONTACT             stdin plaintext -> envelope JSON",
+    {"encrypt", cmd_encrypt, "encrypt CONTACT\tstdin plaintext -> envelope JSON",
      "usage: ckv [--profile NAME] encrypt CONTACT < PLAINTEXT > ENVELOPE.json\n"
      "Encrypt stdin (at most 1 MiB) for CONTACT and print the envelope\n"
      "{\"type\": 3|2, \"body\": BASE64} on stdout: type 3 is a PreKey message (sent\n"
      "until the contact has replied), 2 a normal message. Refused while a\n"
      "verified contact's key has changed: run `ckv verify` or `ckv accept`.\n" PASS_HELP},
-    {"decrypt", cmd_decrypt, "decrypt CONTACT             stdin envelope JSON -> plaintext",
+    {"decrypt", cmd_decrypt, "decrypt CONTACT\tstdin envelope JSON -> plaintext",
      "usage: ckv [--profile NAME] decrypt CONTACT < ENVELOPE.json > PLAINTEXT\n"
      "Decrypt an envelope from CONTACT and print the plaintext on stdout. A\n"
      "PreKey message (type 3) from a new contact creates the session. A\n"
      "duplicate, a tampered or a malformed message is an error that changes\n"
      "nothing.\n" PASS_HELP},
-    {"code", cmd_code, "code CONTACT | code --mine  safety number / our public code",
+    {"code", cmd_code, "code CONTACT | code --mine\tsafety number / our public code",
      "usage: ckv [--profile NAME] code CONTACT [--scannable]\n"
      "       ckv [--profile NAME] code --mine\n"
      "Print the safety number with CONTACT: 60 digits in 12 groups of 5, the\n"
@@ -67,7 +67,7 @@ const struct cli_command cli_commands[] = {
      "which we may publish; a contact's half of the safety number equals it.\n"
      "--scannable prints the scannable fingerprint (QR code bytes) in base64.\n"
      PASS_HELP},
-    {"verify", cmd_verify, "verify CONTACT [--code DIGITS]  mark CONTACT verified",
+    {"verify", cmd_verify, "verify CONTACT [--code DIGITS]\tmark CONTACT verified",
      "usage: ckv [--profile NAME] verify CONTACT [--code DIGITS]\n"
      "Mark CONTACT's current identity key as verified. With --code, DIGITS\n"
      "(spaces allowed) is first compared with the safety number (60 digits) or\n"
@@ -75,18 +75,18 @@ const struct cli_command cli_commands[] = {
      "first group that differs. Without --code the safety number is shown on\n"
      "stderr and, on a terminal, you confirm that it matches (from a script,\n"
      "running the command is the statement that you compared it).\n" PASS_HELP},
-    {"accept", cmd_accept, "accept CONTACT              accept CONTACT's new key",
+    {"accept", cmd_accept, "accept CONTACT\taccept CONTACT's new key",
      "usage: ckv [--profile NAME] accept CONTACT\n"
      "Accept CONTACT's changed identity key without verifying it, which lifts\n"
      "the block on sending. The contact becomes unverified.\n" PASS_HELP},
-    {"contacts", cmd_contacts, "contacts                    list contacts and trust",
+    {"contacts", cmd_contacts, "contacts\tlist contacts and trust",
      "usage: ckv [--profile NAME] contacts\n"
      "List contacts sorted by name, one a line, fields separated by a tab:\n"
      "name, trust state (unverified, logged, verified, changed), session or\n"
      "no-session, how the last verification was made (none, in-person,\n"
      "public-code, accepted), and the first 8 bytes of the pinned identity\n"
      "key in hex.\n" PASS_HELP},
-    {"passwd", cmd_passwd, "passwd                      change the passphrase",
+    {"passwd", cmd_passwd, "passwd\tchange the passphrase",
      "usage: ckv [--profile NAME] passwd [--new-passphrase-file FILE] [--kdf COST]\n"
      "Re-seal the profile under a new passphrase; nothing else changes.\n"
      "The current passphrase as for every command; the new one from the\n"
@@ -119,8 +119,10 @@ static void usage(FILE *f)
           "\n"
           "Commands:\n",
           f);
-    for (const struct cli_command *c = cli_commands; c->name; c++)
-        fprintf(f, "  %s\n", c->synopsis);
+    for (const struct cli_command *c = cli_commands; c->name; c++) {
+        const char *tab = strchr(c->synopsis, '\t');
+        fprintf(f, "  %-32.*s %s\n", (int)(tab - c->synopsis), c->synopsis, tab + 1);
+    }
     fputs("\nRun 'ckv COMMAND --help' for one command. Errors are one line on\n"
           "stderr and a non-zero exit status; nothing is printed on stdout then.\n",
           f);
