@@ -32,14 +32,14 @@ extern "C" {
 
 /* A parsed or exported bundle. Plain data, no ownership. */
 typedef struct ckv_bundle {
-    uint32_t registration_id; /* 1..16380 (libsignal: 14 bits, non-zero) */
+    uint32_t registration_id; /* any uint32 (ours: 1..16380, 14 bits) */
     uint32_t device_id;       /* 1..2^31-1 */
     uint8_t identity_key[CKV_PUBLIC_KEY_LEN];
-    uint32_t signed_prekey_id; /* 0..2^24-1 */
+    uint32_t signed_prekey_id; /* any uint32 */
     uint8_t signed_prekey[CKV_PUBLIC_KEY_LEN];
     uint8_t signed_prekey_signature[CKV_SIGNATURE_LEN];
     int has_prekey;            /* 1 when prekey_id/prekey are present */
-    uint32_t prekey_id;        /* 0..2^24-1 when has_prekey */
+    uint32_t prekey_id;        /* any uint32, when has_prekey */
     uint8_t prekey[CKV_PUBLIC_KEY_LEN];
 } ckv_bundle;
 
