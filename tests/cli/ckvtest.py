@@ -171,7 +171,10 @@ def main(test_fn):
     try:
         test_fn(env)
     except TestFailure as e:
-        print("FAIL:", e)
+        import traceback
+        tb = [f for f in traceback.extract_tb(e.__traceback__) if f.filename != __file__]
+        where = " at line %d" % tb[-1].lineno if tb else ""
+        print("FAIL%s: %s" % (where, e))
         sys.exit(1)
     finally:
         if os.environ.get("CKV_TEST_KEEP"):

@@ -6,6 +6,7 @@ everything (messages still flow after); passphrase from a file; init twice
 and a missing profile are errors."""
 import os
 import shutil
+import sqlite3
 import stat
 
 import ckvtest
@@ -84,20 +85,41 @@ def test(t):
     damaged(good[: size // 2], "a truncated")
     damaged(good[:100], "a truncated")
     damaged(b"", "an empty")
-    # corrupt the tail (where sealed blobs live) and the header
-    c = bytearray(good)
-    for i in range(size - 600, size - 500):
-        c[i] ^= 0xA5
-    damaged(bytes(c), "a corrupted")
+    damaged(good[: size - 4096], "a truncated")  # the last page missing
+    # the SQLite header destroyed
     c = bytearray(good)
     for i in range(0, 100):
         c[i] ^= 0xFF
     damaged(bytes(c), "a corrupted")
-    # every page flipped a little
+    # every b-tree page's type byte destroyed (page 1's header is at 100)
     c = bytearray(good)
-    for i in range(200, size, 512):
-        c[i] ^= 0x5A
+    c[100] = 0x01
+    for off in range(4096, size, 4096):
+        c[off] = 0x01
     damaged(bytes(c), "a corrupted")
+
+    # sealed values altered inside a valid SQLite file: authentication fails
+    def tampered(table, cmds):
+        with open(pfile, "wb") as f:
+            f.write(good)
+        db = sqlite3.connect(pfile)
+        rows = db.execute("SELECT rowid, v FROM %s" % table).fetchall()
+        check(rows, "table %s has rows" % table)
+        for rowid, v in rows:
+            b = bytearray(v)
+            b[len(b) // 2] ^= 0x01
+            db.execute("UPDATE %s SET v = ? WHERE rowid = ?" % table, (bytes(b), rowid))
+        db.commit()
+        db.close()
+        data = open(pfile, "rb").read()
+        for cmd in cmds:
+            t.fail("alice", *cmd, stdin="x")
+        check(open(pfile, "rb").read() == data, "a tampered %s was modified" % table)
+
+    tampered("contacts", [["contacts"], ["encrypt", "bob"], ["code", "bob"]])
+    tampered("sessions", [["encrypt", "bob"]])
+    tampered("signed_prekeys", [["bundle"]])
+
     # the good copy still works after all that
     with open(pfile, "wb") as f:
         f.write(good)
