@@ -12,7 +12,13 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static ckv_profile *profile;
+static ckv_profile *profile; /* one per process, closed at exit */
+
+static void close_profile(void)
+{
+    ckv_profile_close(profile);
+    profile = NULL;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -32,9 +38,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     free(json);
     ckv_envelope_clear(&again);
-    if (profile == NULL &&
-        ckv_profile_create(NULL, "fuzz", (const uint8_t *)"x", 1, CKV_KDF_MIN, &profile) != CKV_OK)
-        abort();
+    if (profile == NULL) {
+        if (ckv_profile_create(NULL, "fuzz", (const uint8_t *)"x", 1, CKV_KDF_MIN, &profile) !=
+                CKV_OK ||
+            atexit(close_profile) != 0)
+            abort();
+    }
     if (ckv_session_decrypt(profile, "peer", &e, &pt, &n, NULL) == CKV_OK)
         abort(); /* no session, no valid sender: must not decrypt */
     ckv_envelope_clear(&e);
