@@ -49,8 +49,8 @@ static const char *const stmt_sql[STMT_COUNT_] = {
     [STMT_META_GET] = "SELECT v FROM meta WHERE k = ?1",
     [STMT_META_PUT] = "INSERT OR REPLACE INTO meta(k, v) VALUES (?1, ?2)",
     [STMT_SESSION_GET] = "SELECT v FROM sessions WHERE name_h = ?1 AND device = ?2",
-    [STMT_SESSION_PUT] = "INSERT INTO sessions(name_h, device, v) VALUES (?1, ?2, ?3)"
-                         " ON CONFLICT(name_h, device) DO UPDATE SET v = excluded.v",
+    [STMT_SESSION_PUT] = ("INSERT INTO sessions(name_h, device, v) VALUES (?1, ?2, ?3)"
+                          " ON CONFLICT(name_h, device) DO UPDATE SET v = excluded.v"),
     [STMT_SESSION_HAS] = "SELECT 1 FROM sessions WHERE name_h = ?1 AND device = ?2",
     [STMT_SESSION_DEL] = "DELETE FROM sessions WHERE name_h = ?1 AND device = ?2",
     [STMT_SESSION_DEL_ALL] = "DELETE FROM sessions WHERE name_h = ?1",
