@@ -386,6 +386,32 @@ static void test_memory_profiles(void **state)
     ckv_profile_close(b);
 }
 
+/* A bundle struct with a bad signature (not from the parser) is refused by
+ * session start, and nothing is stored. */
+static void test_start_refuses_bad_signature(void **state)
+{
+    struct pair *t = *state;
+    ckv_bundle b;
+    uint8_t before[32], after[32];
+    ckv_contact *c = NULL;
+    assert_int_equal(ckv_profile_export_bundle(t->b, 1, &b), CKV_OK);
+    b.signed_prekey_signature[3] ^= 0x10;
+    ckv_profile_close(t->a);
+    t->a = NULL;
+    assert_int_equal(db_digest(t->afile, before), 0);
+    assert_int_equal(ckv_profile_open(t->adir, t->apass, t->apass_len, &t->a), CKV_OK);
+    assert_int_equal(ckv_session_start(t->a, "bob", &b, NULL), CKV_ERR_BAD_BUNDLE);
+    assert_int_equal(ckv_contact_get(t->a, "bob", &c), CKV_ERR_NO_CONTACT);
+    b.signed_prekey_signature[3] ^= 0x10;
+    b.identity_key[0] = 0x06;
+    assert_int_equal(ckv_session_start(t->a, "bob", &b, NULL), CKV_ERR_BAD_BUNDLE);
+    ckv_profile_close(t->a);
+    t->a = NULL;
+    assert_int_equal(db_digest(t->afile, after), 0);
+    assert_memory_equal(before, after, 32);
+    assert_int_equal(ckv_profile_open(t->adir, t->apass, t->apass_len, &t->a), CKV_OK);
+}
+
 static void test_too_large(void **state)
 {
     struct pair *t = *state;
@@ -416,6 +442,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_passphrase_change_keeps_everything, setup, teardown),
         cmocka_unit_test(test_memory_profiles),
         cmocka_unit_test_setup_teardown(test_too_large, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_start_refuses_bad_signature, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
