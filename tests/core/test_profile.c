@@ -89,6 +89,12 @@ static void test_create_and_reopen(void **state)
     assert_int_equal(ckv_profile_create(other, "ok", TEST_PASS, 0, CKV_KDF_MIN, &p),
                      CKV_ERR_WEAK_PASSPHRASE);
     assert_int_equal(ckv_profile_open(other, TEST_PASS, TEST_PASS_LEN, &p), CKV_ERR_NO_PROFILE);
+    /* an existing directory open to others is refused at creation */
+    assert_int_equal(mkdir(other, 0755), 0);
+    assert_int_equal(chmod(other, 0755), 0);
+    assert_int_equal(ckv_profile_create(other, "ok", TEST_PASS, TEST_PASS_LEN, CKV_KDF_MIN, &p),
+                     CKV_ERR_PERM);
+    assert_false(ckv_profile_exists(other));
     free(other);
     ckv_profile_close(NULL);
 }
