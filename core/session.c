@@ -421,17 +421,19 @@ ckv_status ckv_session_decrypt(ckv_profile *p, const char *contact, const ckv_en
             goto out;
         }
     }
-    st = ckv_db_commit(p);
-    in_txn = 0;
-    if (st != CKV_OK)
-        goto out;
-    copy = malloc(signal_buffer_len(pt) + 1);
+    copy = malloc(signal_buffer_len(pt) + 1); /* before the commit: no failure after it */
     if (copy == NULL) {
-        st = CKV_ERR_NOMEM; /* committed: the text is in the history */
+        st = CKV_ERR_NOMEM;
         goto out;
     }
     memcpy(copy, signal_buffer_data(pt), signal_buffer_len(pt));
     copy[signal_buffer_len(pt)] = 0;
+    st = ckv_db_commit(p);
+    in_txn = 0;
+    if (st != CKV_OK) {
+        ckv_wipe_free(copy, signal_buffer_len(pt));
+        goto out;
+    }
     *out_plaintext = copy;
     *out_len = signal_buffer_len(pt);
     if (report != NULL)
