@@ -7,6 +7,7 @@
 // Prints the same JSON lines with "store": "memory" and "impl": "libsignal".
 // Install: cd bench/node && npm install (package.json); run:
 //   node bench/node/libsignal-bench.js [--runs N] [--messages N] [--setups N] [--safety N]
+//                                      [--clock wall|cpu]
 'use strict';
 const S = require('@signalapp/libsignal-client');
 
@@ -90,7 +91,11 @@ async function pair() {
   await send(a, b, MSG); await send(b, a, MSG);
   return [a, b];
 }
-const now = () => Number(process.hrtime.bigint()) / 1e9;
+// --clock cpu: time in this process's CPU time (user + system), like
+// `ckv-bench core --clock cpu`; names then end in _cpu.
+const CPU = args.includes('--clock') && args[args.indexOf('--clock') + 1] === 'cpu';
+const now = CPU ? () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; }
+  : () => Number(process.hrtime.bigint()) / 1e9;
 async function messages(pp, n) {
   const [a, b] = await pair(); const t0 = now();
   for (let i = 0; i < n; i++) { if (pp && (i & 1)) await send(b, a, MSG); else await send(a, b, MSG); }
@@ -113,7 +118,7 @@ async function safety(n) {
 }
 function median(v) { v.sort((x, y) => x - y); return v[Math.ceil(v.length / 2) - 1]; }
 function emit(name, value, n) {
-  console.log(JSON.stringify({ name, value: Math.round(value * 1000) / 1000, unit: 'ops/s',
+  console.log(JSON.stringify({ name: name + (CPU ? '_cpu' : ''), value: Math.round(value * 1000) / 1000, unit: 'ops/s',
     store: 'memory', n, runs: RUNS, impl: 'libsignal' }));
 }
 (async () => {
