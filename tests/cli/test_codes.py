@@ -151,6 +151,16 @@ def test(t):
     check("dave" in r.err and "changed" in r.err.lower(), "the change is reported: %r" % r)
     check(state(t, "alice", "dave") == "unverified", "dave stays unverified")
     t.decrypt("dave", "alice", t.encrypt("alice", "dave", "not blocked"), "not blocked")
+    # ... and in the incoming direction (erin writes first with a new key)
+    t.init("erin", "erin")
+    pair(t, "alice", "erin")
+    recreate(t, "erin", "erin")
+    af2, _ = t.bundle_file("alice", "alice-2.json")
+    t.ok("erin", "start", "alice", af2)
+    r = t.decrypt("alice", "erin", t.encrypt("erin", "alice", "new erin"), "new erin")
+    check("erin" in r.err and "changed" in r.err.lower(), "incoming change reported: %r" % r)
+    check(state(t, "alice", "erin") == "unverified", "erin stays unverified")
+    t.decrypt("erin", "alice", t.encrypt("alice", "erin", "hello new erin"), "hello new erin")
 
 
 if __name__ == "__main__":
