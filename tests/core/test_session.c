@@ -467,6 +467,48 @@ static void test_sender_key_store(void **state)
     signal_buffer_free(ser);
 }
 
+/* A message more than 2000 steps ahead is refused (libsignal's cap on
+ * skipped keys) and changes nothing; the earlier ones still decrypt. */
+static void test_too_far_ahead(void **state)
+{
+    (void)state;
+    ckv_profile *a = NULL, *b = NULL;
+    ckv_bundle bb;
+    ckv_envelope first, e;
+    uint8_t *pt = NULL;
+    size_t n = 0;
+    assert_int_equal(ckv_profile_create(NULL, "a", TEST_PASS, TEST_PASS_LEN, CKV_KDF_MIN, &a),
+                     CKV_OK);
+    assert_int_equal(ckv_profile_create(NULL, "b", TEST_PASS, TEST_PASS_LEN, CKV_KDF_MIN, &b),
+                     CKV_OK);
+    assert_int_equal(ckv_profile_export_bundle(b, 1, &bb), CKV_OK);
+    assert_int_equal(ckv_session_start(a, "b", &bb, NULL), CKV_OK);
+    send_msg(a, "b", "m0", &first);
+    recv_ok(b, "a", &first, "m0", NULL);
+    send_msg(b, "a", "ack", &e);
+    recv_ok(a, "b", &e, "ack", NULL);
+    ckv_envelope_clear(&e);
+    ckv_envelope kept;
+    memset(&kept, 0, sizeof kept);
+    for (int i = 1; i <= 2002; i++) {
+        send_msg(a, "b", "x", &e);
+        if (i == 1)
+            kept = e;
+        else if (i == 2002)
+            break;
+        else
+            ckv_envelope_clear(&e);
+    }
+    assert_int_equal(ckv_session_decrypt(b, "a", &e, &pt, &n, NULL), CKV_ERR_INVALID_MESSAGE);
+    assert_null(pt);
+    recv_ok(b, "a", &kept, "x", NULL);
+    ckv_envelope_clear(&e);
+    ckv_envelope_clear(&kept);
+    ckv_envelope_clear(&first);
+    ckv_profile_close(a);
+    ckv_profile_close(b);
+}
+
 static void test_too_large(void **state)
 {
     struct pair *t = *state;
@@ -499,6 +541,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_too_large, setup, teardown),
         cmocka_unit_test_setup_teardown(test_start_refuses_bad_signature, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sender_key_store, setup, teardown),
+        cmocka_unit_test(test_too_far_ahead),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
