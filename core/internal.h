@@ -99,9 +99,8 @@ enum ckv_op_kind { OP_NONE = 0, OP_START, OP_DECRYPT, OP_ENCRYPT };
 
 struct ckv_op {
     enum ckv_op_kind kind;
-    ckv_trust_report report; /* filled by the identity store */
+    ckv_trust_report report; /* trust outcome: identity store (start) or decrypt */
     ckv_status err;          /* first ckv error raised inside a callback */
-    int64_t now;
 };
 
 struct ckv_profile {
