@@ -324,7 +324,7 @@ static ckv_status load_secrets(ckv_profile *p)
         goto bad;
     memcpy(p->account, v, n);
     p->account[n] = 0;
-    free(v);
+    ckv_wipe_free(v, n);
     v = NULL;
 
     st = ckv_meta_get(p, "identity", &v, &n);
