@@ -57,8 +57,8 @@ CKV_MUST_USE ckv_status ckv_tlog_root_from_inclusion(uint64_t index, uint64_t tr
 /* Verify that the tree of size old_size with root old_root is a prefix of
  * the tree of size new_size with root new_root, RFC 9162 §2.1.4.2.
  * old_size == new_size needs an empty path and equal roots; old_size == 0
- * needs an empty path (the empty tree is a prefix of every tree; old_root is
- * then not looked at). Returns CKV_OK, CKV_ERR_TLOG_BAD_INDEX when
+ * needs an empty path and old_root == SHA-256("") (the empty tree is a
+ * prefix of every tree). Returns CKV_OK, CKV_ERR_TLOG_BAD_INDEX when
  * old_size > new_size, or CKV_ERR_TLOG_BAD_PROOF. */
 CKV_MUST_USE ckv_status ckv_tlog_verify_consistency(uint64_t old_size, uint64_t new_size,
                                                     const ckv_tlog_hash *old_root,
