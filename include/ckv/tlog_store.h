@@ -4,9 +4,11 @@
  * What is stored (see docs/transparency-log.md for the schema):
  *   - entries as C2SP entry bundles, one row per 256 entries (the last one
  *     partial and rewritten as it grows);
- *   - hashes as C2SP hash tiles, one row per tile (level, index); a full
- *     level-0..n tile also keeps its 255 interior hashes so that proofs need
- *     no rehashing; the partial tile of each level is rewritten as it grows;
+ *   - hashes as C2SP hash tiles, one row per tile (level, index); the
+ *     partial tile of each level is rewritten as it grows. A full tile read
+ *     from disk is expanded (its 255 interior hashes) and verified against
+ *     the hash one level up before it is used, then kept in a bounded LRU
+ *     cache, so warm proofs read nothing and damage is reported, not served;
  *   - signed checkpoints, one row each, never deleted.
  * Reading a tile or a bundle is one row; a partial tile or bundle of width W
  * is served as the prefix of the stored (wider) one, so every tile of every
