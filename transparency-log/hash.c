@@ -4,9 +4,13 @@
  * SHA-256 uses OpenSSL's one-shot low-level SHA256_* functions: they run
  * the same SHA-NI assembly as EVP but skip the provider dispatch and need
  * no context allocation, which matters for 65-byte node hashes. Measured on
- * this machine (1e6 node hashes): see docs/transparency-log.md. The calls
- * are deprecated in OpenSSL 3, so deprecation warnings are silenced here
- * only.
+ * this machine (2 cores with SHA-NI, OpenSSL 3.0), one 65-byte node hash:
+ *   SHA256_Init/Update/Final  99 ns   (used here)
+ *   EVP, digest fetched once, context reused  122 ns
+ *   one-shot SHA256() (fetches the digest on every call)  359 ns
+ *   libsodium crypto_hash_sha256  391 ns
+ * The calls are deprecated in OpenSSL 3, so deprecation warnings are
+ * silenced in this file only.
  */
 #define OPENSSL_SUPPRESS_DEPRECATED 1
 #include "ckv/tlog_hash.h"
@@ -32,16 +36,21 @@ void ckv_tlog_node_hash(const ckv_tlog_hash *left, const ckv_tlog_hash *right,
                         ckv_tlog_hash *out)
 {
     unsigned char buf[1 + 2 * CKV_TLOG_HASH_SIZE];
+    SHA256_CTX c;
     buf[0] = 0x01;
     memcpy(buf + 1, left->b, CKV_TLOG_HASH_SIZE);
     memcpy(buf + 1 + CKV_TLOG_HASH_SIZE, right->b, CKV_TLOG_HASH_SIZE);
-    SHA256(buf, sizeof buf, out->b);
+    SHA256_Init(&c);
+    SHA256_Update(&c, buf, sizeof buf);
+    SHA256_Final(out->b, &c);
 }
 
 /* SHA-256(""), RFC 9162 §2.1.1: MTH({}) */
 void ckv_tlog_empty_root(ckv_tlog_hash *out)
 {
-    SHA256((const unsigned char *)"", 0, out->b);
+    SHA256_CTX c;
+    SHA256_Init(&c);
+    SHA256_Final(out->b, &c);
 }
 
 /* MTH(D[0:n)) where D are already-hashed nodes: k = largest power of two

@@ -201,6 +201,8 @@ ckv_status ckv_tlog_signer_from_seed(const char *name, const uint8_t seed[CKV_TL
     ckv_status st;
     if (name == NULL || seed == NULL || !ckv_tlog_name_valid(name, strlen(name)))
         return CKV_ERR_INVALID_ARG;
+    if (sodium_init() < 0)
+        return CKV_ERR_CRYPTO;
     if (crypto_sign_seed_keypair(pk, sk, seed) != 0) {
         st = CKV_ERR_CRYPTO;
         goto out;
@@ -232,6 +234,8 @@ out:
 ckv_status ckv_tlog_signer_generate(const char *name, char **skey_out, char **vkey_out)
 {
     uint8_t seed[CKV_TLOG_SEED_SIZE];
+    if (sodium_init() < 0)
+        return CKV_ERR_CRYPTO;
     randombytes_buf(seed, sizeof seed);
     ckv_status st = ckv_tlog_signer_from_seed(name, seed, skey_out, vkey_out);
     sodium_memzero(seed, sizeof seed);
@@ -248,6 +252,8 @@ ckv_status ckv_tlog_signer_parse(const char *skey, size_t len, ckv_tlog_signer *
         return CKV_ERR_INVALID_ARG;
     if (len > 1024)
         return CKV_ERR_TLOG_BAD_KEY;
+    if (sodium_init() < 0) /* sodium_malloc needs it; idempotent */
+        return CKV_ERR_CRYPTO;
     len = chomp(skey, len);
     if (len < sizeof prefix - 1 || memcmp(skey, prefix, sizeof prefix - 1) != 0)
         return CKV_ERR_TLOG_BAD_KEY;

@@ -12,6 +12,7 @@
  * Key strings (libsodium base64, standard alphabet with padding):
  *   signer key   "PRIVATE+KEY+<name>+<keyid hex>+base64(0x01 || seed[32])"
  *   verifier key "<name>+<keyid hex>+base64(type || public key[32])"
+ * The library calls sodium_init() itself where it needs libsodium.
  * Opening a note: signatures by unknown keys are ignored; a signature by a
  * known key that fails verification rejects the whole note; at least one
  * known key must have signed. All parsing is bounded and strict.
