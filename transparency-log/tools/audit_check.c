@@ -497,9 +497,11 @@ static int check_leaves(struct audit *a, uint64_t k)
         }
         if ((rc = fetch_hash_tile(a, 0, k, tile)) != 0)
             goto out;
-        if (w == CKV_TLOG_TILE_WIDTH && (rc = check_tile_root(a, 0, k, tile)) != 0)
-            goto out;
     }
+    /* a full tile must hash to its level-1 hash; the partial one was part
+     * of the root computation */
+    if (w == CKV_TLOG_TILE_WIDTH && (rc = check_tile_root(a, 0, k, tile)) != 0)
+        goto out;
     ckv_tlog_tile bt = {.level = CKV_TLOG_TILE_LEVEL_ENTRIES, .index = k, .width = w};
     if ((rc = fetch_object(a, &bt, &bundle, &blen, &ff, path)) != 0)
         goto out;

@@ -4,6 +4,7 @@
  * dispatcher and every help text; each command lives in its own file
  * (log_cmds.h). Exit codes: 0 success, 1 the operation failed, 2 usage.
  */
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -107,5 +108,9 @@ int main(int argc, char **argv)
     const struct cmd *c = find_cmd(argv[1]);
     if (c == NULL)
         return log_usage_error(NULL, "unknown command '%s'", argv[1]);
+    if (sodium_init() < 0) {
+        tool_err("libsodium could not start; check the installation of libsodium");
+        return TOOL_EXIT_FAIL;
+    }
     return c->run(argc - 1, argv + 1);
 }

@@ -94,7 +94,9 @@ int log_cmd_prove(int argc, char **argv)
     if (has_index) {
         if (!has_size) {
             ckv_tlog_checkpoint chk;
-            st = ckv_tlog_store_latest_checkpoint(s, NULL, &chk);
+            char *note = NULL;
+            st = ckv_tlog_store_latest_checkpoint(s, &note, &chk);
+            free(note);
             if (st == CKV_ERR_NOT_FOUND) {
                 tool_err("the log has no checkpoint yet; publish one or give --size N");
                 goto out;
