@@ -60,7 +60,7 @@ ckv_status ckv_tlog_checkpoint_parse(const char *text, size_t len, ckv_tlog_chec
     n = next_line(text, len, &pos, &line);
     size_t blen = 0;
     const char *end = NULL;
-    if (n != 44 ||
+    if (n != 44 || !ckv_tlog_b64_chars_valid(line, 44) ||
         sodium_base642bin(cp.root.b, sizeof cp.root.b, line, (size_t)n, NULL, &blen, &end,
                           sodium_base64_VARIANT_ORIGINAL) != 0 ||
         blen != 32 || end != line + n)

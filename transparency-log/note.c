@@ -106,6 +106,17 @@ bool ckv_tlog_name_valid(const char *s, size_t len)
     return true;
 }
 
+bool ckv_tlog_b64_chars_valid(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '+' || c == '/' || c == '='))
+            return false;
+    }
+    return true;
+}
+
 /* ---- keys ------------------------------------------------------------------ */
 
 /* SHA-256(name || 0x0A || type || pub)[0:4] big-endian, c2sp.org/signed-note */
@@ -171,7 +182,7 @@ static ckv_status key_split(const char *s, size_t len, char name[CKV_TLOG_KEY_NA
     }
     size_t blen = 0;
     const char *end = NULL;
-    if (rlen - 9 != 44 ||
+    if (rlen - 9 != 44 || !ckv_tlog_b64_chars_valid(rest + 9, 44) ||
         sodium_base642bin(raw, 33, rest + 9, rlen - 9, NULL, &blen, &end,
                           sodium_base64_VARIANT_ORIGINAL) != 0 ||
         blen != 33 || end != rest + rlen)
@@ -475,7 +486,8 @@ ckv_status ckv_tlog_note_open(const char *note, size_t len,
         uint8_t raw[128];
         size_t rlen = 0;
         const char *end = NULL;
-        if (sodium_base642bin(raw, sizeof raw, b64, blen, NULL, &rlen, &end,
+        if (!ckv_tlog_b64_chars_valid(b64, blen) ||
+            sodium_base642bin(raw, sizeof raw, b64, blen, NULL, &rlen, &end,
                               sodium_base64_VARIANT_ORIGINAL) != 0 ||
             end != b64 + blen || rlen < 5)
             goto out;

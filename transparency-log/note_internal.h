@@ -17,4 +17,8 @@ bool ckv_tlog_text_valid(const char *s, size_t len);
  * U+00A0, U+1680, U+2000-U+200A, U+2028, U+2029, U+202F, U+205F, U+3000.) */
 bool ckv_tlog_name_valid(const char *s, size_t len);
 
+/* Only the standard base64 alphabet and '=' (libsodium's decoder alone
+ * maps some non-ASCII bytes to valid digits, so check first). */
+bool ckv_tlog_b64_chars_valid(const char *s, size_t len);
+
 #endif

@@ -296,6 +296,8 @@ static void test_checkpoint_parse(void **state)
         {"o", "20", "uU-k9HwcZBQJcPaWW_FHvgemcWvrvQmtf/SsD9XvOP0="},
         {"o", "20", "uU+k9HwcZBQJcPaWW/FHvgemcWvrvQmtf/SsD9XvOP0"},
         {"o", "1 ", root},
+        /* non-ASCII bytes that libsodium's decoder alone would take (fuzz) */
+        {"o", "20", "uU\xd0\x94" "9HwcZBQJcPaWW/FHvgemcWvrvQmtf/SsD9XvOP0="},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         snprintf(buf, sizeof buf, "%s\n%s\n%s\n", bad[i][0], bad[i][1], bad[i][2]);
