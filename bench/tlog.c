@@ -9,9 +9,9 @@
  *   tlog_consistency_prove    the same for consistency proofs (old random,
  *   tlog_consistency_verify   new = the log's size)
  *   tlog_peak_rss             peak resident memory of a whole run, for the
- *                             full size and for a run at a tenth of the size
- *                             (in a child process), to show that memory
- *                             does not grow with the log
+ *                             full size and for runs at a tenth and at half
+ *                             of the size (child processes), to show that
+ *                             memory does not grow with the log
  * Options: --entries N (1000000) --batch B (1000) --entry-size S (100)
  *          --proofs P (20000) --cache-tiles C (1024) --dir DIR (.)
  */
@@ -307,11 +307,21 @@ int ckv_bench_tlog(int argc, char **argv)
         fprintf(stderr, "ckv-bench tlog: --entries must be at least 2\n");
         return 2;
     }
-    double small = child_peak_rss(&c, c.entries / 10 > 1 ? c.entries / 10 : 2);
+    fprintf(stderr, "# ckv-bench tlog: %llu entries of %u bytes, batches of %u, %u proofs, "
+                    "cache %zu tiles, in %s\n",
+            (unsigned long long)c.entries, c.entry_size, c.batch, c.proofs, c.cache_tiles, c.dir);
+    /* memory at a tenth and at half of the size, each a whole run in a
+     * child process, then the full run in this one: flat once the tile
+     * cache is full */
+    uint64_t at[2] = {c.entries / 10 > 1 ? c.entries / 10 : 2, c.entries / 2 > 1 ? c.entries / 2 : 2};
+    double rss[2];
+    for (int i = 0; i < 2; i++)
+        rss[i] = child_peak_rss(&c, at[i]);
     if (run(&c, 1) != 0)
         return 1;
-    if (small >= 0)
-        ckv_bench_emit("tlog_peak_rss", small, "MiB", "durable", c.entries / 10, 1);
+    for (int i = 0; i < 2; i++)
+        if (rss[i] >= 0)
+            ckv_bench_emit("tlog_peak_rss", rss[i], "MiB", "durable", at[i], 1);
     ckv_bench_emit("tlog_peak_rss", ckv_bench_peak_rss_mib(), "MiB", "durable", c.entries, 1);
     return 0;
 }
