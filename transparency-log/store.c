@@ -57,6 +57,10 @@ static const char SCHEMA[] =
     "CREATE TABLE bundles(idx INTEGER PRIMARY KEY, width INTEGER NOT NULL, data BLOB NOT NULL);"
     "CREATE TABLE checkpoints(size INTEGER PRIMARY KEY, note TEXT NOT NULL);";
 
+/* why the last ckv_tlog_store_open/create failed, per thread */
+static _Thread_local char open_err[256];
+static void keep_open_error(const ckv_tlog_store *s, ckv_status st);
+
 ckv_status store_set_error(ckv_tlog_store *s, ckv_status st, const char *what)
 {
     if (s == NULL)
@@ -516,8 +520,12 @@ ckv_status ckv_tlog_store_create(const char *path, const char *origin,
         return CKV_ERR_INVALID_ARG;
     /* create the file exclusively with mode 0600; SQLite then fills it */
     fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return errno == EEXIST ? CKV_ERR_EXISTS : CKV_ERR_IO;
+    if (fd < 0) {
+        st = errno == EEXIST ? CKV_ERR_EXISTS : CKV_ERR_IO;
+        snprintf(open_err, sizeof open_err, "%s: %s", path,
+                 st == CKV_ERR_EXISTS ? "the file already exists" : strerror(errno));
+        return st;
+    }
     close(fd);
     s = store_new(options);
     if (s == NULL) {
@@ -543,6 +551,7 @@ ckv_status ckv_tlog_store_create(const char *path, const char *origin,
     if (st == CKV_OK)
         st = exec(s, "COMMIT");
     if (st != CKV_OK) {
+        keep_open_error(s, st);
         ckv_tlog_store_close(s);
         unlink(path);
         return st;
@@ -611,8 +620,12 @@ ckv_status ckv_tlog_store_open(const char *path, const ckv_tlog_store_options *o
     uint64_t schema = 0;
     if (path == NULL || out == NULL)
         return CKV_ERR_INVALID_ARG;
-    if (stat(path, &sb) != 0)
-        return errno == ENOENT ? CKV_ERR_NOT_FOUND : CKV_ERR_IO;
+    open_err[0] = '\0';
+    if (stat(path, &sb) != 0) {
+        st = errno == ENOENT ? CKV_ERR_NOT_FOUND : CKV_ERR_IO;
+        keep_open_error(NULL, st);
+        return st;
+    }
     s = store_new(options);
     if (s == NULL)
         return CKV_ERR_NOMEM;
@@ -644,8 +657,7 @@ ckv_status ckv_tlog_store_open(const char *path, const ckv_tlog_store_options *o
     if (st == CKV_OK)
         st = set_sync(s, s->durable);
     if (st != CKV_OK) {
-        /* keep the explanation for the caller through stderr-free means:
-         * the status and this message are all we can return */
+        keep_open_error(s, st); /* ckv_tlog_store_last_error(NULL) */
         ckv_tlog_store_close(s);
         return st;
     }
@@ -666,9 +678,17 @@ void ckv_tlog_store_close(ckv_tlog_store *s)
     free(s);
 }
 
+static void keep_open_error(const ckv_tlog_store *s, ckv_status st)
+{
+    if (s && s->err[0])
+        snprintf(open_err, sizeof open_err, "%s", s->err);
+    else
+        snprintf(open_err, sizeof open_err, "%s", ckv_strerror(st));
+}
+
 const char *ckv_tlog_store_last_error(const ckv_tlog_store *s)
 {
-    return s ? s->err : "";
+    return s ? s->err : open_err;
 }
 
 const char *ckv_tlog_store_origin(const ckv_tlog_store *s)

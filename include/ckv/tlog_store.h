@@ -80,7 +80,9 @@ CKV_MUST_USE ckv_status ckv_tlog_store_open(const char *path,
 void ckv_tlog_store_close(ckv_tlog_store *s);
 
 /* A short description of the last failure on s (SQLite message or the
- * inconsistency found), or "" ; borrowed until the next call on s. */
+ * inconsistency found), or ""; borrowed until the next call on s.
+ * s == NULL: why the last ckv_tlog_store_open or _create failed in this
+ * thread (they free the handle on failure). Never NULL. */
 const char *ckv_tlog_store_last_error(const ckv_tlog_store *s);
 
 /* Borrowed origin string, valid while s lives. */

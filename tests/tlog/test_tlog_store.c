@@ -369,6 +369,7 @@ static void test_damaged(void **state)
     fclose(f);
     assert_int_equal(ckv_tlog_store_open(db, NULL, &s), CKV_ERR_TLOG_CORRUPT);
     assert_null(s);
+    assert_non_null(strstr(ckv_tlog_store_last_error(NULL), "not a database"));
     /* an SQLite database that is not a log */
     unlink(db);
     assert_int_equal(exec_sql(db, "CREATE TABLE x(y)"), SQLITE_OK);
@@ -414,6 +415,7 @@ static void test_damaged(void **state)
     make_log(db, 300);
     assert_int_equal(exec_sql(db, "UPDATE meta SET value = 256 WHERE key = 'size'"), SQLITE_OK);
     assert_int_equal(ckv_tlog_store_open(db, NULL, &s), CKV_ERR_TLOG_CORRUPT);
+    assert_true(strlen(ckv_tlog_store_last_error(NULL)) > 10);
     /* a checkpoint whose signature was altered */
     make_log(db, 300);
     assert_int_equal(exec_sql(db, "UPDATE checkpoints SET note = replace(note, '300', '299')"),
