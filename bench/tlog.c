@@ -199,8 +199,8 @@ static int run(const struct cfg *c, int emit)
     if (emit) {
         ckv_bench_emit("tlog_consistency_prove_median", ckv_bench_median(t, c->proofs), "us",
                        "durable", n, (int)c->proofs);
-        ckv_bench_emit("tlog_consistency_prove_p99", ckv_bench_percentile(t, c->proofs, 99),
-                       "us", "durable", n, (int)c->proofs);
+        ckv_bench_emit("tlog_consistency_prove_p99", ckv_bench_percentile(t, c->proofs, 99), "us",
+                       "durable", n, (int)c->proofs);
     }
     for (unsigned i = 0; i < c->proofs; i++) {
         uint64_t old = 1 + rnd() % (n - 1 ? n - 1 : 1);
@@ -223,8 +223,8 @@ static int run(const struct cfg *c, int emit)
     if (emit) {
         ckv_bench_emit("tlog_consistency_verify_median", ckv_bench_median(t, c->proofs), "us",
                        "memory", n, (int)c->proofs);
-        ckv_bench_emit("tlog_consistency_verify_p99", ckv_bench_percentile(t, c->proofs, 99),
-                       "us", "memory", n, (int)c->proofs);
+        ckv_bench_emit("tlog_consistency_verify_p99", ckv_bench_percentile(t, c->proofs, 99), "us",
+                       "memory", n, (int)c->proofs);
     }
     rc = 0;
 out:
@@ -271,13 +271,21 @@ static int parse_u64(const char *s, uint64_t *out)
 int ckv_bench_tlog(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"entries", required_argument, NULL, 'n'}, {"batch", required_argument, NULL, 'b'},
-        {"entry-size", required_argument, NULL, 's'}, {"proofs", required_argument, NULL, 'p'},
-        {"cache-tiles", required_argument, NULL, 'c'}, {"dir", required_argument, NULL, 'd'},
-        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+        {"entries", required_argument, NULL, 'n'},
+        {"batch", required_argument, NULL, 'b'},
+        {"entry-size", required_argument, NULL, 's'},
+        {"proofs", required_argument, NULL, 'p'},
+        {"cache-tiles", required_argument, NULL, 'c'},
+        {"dir", required_argument, NULL, 'd'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
-    struct cfg c = {.entries = 1000000, .batch = 1000, .entry_size = 100, .proofs = 20000,
-                    .cache_tiles = 1024, .dir = "."};
+    struct cfg c = {.entries = 1000000,
+                    .batch = 1000,
+                    .entry_size = 100,
+                    .proofs = 20000,
+                    .cache_tiles = 1024,
+                    .dir = "."};
     uint64_t v;
     int o;
     optind = 1;
@@ -296,24 +304,36 @@ int ckv_bench_tlog(int argc, char **argv)
             return 2;
         }
         switch (o) {
-        case 'n': c.entries = v; break;
-        case 'b': c.batch = v > 1000000 ? 1000000 : (unsigned)v; break;
-        case 's': c.entry_size = v > CKV_TLOG_ENTRY_MAX ? CKV_TLOG_ENTRY_MAX : (unsigned)v; break;
-        case 'p': c.proofs = v > 10000000 ? 10000000 : (unsigned)v; break;
-        case 'c': c.cache_tiles = (size_t)v; break;
+        case 'n':
+            c.entries = v;
+            break;
+        case 'b':
+            c.batch = v > 1000000 ? 1000000 : (unsigned)v;
+            break;
+        case 's':
+            c.entry_size = v > CKV_TLOG_ENTRY_MAX ? CKV_TLOG_ENTRY_MAX : (unsigned)v;
+            break;
+        case 'p':
+            c.proofs = v > 10000000 ? 10000000 : (unsigned)v;
+            break;
+        case 'c':
+            c.cache_tiles = (size_t)v;
+            break;
         }
     }
     if (c.entries < 2) {
         fprintf(stderr, "ckv-bench tlog: --entries must be at least 2\n");
         return 2;
     }
-    fprintf(stderr, "# ckv-bench tlog: %llu entries of %u bytes, batches of %u, %u proofs, "
-                    "cache %zu tiles, in %s\n",
+    fprintf(stderr,
+            "# ckv-bench tlog: %llu entries of %u bytes, batches of %u, %u proofs, "
+            "cache %zu tiles, in %s\n",
             (unsigned long long)c.entries, c.entry_size, c.batch, c.proofs, c.cache_tiles, c.dir);
     /* memory at a tenth and at half of the size, each a whole run in a
      * child process, then the full run in this one: flat once the tile
      * cache is full */
-    uint64_t at[2] = {c.entries / 10 > 1 ? c.entries / 10 : 2, c.entries / 2 > 1 ? c.entries / 2 : 2};
+    uint64_t at[2] = {c.entries / 10 > 1 ? c.entries / 10 : 2,
+                      c.entries / 2 > 1 ? c.entries / 2 : 2};
     double rss[2];
     for (int i = 0; i < 2; i++)
         rss[i] = child_peak_rss(&c, at[i]);

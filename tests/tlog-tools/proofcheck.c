@@ -123,8 +123,8 @@ int main(int argc, char **argv)
         } else if ((a->size > 0 && !ckv_tlog_hash_equal(&p->old_root, &a->root)) ||
                    !ckv_tlog_hash_equal(&p->new_root, &b->root)) {
             fprintf(stderr, "proofcheck: proof roots are not the signed roots\n");
-        } else if ((st = ckv_tlog_verify_consistency(a->size, b->size, &a->root, &b->root,
-                                                     p->path, p->path_len)) != CKV_OK) {
+        } else if ((st = ckv_tlog_verify_consistency(a->size, b->size, &a->root, &b->root, p->path,
+                                                     p->path_len)) != CKV_OK) {
             fprintf(stderr, "proofcheck: consistency proof does not verify: %s\n",
                     ckv_status_name(st));
         } else {

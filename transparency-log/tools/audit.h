@@ -32,15 +32,16 @@ typedef struct audit_opts {
     const char *source;      /* URL or directory */
     const char *vkey_string; /* the verifier key string (for evidence) */
     const ckv_tlog_verifier *vkey;
-    const char *state_root;  /* NULL: default */
-    int full;                /* re-check every tile and bundle */
-    int quiet;               /* no progress bar, no summary */
+    const char *state_root; /* NULL: default */
+    int full;               /* re-check every tile and bundle */
+    int quiet;              /* no progress bar, no summary */
     long timeout_s;
 } audit_opts;
 
-/* Run one audit; returns the exit code (0, 1, 3; 1 also for local failures
- * such as an unwritable state directory, with a message). Messages go to
- * stderr, the summary to stdout. */
+/* Run one audit; returns the exit code: 0 good, 1 misbehaviour (evidence
+ * written), 3 the audit could not be done (log unreachable, or a local
+ * failure such as an unwritable state directory; a message says which).
+ * Messages go to stderr, the summary to stdout. */
 int audit_run(const audit_opts *o);
 
 #endif

@@ -50,7 +50,7 @@ struct audit {
     uint8_t *accepted; /* checkpoint note accepted last time, or NULL */
     size_t accepted_len;
     ckv_tlog_checkpoint old;
-    int top;                /* highest level >= 1 with hashes, 0 if none */
+    int top; /* highest level >= 1 with hashes, 0 if none */
     uint8_t *lv[CKV_TLOG_TILE_MAX_LEVEL + 1];
     uint64_t lvcount[CKV_TLOG_TILE_MAX_LEVEL + 1];
     struct kept_tile keep[KEEP]; /* level-0 tiles used for roots; slot 2 = scratch */
@@ -84,8 +84,8 @@ static int misbehaved(struct audit *a, audit_evidence *ev)
     if (st == CKV_OK)
         tool_err("the log misbehaved: %s; evidence written to %s", ev->summary, path);
     else
-        tool_err("the log misbehaved: %s; writing the evidence into %s failed (%s)",
-                 ev->summary, a->state_dir, ckv_strerror(st));
+        tool_err("the log misbehaved: %s; writing the evidence into %s failed (%s)", ev->summary,
+                 a->state_dir, ckv_strerror(st));
     free(path);
     return TOOL_EXIT_FAIL;
 }
@@ -129,7 +129,9 @@ static int fetch_object(struct audit *a, const ckv_tlog_tile *t, uint8_t **data,
                      use.width, use.width * CKV_TLOG_HASH_SIZE, *len);
             audit_evidence ev = {.kind = "bad_tile",
                                  .summary = "a hash tile has the wrong length",
-                                 .object_path = path, .object = *data, .object_len = *len,
+                                 .object_path = path,
+                                 .object = *data,
+                                 .object_len = *len,
                                  .detail = detail};
             int rc = misbehaved(a, &ev);
             free(*data);
@@ -147,14 +149,16 @@ static int fetch_object(struct audit *a, const ckv_tlog_tile *t, uint8_t **data,
         audit_evidence ev = {.kind = "missing_data",
                              .summary = "the log does not serve a tile or bundle that its "
                                         "checkpoint requires",
-                             .object_path = path, .detail = a->err};
+                             .object_path = path,
+                             .detail = a->err};
         return misbehaved(a, &ev);
     }
     if (r == AUDIT_FETCH_TOO_LARGE) {
         audit_evidence ev = {.kind = "oversized",
                              .summary = "the log serves a tile or bundle larger than the "
                                         "format allows",
-                             .object_path = path, .detail = a->err};
+                             .object_path = path,
+                             .detail = a->err};
         return misbehaved(a, &ev);
     }
     return unreachable(a, a->err);
@@ -163,8 +167,8 @@ static int fetch_object(struct audit *a, const ckv_tlog_tile *t, uint8_t **data,
 /* Fetch a hash tile of the tree of size N into dst (32*width bytes). */
 static int fetch_hash_tile(struct audit *a, int level, uint64_t index, uint8_t *dst)
 {
-    ckv_tlog_tile t = {.level = level, .index = index,
-                       .width = ckv_tlog_tile_width_at(level, index, a->cp.size)};
+    ckv_tlog_tile t = {
+        .level = level, .index = index, .width = ckv_tlog_tile_width_at(level, index, a->cp.size)};
     char path[CKV_TLOG_TILE_PATH_MAX];
     uint8_t *data = NULL;
     size_t len = 0;
@@ -200,8 +204,7 @@ static int keep_tile(struct audit *a, int slot, uint64_t index)
     return rc;
 }
 
-static ckv_status reader_fetch(void *ctx, const ckv_tlog_tile *t, const uint8_t **data,
-                               size_t *len)
+static ckv_status reader_fetch(void *ctx, const ckv_tlog_tile *t, const uint8_t **data, size_t *len)
 {
     struct audit *a = ctx;
     if (t->level >= 1) {
@@ -260,25 +263,28 @@ static int open_checkpoint(struct audit *a)
                                        &a->served_len, a->err, sizeof(a->err));
     if (r == AUDIT_FETCH_NOT_FOUND) {
         char msg[1200];
-        snprintf(msg, sizeof(msg), "no checkpoint at %s (%s); check that it is the log's URL or "
-                 "directory", audit_fetcher_source(a->f), a->err);
+        snprintf(msg, sizeof(msg),
+                 "no checkpoint at %s (%s); check that it is the log's URL or "
+                 "directory",
+                 audit_fetcher_source(a->f), a->err);
         return unreachable(a, msg);
     }
     if (r == AUDIT_FETCH_TOO_LARGE) {
-        audit_evidence ev = {.kind = "oversized", .summary = "the checkpoint is too large",
-                             .object_path = "checkpoint", .detail = a->err};
+        audit_evidence ev = {.kind = "oversized",
+                             .summary = "the checkpoint is too large",
+                             .object_path = "checkpoint",
+                             .detail = a->err};
         return misbehaved(a, &ev);
     }
     if (r != AUDIT_FETCH_OK)
         return unreachable(a, a->err);
 
-    ckv_status st = ckv_tlog_checkpoint_open((const char *)a->served, a->served_len, name, vs, 1,
-                                             &a->cp, NULL);
+    ckv_status st =
+        ckv_tlog_checkpoint_open((const char *)a->served, a->served_len, name, vs, 1, &a->cp, NULL);
     if (st == CKV_OK)
         return 0;
     char summary[512];
-    audit_evidence ev = {.kind = "bad_checkpoint", .summary = summary,
-                         .detail = ckv_strerror(st)};
+    audit_evidence ev = {.kind = "bad_checkpoint", .summary = summary, .detail = ckv_strerror(st)};
     switch (st) {
     case CKV_ERR_TLOG_BAD_SIGNATURE:
         ev.kind = "bad_signature";
@@ -294,8 +300,7 @@ static int open_checkpoint(struct audit *a)
         snprintf(summary, sizeof(summary), "the checkpoint's origin is not '%s'", name);
         break;
     default:
-        snprintf(summary, sizeof(summary), "the checkpoint is malformed (%s)",
-                 ckv_status_name(st));
+        snprintf(summary, sizeof(summary), "the checkpoint is malformed (%s)", ckv_status_name(st));
         break;
     }
     return misbehaved(a, &ev);
@@ -323,8 +328,11 @@ static int load_state(struct audit *a)
 
 static int fork_evidence(struct audit *a, const char *summary, const char *detail)
 {
-    audit_evidence ev = {.kind = "fork", .summary = summary, .detail = detail,
-                         .accepted_note = a->accepted, .accepted_len = a->accepted_len};
+    audit_evidence ev = {.kind = "fork",
+                         .summary = summary,
+                         .detail = detail,
+                         .accepted_note = a->accepted,
+                         .accepted_len = a->accepted_len};
     return misbehaved(a, &ev);
 }
 
@@ -335,18 +343,20 @@ static int compare_sizes(struct audit *a)
         return 0;
     if (a->cp.size < a->old.size) {
         snprintf(detail, sizeof(detail),
-                 "the log served size %" PRIu64 " after size %" PRIu64 " was accepted",
-                 a->cp.size, a->old.size);
+                 "the log served size %" PRIu64 " after size %" PRIu64 " was accepted", a->cp.size,
+                 a->old.size);
         audit_evidence ev = {.kind = "rollback",
                              .summary = "the log is smaller than a checkpoint it signed before "
                                         "(rolled back)",
-                             .detail = detail, .accepted_note = a->accepted,
+                             .detail = detail,
+                             .accepted_note = a->accepted,
                              .accepted_len = a->accepted_len};
         return misbehaved(a, &ev);
     }
     if (a->cp.size == a->old.size && !ckv_tlog_hash_equal(&a->cp.root, &a->old.root))
-        return fork_evidence(a, "two signed checkpoints give different roots for the same size "
-                                "(a fork)",
+        return fork_evidence(a,
+                             "two signed checkpoints give different roots for the same size "
+                             "(a fork)",
                              "same tree size, different root hashes");
     return 0;
 }
@@ -374,8 +384,8 @@ static int fetch_upper_levels(struct audit *a)
         a->top = L;
         uint64_t tiles = (count + CKV_TLOG_TILE_WIDTH - 1) / CKV_TLOG_TILE_WIDTH;
         for (uint64_t i = 0; i < tiles; i++) {
-            int rc = fetch_hash_tile(a, L, i,
-                                     a->lv[L] + i * CKV_TLOG_TILE_WIDTH * CKV_TLOG_HASH_SIZE);
+            int rc =
+                fetch_hash_tile(a, L, i, a->lv[L] + i * CKV_TLOG_TILE_WIDTH * CKV_TLOG_HASH_SIZE);
             if (rc != 0)
                 return rc;
         }
@@ -399,18 +409,23 @@ static int check_tile_root(struct audit *a, int level, uint64_t index, const uin
     memcpy(w.b, want, CKV_TLOG_HASH_SIZE);
     ckv_tlog_hash_to_hex(&w, exp);
     ckv_tlog_hash_to_hex(&got, fnd);
-    ckv_tlog_tile up = {.level = level + 1, .index = index / CKV_TLOG_TILE_WIDTH,
-                        .width = ckv_tlog_tile_width_at(level + 1, index / CKV_TLOG_TILE_WIDTH,
-                                                        a->cp.size)};
+    ckv_tlog_tile up = {
+        .level = level + 1,
+        .index = index / CKV_TLOG_TILE_WIDTH,
+        .width = ckv_tlog_tile_width_at(level + 1, index / CKV_TLOG_TILE_WIDTH, a->cp.size)};
     char uppath[CKV_TLOG_TILE_PATH_MAX];
     tile_path(&up, uppath);
     snprintf(detail, sizeof(detail),
              "the root of the 256 hashes of %s is not hash %" PRIu64 " of %s, whose hashes "
              "the signed root vouches for",
              path, index % CKV_TLOG_TILE_WIDTH, uppath);
-    audit_evidence ev = {.kind = "bad_tile", .summary = "a hash tile does not match the tree",
-                         .object_path = path, .object = tile,
-                         .object_len = CKV_TLOG_TILE_MAX_BYTES, .expected = exp, .found = fnd,
+    audit_evidence ev = {.kind = "bad_tile",
+                         .summary = "a hash tile does not match the tree",
+                         .object_path = path,
+                         .object = tile,
+                         .object_len = CKV_TLOG_TILE_MAX_BYTES,
+                         .expected = exp,
+                         .found = fnd,
                          .detail = detail};
     return misbehaved(a, &ev);
 }
@@ -454,7 +469,9 @@ static int check_roots(struct audit *a)
                  n);
         audit_evidence ev = {.kind = "bad_root",
                              .summary = "the tiles do not hash to the checkpoint's root",
-                             .expected = exp, .found = fnd, .detail = detail};
+                             .expected = exp,
+                             .found = fnd,
+                             .detail = detail};
         return misbehaved(a, &ev);
     }
     if (a->accepted != NULL && a->old.size > 0 && a->old.size < n) {
@@ -468,8 +485,9 @@ static int check_roots(struct audit *a)
                      " accepted before: its first %" PRIu64 " entries hash to %s, the accepted "
                      "root is %s",
                      n, a->old.size, a->old.size, fnd, exp);
-            return fork_evidence(a, "the log is not an extension of the checkpoint accepted "
-                                    "before (a fork)",
+            return fork_evidence(a,
+                                 "the log is not an extension of the checkpoint accepted "
+                                 "before (a fork)",
                                  detail);
         }
     }
@@ -516,8 +534,11 @@ static int check_leaves(struct audit *a, uint64_t k)
         char detail[200];
         snprintf(detail, sizeof(detail), "the bundle does not parse as %u entries (%s)", bw,
                  ckv_strerror(st));
-        audit_evidence ev = {.kind = "bad_bundle", .summary = "an entry bundle is malformed",
-                             .object_path = path, .object = bundle, .object_len = blen,
+        audit_evidence ev = {.kind = "bad_bundle",
+                             .summary = "an entry bundle is malformed",
+                             .object_path = path,
+                             .object = bundle,
+                             .object_len = blen,
                              .detail = detail};
         rc = misbehaved(a, &ev);
         goto out;
@@ -537,9 +558,14 @@ static int check_leaves(struct audit *a, uint64_t k)
                  k * CKV_TLOG_TILE_WIDTH + i, i, fnd ? fnd : "?", tpath, exp ? exp : "?");
         audit_evidence ev = {.kind = "bad_bundle",
                              .summary = "an entry does not hash to the leaf hash in the tree",
-                             .object_path = path, .object = bundle, .object_len = blen,
-                             .has_position = 1, .position = k * CKV_TLOG_TILE_WIDTH + i,
-                             .expected = exp, .found = fnd, .detail = detail};
+                             .object_path = path,
+                             .object = bundle,
+                             .object_len = blen,
+                             .has_position = 1,
+                             .position = k * CKV_TLOG_TILE_WIDTH + i,
+                             .expected = exp,
+                             .found = fnd,
+                             .detail = detail};
         rc = misbehaved(a, &ev);
         free(exp);
         free(fnd);
@@ -579,8 +605,7 @@ int audit_run(const audit_opts *o)
         rc = TOOL_EXIT_UNREACHABLE;
         goto out;
     }
-    if ((rc = load_state(a)) != 0 || (rc = open_checkpoint(a)) != 0 ||
-        (rc = compare_sizes(a)) != 0)
+    if ((rc = load_state(a)) != 0 || (rc = open_checkpoint(a)) != 0 || (rc = compare_sizes(a)) != 0)
         goto out;
 
     uint64_t n = a->cp.size;
@@ -620,8 +645,8 @@ int audit_run(const audit_opts *o)
         printf("ok: %s size %" PRIu64 " root %s", a->cp.origin, n, hex);
         if (a->accepted != NULL)
             printf("; consistent with size %" PRIu64 " accepted before", a->old.size);
-        printf("; checked %" PRIu64 " tiles and %" PRIu64 " bundles (entries %" PRIu64
-               "..%" PRIu64 ")\n",
+        printf("; checked %" PRIu64 " tiles and %" PRIu64 " bundles (entries %" PRIu64 "..%" PRIu64
+               ")\n",
                a->ntiles, a->nbundles, k0 * CKV_TLOG_TILE_WIDTH, n);
         fflush(stdout);
     }

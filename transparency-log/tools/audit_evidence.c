@@ -64,8 +64,8 @@ ckv_status audit_evidence_write(const char *dir, const audit_evidence *ev, char 
     json_object_set_new(root, "verifier_key", json_string(ev->vkey));
     json_t *notes = json_array();
     if (ev->accepted_note)
-        json_array_append_new(notes, note_obj(ev->accepted_note, ev->accepted_len,
-                                              "accepted_before"));
+        json_array_append_new(notes,
+                              note_obj(ev->accepted_note, ev->accepted_len, "accepted_before"));
     if (ev->served_note)
         json_array_append_new(notes, note_obj(ev->served_note, ev->served_len, "served_now"));
     json_object_set_new(root, "checkpoints", notes);

@@ -17,8 +17,8 @@
 #include "tool_util.h"
 
 struct audit_fetcher {
-    char *source;   /* as given */
-    char *base;     /* URL with a trailing '/', or the directory */
+    char *source; /* as given */
+    char *base;   /* URL with a trailing '/', or the directory */
     int is_url;
     CURL *curl;
     long timeout_s;
@@ -199,7 +199,8 @@ static audit_fetch_result fetch_file(audit_fetcher *f, const char *path, size_t 
         r = AUDIT_FETCH_NOT_FOUND;
         break;
     case CKV_ERR_TOO_LARGE:
-        snprintf(err, errlen, "%s is larger than %zu bytes, more than the format allows", full, cap);
+        snprintf(err, errlen, "%s is larger than %zu bytes, more than the format allows", full,
+                 cap);
         r = AUDIT_FETCH_TOO_LARGE;
         break;
     case CKV_ERR_NOMEM:

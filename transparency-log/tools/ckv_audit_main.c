@@ -20,32 +20,31 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "Usage: ckv-audit [--state DIR] [--full] [--timeout SECONDS] [--quiet]\n"
-            "                 --vkey VKEY URL|DIR\n\n"
-            "Audit a transparency log served as C2SP tlog-tiles, over http(s) or from a\n"
-            "directory (e.g. one written by `ckv-log export`):\n"
-            "  - the checkpoint is signed by VKEY and names VKEY's log (origin);\n"
-            "  - the tree rebuilt from the tiles has the checkpoint's root;\n"
-            "  - the log is consistent with the checkpoint accepted last time (kept in\n"
-            "    the state directory): no rollback, no fork;\n"
-            "  - the entry bundles hash to the level-0 tiles (the entries added since\n"
-            "    the last accepted checkpoint; all of them on a first run).\n\n"
-            "Options:\n"
-            "  --vkey VKEY      the log's verifier key \"name+hash+base64\" (as printed by\n"
-            "                   `ckv-log init`), or @FILE, or the path of a readable file\n"
-            "                   holding it\n"
-            "  --state DIR      where the last accepted checkpoint and evidence files\n"
-            "                   are kept (default $XDG_STATE_HOME/ckv-audit, else\n"
-            "                   ~/.local/state/ckv-audit); one subdirectory per log key\n"
-            "  --full           rebuild the whole tree from every entry bundle and\n"
-            "                   compare every tile, not only what is new\n"
-            "  --timeout SECS   time limit per HTTP request (default 60)\n"
-            "  --quiet          no progress bar and no summary line\n"
-            "  --help           this text\n\n"
-            "Exit status: 0 the log is good; 1 the log misbehaved (evidence written, its\n"
-            "path printed on stderr); 2 usage error; 3 the log could not be reached.\n"
-            "See ckv-audit(1).\n");
+    fprintf(out, "Usage: ckv-audit [--state DIR] [--full] [--timeout SECONDS] [--quiet]\n"
+                 "                 --vkey VKEY URL|DIR\n\n"
+                 "Audit a transparency log served as C2SP tlog-tiles, over http(s) or from a\n"
+                 "directory (e.g. one written by `ckv-log export`):\n"
+                 "  - the checkpoint is signed by VKEY and names VKEY's log (origin);\n"
+                 "  - the tree rebuilt from the tiles has the checkpoint's root;\n"
+                 "  - the log is consistent with the checkpoint accepted last time (kept in\n"
+                 "    the state directory): no rollback, no fork;\n"
+                 "  - the entry bundles hash to the level-0 tiles (the entries added since\n"
+                 "    the last accepted checkpoint; all of them on a first run).\n\n"
+                 "Options:\n"
+                 "  --vkey VKEY      the log's verifier key \"name+hash+base64\" (as printed by\n"
+                 "                   `ckv-log init`), or @FILE, or the path of a readable file\n"
+                 "                   holding it\n"
+                 "  --state DIR      where the last accepted checkpoint and evidence files\n"
+                 "                   are kept (default $XDG_STATE_HOME/ckv-audit, else\n"
+                 "                   ~/.local/state/ckv-audit); one subdirectory per log key\n"
+                 "  --full           rebuild the whole tree from every entry bundle and\n"
+                 "                   compare every tile, not only what is new\n"
+                 "  --timeout SECS   time limit per HTTP request (default 60)\n"
+                 "  --quiet          no progress bar and no summary line\n"
+                 "  --help           this text\n\n"
+                 "Exit status: 0 the log is good; 1 the log misbehaved (evidence written, its\n"
+                 "path printed on stderr); 2 usage error; 3 the log could not be reached.\n"
+                 "See ckv-audit(1).\n");
 }
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -117,10 +116,10 @@ out:
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"state", required_argument, NULL, 's'},  {"full", no_argument, NULL, 'f'},
-        {"vkey", required_argument, NULL, 'k'},   {"timeout", required_argument, NULL, 't'},
-        {"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
+        {"state", required_argument, NULL, 's'}, {"full", no_argument, NULL, 'f'},
+        {"vkey", required_argument, NULL, 'k'},  {"timeout", required_argument, NULL, 't'},
+        {"quiet", no_argument, NULL, 'q'},       {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},     {NULL, 0, NULL, 0},
     };
     audit_opts o = {0};
     const char *vkey_arg = NULL;
@@ -130,7 +129,7 @@ int main(int argc, char **argv)
 
     tool_set_progname("ckv-audit");
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:", longopts, NULL)) != -1) {
         switch (c) {
         case 's':
             o.state_root = optarg;
@@ -147,8 +146,7 @@ int main(int argc, char **argv)
         case 't': {
             uint64_t t;
             if (tool_parse_u64(optarg, &t) != 0 || t == 0 || t > 3600)
-                return usage_error("--timeout '%s' is not a number of seconds in 1..3600",
-                                   optarg);
+                return usage_error("--timeout '%s' is not a number of seconds in 1..3600", optarg);
             o.timeout_s = (long)t;
             break;
         }
@@ -158,14 +156,10 @@ int main(int argc, char **argv)
         case 'V':
             printf("ckv-audit 0.1.0\n");
             return TOOL_EXIT_OK;
+        case ':':
+            return usage_error("option '%s' needs a value", argv[optind - 1]);
         default:
-            if (optopt)
-                fprintf(stderr, "ckv-audit: option -%c is unknown or misses its value; "
-                                "try `ckv-audit --help`\n", optopt);
-            else
-                return usage_error("option '%s' is unknown or misses its value",
-                                   argv[optind - 1]);
-            return TOOL_EXIT_USAGE;
+            return usage_error("option '%s' is unknown", argv[optind - 1]);
         }
     }
     if (vkey_arg == NULL)

@@ -63,8 +63,7 @@ static ckv_status batch_add(ckv_tlog_store *s, struct batch *b, uint8_t *data, s
 static int report(ckv_tlog_store *s, const struct batch *b)
 {
     if (b->appended == 0)
-        printf("appended 0 entries; tree size %llu\n",
-               (unsigned long long)ckv_tlog_store_size(s));
+        printf("appended 0 entries; tree size %llu\n", (unsigned long long)ckv_tlog_store_size(s));
     else
         printf("appended %llu entries (index %llu to %llu); tree size %llu\n",
                (unsigned long long)b->appended, (unsigned long long)b->first,
@@ -91,13 +90,18 @@ int log_cmd_append(int argc, char **argv)
 
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
         switch (c) {
-        case 'd': db = optarg; break;
-        case 'h': log_usage("append", 0); return TOOL_EXIT_OK;
+        case 'd':
+            db = optarg;
+            break;
+        case 'h':
+            log_usage("append", 0);
+            return TOOL_EXIT_OK;
+        case ':':
+            return log_usage_error("append", "option '%s' needs a value", argv[optind - 1]);
         default:
-            return log_usage_error("append", "option '%s' is unknown or misses its value",
-                                   argv[optind - 1]);
+            return log_usage_error("append", "option '%s' is unknown", argv[optind - 1]);
         }
     }
     if (db == NULL)

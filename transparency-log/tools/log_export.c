@@ -26,13 +26,18 @@ int log_cmd_export(int argc, char **argv)
 
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
         switch (c) {
-        case 'd': db = optarg; break;
-        case 'h': log_usage("export", 0); return TOOL_EXIT_OK;
+        case 'd':
+            db = optarg;
+            break;
+        case 'h':
+            log_usage("export", 0);
+            return TOOL_EXIT_OK;
+        case ':':
+            return log_usage_error("export", "option '%s' needs a value", argv[optind - 1]);
         default:
-            return log_usage_error("export", "option '%s' is unknown or misses its value",
-                                   argv[optind - 1]);
+            return log_usage_error("export", "option '%s' is unknown", argv[optind - 1]);
         }
     }
     if (db == NULL)

@@ -36,15 +36,24 @@ int log_cmd_init(int argc, char **argv)
 
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
         switch (c) {
-        case 'd': db = optarg; break;
-        case 'o': origin = optarg; break;
-        case 'k': key = optarg; break;
-        case 'h': log_usage("init", 0); return TOOL_EXIT_OK;
+        case 'd':
+            db = optarg;
+            break;
+        case 'o':
+            origin = optarg;
+            break;
+        case 'k':
+            key = optarg;
+            break;
+        case 'h':
+            log_usage("init", 0);
+            return TOOL_EXIT_OK;
+        case ':':
+            return log_usage_error("init", "option '%s' needs a value", argv[optind - 1]);
         default:
-            return log_usage_error("init", "option '%s' is unknown or misses its value",
-                                   argv[optind - 1]);
+            return log_usage_error("init", "option '%s' is unknown", argv[optind - 1]);
         }
     }
     if (optind < argc)

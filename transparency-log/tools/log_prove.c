@@ -18,17 +18,19 @@
 static int parse_num(const char *opt, const char *arg, uint64_t *out)
 {
     if (tool_parse_u64(arg, out) != 0 || *out >= (UINT64_C(1) << 63))
-        return log_usage_error("prove", "%s '%s' is not a non-negative decimal number", opt,
-                               arg);
+        return log_usage_error("prove", "%s '%s' is not a non-negative decimal number", opt, arg);
     return TOOL_EXIT_OK;
 }
 
 int log_cmd_prove(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"db", required_argument, NULL, 'd'},  {"index", required_argument, NULL, 'i'},
-        {"size", required_argument, NULL, 's'}, {"old", required_argument, NULL, 'o'},
-        {"new", required_argument, NULL, 'n'},  {"help", no_argument, NULL, 'h'},
+        {"db", required_argument, NULL, 'd'},
+        {"index", required_argument, NULL, 'i'},
+        {"size", required_argument, NULL, 's'},
+        {"old", required_argument, NULL, 'o'},
+        {"new", required_argument, NULL, 'n'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *db = NULL;
@@ -43,9 +45,11 @@ int log_cmd_prove(int argc, char **argv)
 
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
         switch (c) {
-        case 'd': db = optarg; break;
+        case 'd':
+            db = optarg;
+            break;
         case 'i':
             if ((rc = parse_num("--index", optarg, &index)) != 0)
                 return rc;
@@ -66,10 +70,13 @@ int log_cmd_prove(int argc, char **argv)
                 return rc;
             has_new = 1;
             break;
-        case 'h': log_usage("prove", 0); return TOOL_EXIT_OK;
+        case 'h':
+            log_usage("prove", 0);
+            return TOOL_EXIT_OK;
+        case ':':
+            return log_usage_error("prove", "option '%s' needs a value", argv[optind - 1]);
         default:
-            return log_usage_error("prove", "option '%s' is unknown or misses its value",
-                                   argv[optind - 1]);
+            return log_usage_error("prove", "option '%s' is unknown", argv[optind - 1]);
         }
     }
     rc = TOOL_EXIT_FAIL;

@@ -48,14 +48,21 @@ int log_cmd_publish(int argc, char **argv)
 
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
         switch (c) {
-        case 'd': db = optarg; break;
-        case 'k': key = optarg; break;
-        case 'h': log_usage("publish", 0); return TOOL_EXIT_OK;
+        case 'd':
+            db = optarg;
+            break;
+        case 'k':
+            key = optarg;
+            break;
+        case 'h':
+            log_usage("publish", 0);
+            return TOOL_EXIT_OK;
+        case ':':
+            return log_usage_error("publish", "option '%s' needs a value", argv[optind - 1]);
         default:
-            return log_usage_error("publish", "option '%s' is unknown or misses its value",
-                                   argv[optind - 1]);
+            return log_usage_error("publish", "option '%s' is unknown", argv[optind - 1]);
         }
     }
     if (optind < argc)
@@ -111,13 +118,18 @@ int log_cmd_checkpoint(int argc, char **argv)
 
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
         switch (c) {
-        case 'd': db = optarg; break;
-        case 'h': log_usage("checkpoint", 0); return TOOL_EXIT_OK;
+        case 'd':
+            db = optarg;
+            break;
+        case 'h':
+            log_usage("checkpoint", 0);
+            return TOOL_EXIT_OK;
+        case ':':
+            return log_usage_error("checkpoint", "option '%s' needs a value", argv[optind - 1]);
         default:
-            return log_usage_error("checkpoint", "option '%s' is unknown or misses its value",
-                                   argv[optind - 1]);
+            return log_usage_error("checkpoint", "option '%s' is unknown", argv[optind - 1]);
         }
     }
     if (optind < argc)

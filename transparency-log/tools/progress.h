@@ -9,12 +9,12 @@
 #include <stdint.h>
 
 typedef struct progress {
-    int enabled;        /* stderr is a tty and the caller did not disable it */
-    const char *label;  /* what is being done ("tiles", "bundles") */
-    uint64_t total;     /* units of work; 0: unknown */
+    int enabled;       /* stderr is a tty and the caller did not disable it */
+    const char *label; /* what is being done ("tiles", "bundles") */
+    uint64_t total;    /* units of work; 0: unknown */
     uint64_t done;
-    uint64_t last_ns;   /* last redraw time */
-    int drawn;          /* a line is on screen and must be cleared */
+    uint64_t last_ns; /* last redraw time */
+    int drawn;        /* a line is on screen and must be cleared */
 } progress;
 
 /* Start a bar; quiet != 0 disables it. */
