@@ -31,6 +31,12 @@ expect 1 "append to missing db" -- "$CKV_LOG" append --db "$T/none.db"
 [ "$(wc -l <"$T/err")" -eq 1 ] || fail "error is not one line"
 grep -q "ckv-log init" "$T/err" || fail "error does not say what to do"
 
+echo "not a database" >"$T/garbage.db"
+expect 1 "checkpoint of a file that is not a log" -- "$CKV_LOG" checkpoint --db "$T/garbage.db"
+[ "$(wc -l <"$T/err")" -eq 1 ] || fail "error is not one line"
+expect 1 "init in a missing directory" -- "$CKV_LOG" init --db "$T/no/such/dir.db" --origin a.example/x --key "$T/nd.key"
+[ -e "$T/nd.key" ] && fail "failed init left its key file"
+
 # ---- init
 expect 0 "init" -- "$CKV_LOG" init --db "$DB" --origin example.org/testlog --key "$KEY"
 VKEY=$(cat "$T/out")

@@ -35,7 +35,11 @@ ckv_tlog_store *log_open_store(const char *path, bool read_only)
         return NULL;
     }
     if (st != CKV_OK) {
-        log_fail(NULL, st, "cannot open the log database %s", path);
+        const char *why = ckv_tlog_store_last_error(NULL); /* why open failed */
+        if (why != NULL && why[0] != '\0')
+            tool_err("cannot open the log database %s: %s (%s)", path, ckv_strerror(st), why);
+        else
+            tool_err("cannot open the log database %s: %s", path, ckv_strerror(st));
         return NULL;
     }
     return s;

@@ -81,7 +81,11 @@ int log_cmd_init(int argc, char **argv)
     key_written = 1;
     st = ckv_tlog_store_create(db, origin, NULL, &s);
     if (st != CKV_OK) {
-        rc = log_fail(NULL, st, "cannot create the log database %s", db);
+        const char *why = ckv_tlog_store_last_error(NULL); /* why create failed */
+        if (why != NULL && why[0] != '\0')
+            tool_err("cannot create the log database %s: %s (%s)", db, ckv_strerror(st), why);
+        else
+            tool_err("cannot create the log database %s: %s", db, ckv_strerror(st));
         goto out;
     }
     key_written = 0; /* the log exists now: keep its key whatever happens */
