@@ -978,42 +978,53 @@ ckv_status ckv_tlog_store_inclusion_proof(ckv_tlog_store *s, uint64_t index, uin
                                           ckv_tlog_inclusion_proof *out)
 {
     ckv_tlog_hash_reader r;
+    ckv_tlog_inclusion_proof p;
     ckv_status st;
     if (s == NULL || out == NULL)
         return CKV_ERR_INVALID_ARG;
     if (tree_size > s->size || index >= tree_size)
         return CKV_ERR_TLOG_BAD_INDEX;
     ckv_tlog_store_hash_reader(s, &r);
-    st = ckv_tlog_store_leaf_hash(s, index, &out->leaf_hash);
+    st = ckv_tlog_store_leaf_hash(s, index, &p.leaf_hash);
     if (st == CKV_OK)
-        st = ckv_tlog_reader_inclusion_proof(&r, index, tree_size, out->path, &out->path_len);
-    if (st == CKV_OK) {
-        out->leaf_index = index;
-        out->tree_size = tree_size;
-    }
-    return st;
+        st = ckv_tlog_reader_inclusion_proof(&r, index, tree_size, p.path, &p.path_len);
+    if (st != CKV_OK)
+        return st;
+    p.leaf_index = index;
+    p.tree_size = tree_size;
+    out->leaf_index = p.leaf_index;
+    out->tree_size = p.tree_size;
+    out->leaf_hash = p.leaf_hash;
+    out->path_len = p.path_len;
+    memcpy(out->path, p.path, p.path_len * sizeof p.path[0]);
+    return CKV_OK;
 }
 
 ckv_status ckv_tlog_store_consistency_proof(ckv_tlog_store *s, uint64_t old_size,
                                             uint64_t new_size, ckv_tlog_consistency_proof *out)
 {
     ckv_tlog_hash_reader r;
+    ckv_tlog_consistency_proof p;
     ckv_status st;
     if (s == NULL || out == NULL)
         return CKV_ERR_INVALID_ARG;
     if (new_size > s->size || old_size > new_size)
         return CKV_ERR_TLOG_BAD_INDEX;
     ckv_tlog_store_hash_reader(s, &r);
-    st = ckv_tlog_reader_root(&r, old_size, &out->old_root);
+    st = ckv_tlog_reader_root(&r, old_size, &p.old_root);
     if (st == CKV_OK)
-        st = ckv_tlog_reader_root(&r, new_size, &out->new_root);
+        st = ckv_tlog_reader_root(&r, new_size, &p.new_root);
     if (st == CKV_OK)
-        st = ckv_tlog_reader_consistency_proof(&r, old_size, new_size, out->path, &out->path_len);
-    if (st == CKV_OK) {
-        out->old_size = old_size;
-        out->new_size = new_size;
-    }
-    return st;
+        st = ckv_tlog_reader_consistency_proof(&r, old_size, new_size, p.path, &p.path_len);
+    if (st != CKV_OK)
+        return st;
+    out->old_size = old_size;
+    out->new_size = new_size;
+    out->old_root = p.old_root;
+    out->new_root = p.new_root;
+    out->path_len = p.path_len;
+    memcpy(out->path, p.path, p.path_len * sizeof p.path[0]);
+    return CKV_OK;
 }
 
 /* The first `width` hashes of tile (level, index) in the current tree:
