@@ -33,7 +33,7 @@
 #include "store_internal.h"
 
 #define SCHEMA_VERSION 1
-#define DEFAULT_CACHE_TILES 1024
+#define DEFAULT_CACHE_TILES 4096
 #define APPEND_MAX 1000000
 
 static const char *const SQL[ST_COUNT] = {
