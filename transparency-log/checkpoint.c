@@ -102,8 +102,8 @@ ckv_status ckv_tlog_checkpoint_format(const char *origin, uint64_t size, const c
     char *s = malloc(cap);
     if (s == NULL)
         return CKV_ERR_NOMEM;
-    int k = snprintf(s, cap, "%s\n%llu\n%s\n%s", origin, (unsigned long long)size, b64,
-                     ext ? ext : "");
+    int k =
+        snprintf(s, cap, "%s\n%llu\n%s\n%s", origin, (unsigned long long)size, b64, ext ? ext : "");
     if (k < 0 || (size_t)k >= cap) {
         free(s);
         return CKV_ERR_INTERNAL;

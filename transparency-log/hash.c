@@ -32,8 +32,7 @@ void ckv_tlog_leaf_hash(const void *data, size_t len, ckv_tlog_hash *out)
 }
 
 /* SHA-256(0x01 || left || right), RFC 9162 §2.1.1 */
-void ckv_tlog_node_hash(const ckv_tlog_hash *left, const ckv_tlog_hash *right,
-                        ckv_tlog_hash *out)
+void ckv_tlog_node_hash(const ckv_tlog_hash *left, const ckv_tlog_hash *right, ckv_tlog_hash *out)
 {
     unsigned char buf[1 + 2 * CKV_TLOG_HASH_SIZE];
     SHA256_CTX c;

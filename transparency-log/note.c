@@ -274,7 +274,8 @@ ckv_status ckv_tlog_signer_parse(const char *skey, size_t len, ckv_tlog_signer *
     st = key_split(skey + sizeof prefix - 1, len - (sizeof prefix - 1), s->name, &s->key_id, raw);
     if (st != CKV_OK)
         goto out;
-    if (raw[0] != CKV_TLOG_KEY_TYPE_ED25519 || crypto_sign_seed_keypair(s->pk, s->sk, raw + 1) != 0 ||
+    if (raw[0] != CKV_TLOG_KEY_TYPE_ED25519 ||
+        crypto_sign_seed_keypair(s->pk, s->sk, raw + 1) != 0 ||
         ckv_tlog_key_id(s->name, CKV_TLOG_KEY_TYPE_ED25519, s->pk) != s->key_id) {
         st = CKV_ERR_TLOG_BAD_KEY;
         goto out;
@@ -491,8 +492,8 @@ ckv_status ckv_tlog_note_open(const char *note, size_t len,
                               sodium_base64_VARIANT_ORIGINAL) != 0 ||
             end != b64 + blen || rlen < 5)
             goto out;
-        uint32_t id = ((uint32_t)raw[0] << 24) | ((uint32_t)raw[1] << 16) |
-                      ((uint32_t)raw[2] << 8) | raw[3];
+        uint32_t id =
+            ((uint32_t)raw[0] << 24) | ((uint32_t)raw[1] << 16) | ((uint32_t)raw[2] << 8) | raw[3];
         size_t k;
         for (k = 0; k < n; k++) {
             const ckv_tlog_verifier *v = verifiers[k];

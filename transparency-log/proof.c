@@ -7,9 +7,8 @@
 
 /* RFC 9162 §2.1.3.2 steps 1-5, without the final root comparison. */
 ckv_status ckv_tlog_root_from_inclusion(uint64_t index, uint64_t tree_size,
-                                        const ckv_tlog_hash *leaf_hash,
-                                        const ckv_tlog_hash *path, size_t path_len,
-                                        ckv_tlog_hash *root_out)
+                                        const ckv_tlog_hash *leaf_hash, const ckv_tlog_hash *path,
+                                        size_t path_len, ckv_tlog_hash *root_out)
 {
     if (leaf_hash == NULL || root_out == NULL || (path == NULL && path_len > 0))
         return CKV_ERR_INVALID_ARG;

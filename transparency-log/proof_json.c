@@ -173,8 +173,9 @@ ckv_status ckv_tlog_inclusion_proof_to_json(const ckv_tlog_inclusion_proof *pr, 
     if (s == NULL)
         return CKV_ERR_NOMEM;
     ckv_tlog_hash_to_hex(&pr->leaf_hash, hex);
-    char *p = s + sprintf(s, "{\"leaf_index\":%llu,\"tree_size\":%llu,\"leaf_hash\":\"%s\",",
-                          (unsigned long long)pr->leaf_index, (unsigned long long)pr->tree_size, hex);
+    char *p =
+        s + sprintf(s, "{\"leaf_index\":%llu,\"tree_size\":%llu,\"leaf_hash\":\"%s\",",
+                    (unsigned long long)pr->leaf_index, (unsigned long long)pr->tree_size, hex);
     fmt_path(p, pr->path, pr->path_len);
     *json_out = s;
     return CKV_OK;
@@ -190,10 +191,11 @@ ckv_status ckv_tlog_consistency_proof_to_json(const ckv_tlog_consistency_proof *
         return CKV_ERR_NOMEM;
     ckv_tlog_hash_to_hex(&pr->old_root, h1);
     ckv_tlog_hash_to_hex(&pr->new_root, h2);
-    char *p = s + sprintf(s,
-                          "{\"old_size\":%llu,\"new_size\":%llu,\"old_root\":\"%s\",\"new_root\":"
-                          "\"%s\",",
-                          (unsigned long long)pr->old_size, (unsigned long long)pr->new_size, h1, h2);
+    char *p =
+        s + sprintf(s,
+                    "{\"old_size\":%llu,\"new_size\":%llu,\"old_root\":\"%s\",\"new_root\":"
+                    "\"%s\",",
+                    (unsigned long long)pr->old_size, (unsigned long long)pr->new_size, h1, h2);
     fmt_path(p, pr->path, pr->path_len);
     *json_out = s;
     return CKV_OK;

@@ -63,8 +63,8 @@ static ckv_status plan_range(struct plan *p, uint64_t lo, uint64_t hi)
 
 /* Read the planned nodes and fold each output; outputs are written in
  * reverse plan order when reverse is set (proofs are planned top down). */
-static ckv_status plan_run(const struct plan *p, const ckv_tlog_hash_reader *r,
-                           ckv_tlog_hash *outs, int reverse)
+static ckv_status plan_run(const struct plan *p, const ckv_tlog_hash_reader *r, ckv_tlog_hash *outs,
+                           int reverse)
 {
     ckv_tlog_hash nodes[PLAN_MAX_IDS];
     if (p->nids > 0) {

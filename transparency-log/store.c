@@ -35,13 +35,17 @@
 #define SCHEMA_VERSION 1
 #define DEFAULT_CACHE_TILES 4096
 #define APPEND_MAX 1000000
+#ifndef CKV_TLOG_PAGE_SIZE
+#define CKV_TLOG_PAGE_SIZE "8192"
+#endif
 
 static const char *const SQL[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
     [ST_GET_TILE] = "SELECT width, hashes, interior FROM tiles WHERE id = ?1",
-    [ST_PUT_TILE] = "INSERT OR REPLACE INTO tiles(id, width, hashes, interior) VALUES (?1, ?2, ?3, ?4)",
+    [ST_PUT_TILE] =
+        "INSERT OR REPLACE INTO tiles(id, width, hashes, interior) VALUES (?1, ?2, ?3, ?4)",
     [ST_GET_BUNDLE] = "SELECT width, data FROM bundles WHERE idx = ?1",
     [ST_PUT_BUNDLE] = "INSERT OR REPLACE INTO bundles(idx, width, data) VALUES (?1, ?2, ?3)",
     [ST_GET_META] = "SELECT value FROM meta WHERE key = ?1",
@@ -76,8 +80,8 @@ ckv_status store_set_error(ckv_tlog_store *s, ckv_status st, const char *what)
 static ckv_status db_fail(ckv_tlog_store *s, int rc, const char *what)
 {
     int prim = rc & 0xff;
-    ckv_status st = (prim == SQLITE_CORRUPT || prim == SQLITE_NOTADB) ? CKV_ERR_TLOG_CORRUPT
-                                                                     : CKV_ERR_DB;
+    ckv_status st =
+        (prim == SQLITE_CORRUPT || prim == SQLITE_NOTADB) ? CKV_ERR_TLOG_CORRUPT : CKV_ERR_DB;
     snprintf(s->err, sizeof s->err, "%s: %s", what, sqlite3_errstr(rc));
     if (s->db && sqlite3_errcode(s->db) == rc)
         snprintf(s->err, sizeof s->err, "%s: %s", what, sqlite3_errmsg(s->db));
@@ -274,8 +278,8 @@ static ckv_status row_bundle(ckv_tlog_store *s, uint64_t index, unsigned *width,
         sqlite3_int64 w = sqlite3_column_int64(q, 0);
         const void *b = sqlite3_column_blob(q, 1);
         int n = sqlite3_column_bytes(q, 1);
-        if (w < 1 || w > CKV_TLOG_TILE_WIDTH || n < 2 * w || (size_t)n > CKV_TLOG_BUNDLE_MAX_BYTES ||
-            b == NULL) {
+        if (w < 1 || w > CKV_TLOG_TILE_WIDTH || n < 2 * w ||
+            (size_t)n > CKV_TLOG_BUNDLE_MAX_BYTES || b == NULL) {
             st = store_set_error(s, CKV_ERR_TLOG_CORRUPT, "a stored bundle has a wrong length");
         } else {
             uint8_t *c = malloc((size_t)n);
@@ -349,7 +353,8 @@ static ckv_status load_state(ckv_tlog_store *s)
             return st;
         if (ckv_tlog_bundle_parse(data, len, w, NULL) != CKV_OK) {
             free(data);
-            return store_set_error(s, CKV_ERR_TLOG_CORRUPT, "the partial entry bundle is malformed");
+            return store_set_error(s, CKV_ERR_TLOG_CORRUPT,
+                                   "the partial entry bundle is malformed");
         }
         s->bundle = data;
         s->bundle_len = s->bundle_cap = len;
@@ -534,7 +539,8 @@ ckv_status ckv_tlog_store_create(const char *path, const char *origin,
     }
     st = open_db(s, path, SQLITE_OPEN_READWRITE);
     if (st == CKV_OK)
-        st = exec(s, "PRAGMA page_size=8192; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+        st = exec(s, "PRAGMA page_size=" CKV_TLOG_PAGE_SIZE "; PRAGMA journal_mode=WAL;"
+                     "PRAGMA synchronous=FULL;"
                      "PRAGMA wal_autocheckpoint=4096; PRAGMA cache_size=-16384;");
     if (st == CKV_OK)
         st = exec(s, "BEGIN IMMEDIATE");
@@ -701,7 +707,8 @@ uint64_t ckv_tlog_store_size(const ckv_tlog_store *s)
     return s->size;
 }
 
-/* ---- append ------------------------------------------------------------------------------------- */
+/* ---- append -------------------------------------------------------------------------------------
+ */
 
 static ckv_status bundle_add(ckv_tlog_store *s, const ckv_tlog_entry *e)
 {
@@ -828,7 +835,8 @@ out:
     return st;
 }
 
-/* ---- checkpoints ----------------------------------------------------------------------------------- */
+/* ---- checkpoints
+ * ----------------------------------------------------------------------------------- */
 
 ckv_status ckv_tlog_store_latest_checkpoint(ckv_tlog_store *s, char **note_out,
                                             ckv_tlog_checkpoint *cp)
@@ -845,7 +853,8 @@ ckv_status ckv_tlog_store_latest_checkpoint(ckv_tlog_store *s, char **note_out,
         const unsigned char *t = sqlite3_column_text(q, 1);
         int n = sqlite3_column_bytes(q, 1);
         if (t == NULL || n <= 0 || n > CKV_TLOG_NOTE_MAX_SIZE) {
-            st = store_set_error(s, CKV_ERR_TLOG_CORRUPT, "a stored checkpoint is empty or too large");
+            st = store_set_error(s, CKV_ERR_TLOG_CORRUPT,
+                                 "a stored checkpoint is empty or too large");
         } else if ((note = malloc((size_t)n + 1)) == NULL) {
             st = CKV_ERR_NOMEM;
         } else {
@@ -876,8 +885,8 @@ ckv_status ckv_tlog_store_latest_checkpoint(ckv_tlog_store *s, char **note_out,
     return CKV_OK;
 }
 
-ckv_status ckv_tlog_store_publish(ckv_tlog_store *s, const ckv_tlog_signer *signer,
-                                  const char *ext, char **note_out)
+ckv_status ckv_tlog_store_publish(ckv_tlog_store *s, const ckv_tlog_signer *signer, const char *ext,
+                                  char **note_out)
 {
     char *text = NULL, *note = NULL, *last = NULL, *vkey = NULL;
     ckv_tlog_checkpoint prev;
@@ -951,7 +960,8 @@ restore:
     return st;
 }
 
-/* ---- reads ------------------------------------------------------------------------------------------ */
+/* ---- reads
+ * ------------------------------------------------------------------------------------------ */
 
 ckv_status ckv_tlog_store_root(ckv_tlog_store *s, uint64_t tree_size, ckv_tlog_hash *root_out)
 {
@@ -1000,8 +1010,8 @@ ckv_status ckv_tlog_store_inclusion_proof(ckv_tlog_store *s, uint64_t index, uin
     return CKV_OK;
 }
 
-ckv_status ckv_tlog_store_consistency_proof(ckv_tlog_store *s, uint64_t old_size,
-                                            uint64_t new_size, ckv_tlog_consistency_proof *out)
+ckv_status ckv_tlog_store_consistency_proof(ckv_tlog_store *s, uint64_t old_size, uint64_t new_size,
+                                            ckv_tlog_consistency_proof *out)
 {
     ckv_tlog_hash_reader r;
     ckv_tlog_consistency_proof p;

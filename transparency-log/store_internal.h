@@ -31,8 +31,8 @@ typedef struct xtile {
 struct cache_slot {
     uint64_t id;
     int used;
-    uint32_t prev, next;   /* LRU list (most recent at head) */
-    uint32_t bnext;        /* next slot in the same hash bucket */
+    uint32_t prev, next; /* LRU list (most recent at head) */
+    uint32_t bnext;      /* next slot in the same hash bucket */
     xtile t;
 };
 
@@ -78,7 +78,7 @@ struct ckv_tlog_store {
     uint64_t size;
     int durable, read_only, in_sync_full;
     struct edge edge[TLOG_LEVELS];
-    uint8_t *bundle;   /* partial bundle bytes */
+    uint8_t *bundle; /* partial bundle bytes */
     size_t bundle_len, bundle_cap;
     unsigned bundle_count;
     struct tile_cache cache;

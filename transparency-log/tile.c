@@ -168,8 +168,8 @@ ckv_status ckv_tlog_tile_parse_path(const char *path, size_t len, ckv_tlog_tile 
 
 /* ---- listing ------------------------------------------------------------------ */
 
-void ckv_tlog_tile_iter_init_range(ckv_tlog_tile_iter *it, uint64_t from_size,
-                                   uint64_t tree_size, bool bundles)
+void ckv_tlog_tile_iter_init_range(ckv_tlog_tile_iter *it, uint64_t from_size, uint64_t tree_size,
+                                   bool bundles)
 {
     memset(it, 0, sizeof *it);
     it->from_size = from_size > tree_size ? tree_size : from_size;

@@ -34,13 +34,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ckv_tlog_note_free(nt);
     }
     ckv_tlog_checkpoint cp, cp2;
-    if (ckv_tlog_checkpoint_open(s, size, NULL, set, 3, &cp, NULL) == CKV_OK && cp.size >= (1ull << 63))
+    if (ckv_tlog_checkpoint_open(s, size, NULL, set, 3, &cp, NULL) == CKV_OK &&
+        cp.size >= (1ull << 63))
         abort();
     if (ckv_tlog_checkpoint_parse(s, size, &cp) == CKV_OK) {
         char *t = NULL;
         size_t tl = 0;
-        if (ckv_tlog_checkpoint_format(cp.origin, cp.size, &cp.root, cp.ext_len ? cp.ext : NULL,
-                                       &t, &tl) != CKV_OK)
+        if (ckv_tlog_checkpoint_format(cp.origin, cp.size, &cp.root, cp.ext_len ? cp.ext : NULL, &t,
+                                       &tl) != CKV_OK)
             abort();
         if (tl != size || memcmp(t, s, size) != 0)
             abort(); /* parsing accepts only the canonical form */

@@ -36,8 +36,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(j);
     }
     if (ckv_tlog_consistency_proof_from_json(s, size, cp) == CKV_OK) {
-        (void)!ckv_tlog_verify_consistency(cp->old_size, cp->new_size, &cp->old_root,
-                                           &cp->new_root, cp->path, cp->path_len);
+        (void)!ckv_tlog_verify_consistency(cp->old_size, cp->new_size, &cp->old_root, &cp->new_root,
+                                           cp->path, cp->path_len);
         if (ckv_tlog_consistency_proof_to_json(cp, &j) != CKV_OK)
             abort();
         if (ckv_tlog_consistency_proof_from_json(j, strlen(j), cp2) != CKV_OK ||

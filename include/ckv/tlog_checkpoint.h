@@ -22,8 +22,8 @@
 extern "C" {
 #endif
 
-#define CKV_TLOG_ORIGIN_MAX 255    /* bytes, excluding NUL */
-#define CKV_TLOG_EXT_MAX 4096      /* all extension lines together, bytes */
+#define CKV_TLOG_ORIGIN_MAX 255 /* bytes, excluding NUL */
+#define CKV_TLOG_EXT_MAX 4096   /* all extension lines together, bytes */
 #define CKV_TLOG_CHECKPOINT_MAX (CKV_TLOG_ORIGIN_MAX + 1 + 20 + 1 + 44 + 1 + CKV_TLOG_EXT_MAX)
 
 /* A parsed checkpoint body. Plain value, no heap. */
@@ -31,8 +31,8 @@ typedef struct ckv_tlog_checkpoint {
     char origin[CKV_TLOG_ORIGIN_MAX + 1]; /* NUL-terminated */
     uint64_t size;
     ckv_tlog_hash root;
-    size_t ext_len;                       /* 0 when no extension lines */
-    char ext[CKV_TLOG_EXT_MAX + 1];       /* extension lines, each ending in '\n'; NUL-terminated */
+    size_t ext_len;                 /* 0 when no extension lines */
+    char ext[CKV_TLOG_EXT_MAX + 1]; /* extension lines, each ending in '\n'; NUL-terminated */
 } ckv_tlog_checkpoint;
 
 /* Strict parse of a checkpoint body (the note text, including the final

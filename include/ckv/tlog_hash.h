@@ -33,8 +33,7 @@ typedef struct ckv_tlog_hash {
 void ckv_tlog_leaf_hash(const void *data, size_t len, ckv_tlog_hash *out);
 
 /* out = SHA-256(0x01 || left || right). out may alias left or right. */
-void ckv_tlog_node_hash(const ckv_tlog_hash *left, const ckv_tlog_hash *right,
-                        ckv_tlog_hash *out);
+void ckv_tlog_node_hash(const ckv_tlog_hash *left, const ckv_tlog_hash *right, ckv_tlog_hash *out);
 
 /* out = SHA-256(""), the root of the empty tree. */
 void ckv_tlog_empty_root(ckv_tlog_hash *out);

@@ -29,9 +29,9 @@
 extern "C" {
 #endif
 
-#define CKV_TLOG_NOTE_MAX_SIZE 65536  /* whole note, bytes */
-#define CKV_TLOG_NOTE_MAX_SIGS 64     /* signature lines in one note */
-#define CKV_TLOG_KEY_NAME_MAX 255     /* key name, bytes */
+#define CKV_TLOG_NOTE_MAX_SIZE 65536 /* whole note, bytes */
+#define CKV_TLOG_NOTE_MAX_SIGS 64    /* signature lines in one note */
+#define CKV_TLOG_KEY_NAME_MAX 255    /* key name, bytes */
 #define CKV_TLOG_SEED_SIZE 32
 #define CKV_TLOG_PUBKEY_SIZE 32
 
@@ -59,8 +59,7 @@ CKV_MUST_USE ckv_status ckv_tlog_signer_from_seed(const char *name,
 /* Parse a signer key string (trailing "\n" or "\r\n" tolerated, nothing
  * else). Checks the key ID. CKV_ERR_TLOG_BAD_KEY when malformed. *out is
  * freed with ckv_tlog_signer_free. */
-CKV_MUST_USE ckv_status ckv_tlog_signer_parse(const char *skey, size_t len,
-                                              ckv_tlog_signer **out);
+CKV_MUST_USE ckv_status ckv_tlog_signer_parse(const char *skey, size_t len, ckv_tlog_signer **out);
 
 /* Wipe and free; NULL is a no-op. */
 void ckv_tlog_signer_free(ckv_tlog_signer *s);
@@ -107,12 +106,12 @@ CKV_MUST_USE ckv_status ckv_tlog_note_sign(const char *text, size_t text_len,
 
 /* An opened note. text points into a private copy; freed by ckv_tlog_note_free. */
 typedef struct ckv_tlog_note {
-    char *text;           /* the signed text incl. final '\n', NUL-terminated */
+    char *text; /* the signed text incl. final '\n', NUL-terminated */
     size_t text_len;
-    size_t nverified;     /* how many known verifiers' signatures verified */
+    size_t nverified; /* how many known verifiers' signatures verified */
     const ckv_tlog_verifier *verified[CKV_TLOG_NOTE_MAX_SIGS]; /* borrowed from caller's set */
     uint64_t cosig_time[CKV_TLOG_NOTE_MAX_SIGS]; /* for type 0x04 verifiers: timestamp; else 0 */
-    size_t nunverified;   /* signature lines from unknown keys (ignored) */
+    size_t nunverified;                          /* signature lines from unknown keys (ignored) */
 } ckv_tlog_note;
 
 /* Parse and verify a signed note against the verifiers (n may be 0, then

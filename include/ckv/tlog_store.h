@@ -74,8 +74,7 @@ CKV_MUST_USE ckv_status ckv_tlog_store_create(const char *path, const char *orig
  * recomputes that root from stored tiles). Errors: CKV_ERR_NOT_FOUND (no
  * file), CKV_ERR_TLOG_CORRUPT (not a ckv log, or inconsistent: with a
  * sentence of what is wrong via ckv_tlog_store_last_error), CKV_ERR_DB. */
-CKV_MUST_USE ckv_status ckv_tlog_store_open(const char *path,
-                                            const ckv_tlog_store_options *options,
+CKV_MUST_USE ckv_status ckv_tlog_store_open(const char *path, const ckv_tlog_store_options *options,
                                             ckv_tlog_store **out);
 
 /* Close; NULL is a no-op. */
@@ -128,8 +127,8 @@ CKV_MUST_USE ckv_status ckv_tlog_store_leaf_hash(ckv_tlog_store *s, uint64_t ind
                                                  ckv_tlog_hash *out);
 
 /* Entry index: *data_out malloc'd copy (caller frees), *len_out its length. */
-CKV_MUST_USE ckv_status ckv_tlog_store_entry(ckv_tlog_store *s, uint64_t index,
-                                             uint8_t **data_out, size_t *len_out);
+CKV_MUST_USE ckv_status ckv_tlog_store_entry(ckv_tlog_store *s, uint64_t index, uint8_t **data_out,
+                                             size_t *len_out);
 
 /* Inclusion proof of leaf index in the tree of size tree_size (<= size).
  * Fills every field of *out (leaf_hash included). */

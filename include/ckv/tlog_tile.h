@@ -79,8 +79,8 @@ typedef struct ckv_tlog_tile_iter {
 } ckv_tlog_tile_iter;
 
 void ckv_tlog_tile_iter_init(ckv_tlog_tile_iter *it, uint64_t tree_size, bool bundles);
-void ckv_tlog_tile_iter_init_range(ckv_tlog_tile_iter *it, uint64_t from_size,
-                                   uint64_t tree_size, bool bundles);
+void ckv_tlog_tile_iter_init_range(ckv_tlog_tile_iter *it, uint64_t from_size, uint64_t tree_size,
+                                   bool bundles);
 /* Next tile into *out; false at the end. */
 bool ckv_tlog_tile_iter_next(ckv_tlog_tile_iter *it, ckv_tlog_tile *out);
 

@@ -122,8 +122,8 @@ static void test_open(void **state)
     ckv_tlog_verifier *foo = vk(sns("spec_example", "vkey"));
     ckv_tlog_verifier *log = vk(sns("log_key", "vkey"));
     ckv_tlog_verifier *wit = vk(sns("cosigned_checkpoint_size_20", "witness_vkey"));
-    const ckv_tlog_verifier *set1[] = {foo}, *set2[] = {log}, *set3[] = {log, wit},
-                            *set4[] = {wit}, *set5[] = {foo, log};
+    const ckv_tlog_verifier *set1[] = {foo}, *set2[] = {log}, *set3[] = {log, wit}, *set4[] = {wit},
+                            *set5[] = {foo, log};
     ckv_tlog_note *nt = NULL;
     const char *ex = sns("spec_example", "signed");
     assert_int_equal(ckv_tlog_note_open(ex, strlen(ex), set1, 1, &nt), CKV_OK);
@@ -150,9 +150,9 @@ static void test_open(void **state)
 
     /* checkpoint open: needs the log's own key */
     ckv_tlog_checkpoint cp;
-    assert_int_equal(ckv_tlog_checkpoint_open(cos, strlen(cos), "example.com/test-log", set3, 2,
-                                              &cp, NULL),
-                     CKV_OK);
+    assert_int_equal(
+        ckv_tlog_checkpoint_open(cos, strlen(cos), "example.com/test-log", set3, 2, &cp, NULL),
+        CKV_OK);
     assert_int_equal(cp.size, 20);
     json_t *roots = json_object_get(V, "roots");
     ckv_tlog_hash r20;
@@ -205,7 +205,8 @@ static void test_cosignature_bytes(void **state)
     const char *b = strstr(cos, "test-witness ") + strlen("test-witness ");
     size_t rlen = 0;
     assert_int_equal(sodium_base642bin(raw, sizeof raw, b, strcspn(b, "\n"), NULL, &rlen, NULL,
-                                       sodium_base64_VARIANT_ORIGINAL), 0);
+                                       sodium_base64_VARIANT_ORIGINAL),
+                     0);
     assert_int_equal(rlen, 76);
     assert_memory_equal(raw + 12, sig, 64);
     assert_int_equal(ckv_tlog_key_id("example.com/test-witness", 4, pk), 0x72b47dc9u);
@@ -235,10 +236,13 @@ static void test_malformed_notes(void **state)
     snprintf(buf, sizeof buf, "This is an \xc0\xaf example message.\n\n%s", sig);
     assert_int_equal(ckv_tlog_note_open(buf, strlen(buf), set, 1, &nt), CKV_ERR_TLOG_BAD_NOTE);
     /* hyphen instead of em dash, missing space, bad base64, short signature */
-    const char *lines[] = {"- example.com/foo AAAAAAAA\n", "\xe2\x80\x94" "example.com/foo AAAAAAAA\n",
+    const char *lines[] = {"- example.com/foo AAAAAAAA\n",
+                           "\xe2\x80\x94"
+                           "example.com/foo AAAAAAAA\n",
                            "\xe2\x80\x94 example.com/foo AAAA!AAA\n",
                            "\xe2\x80\x94 example.com/foo AAAA\n",
-                           "\xe2\x80\x94 example.com/foo\n", "\xe2\x80\x94 example.com/foo AAAAAAAA\n\n"};
+                           "\xe2\x80\x94 example.com/foo\n",
+                           "\xe2\x80\x94 example.com/foo AAAAAAAA\n\n"};
     for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
         snprintf(buf, sizeof buf, "This is an example message.\n\n%s%s", sig, lines[i]);
         if (ckv_tlog_note_open(buf, strlen(buf), set, 1, &nt) != CKV_ERR_TLOG_BAD_NOTE)
@@ -274,7 +278,8 @@ static void test_checkpoint_parse(void **state)
     assert_int_equal(cp.ext_len, 0);
     char *t = NULL;
     size_t tl = 0;
-    assert_int_equal(ckv_tlog_checkpoint_format(cp.origin, cp.size, &cp.root, NULL, &t, &tl), CKV_OK);
+    assert_int_equal(ckv_tlog_checkpoint_format(cp.origin, cp.size, &cp.root, NULL, &t, &tl),
+                     CKV_OK);
     assert_string_equal(t, body);
     free(t);
     assert_int_equal(ckv_tlog_checkpoint_format("o", 5, &cp.root, "ext one\nx\n", &t, &tl), CKV_OK);
@@ -288,8 +293,12 @@ static void test_checkpoint_parse(void **state)
     const char *root = "uU+k9HwcZBQJcPaWW/FHvgemcWvrvQmtf/SsD9XvOP0=";
     char buf[512];
     const char *bad[][3] = {
-        {"o", "020", root},  {"o", "-1", root}, {"o", "+1", root}, {"o", "", root},
-        {"", "20", root},    {"o", "9223372036854775808", root},
+        {"o", "020", root},
+        {"o", "-1", root},
+        {"o", "+1", root},
+        {"o", "", root},
+        {"", "20", root},
+        {"o", "9223372036854775808", root},
         {"o", "99999999999999999999", root},
         {"o", "20", "uU+k9HwcZBQJcPaWW/FHvgemcWvrvQmtf/SsD9XvOA=="},
         {"o", "20", "uU+k9HwcZBQJcPaWW/FHvgemcWvrvQmtf/SsD9XvOP1="},
@@ -297,7 +306,9 @@ static void test_checkpoint_parse(void **state)
         {"o", "20", "uU+k9HwcZBQJcPaWW/FHvgemcWvrvQmtf/SsD9XvOP0"},
         {"o", "1 ", root},
         /* non-ASCII bytes that libsodium's decoder alone would take (fuzz) */
-        {"o", "20", "uU\xd0\x94" "9HwcZBQJcPaWW/FHvgemcWvrvQmtf/SsD9XvOP0="},
+        {"o", "20",
+         "uU\xd0\x94"
+         "9HwcZBQJcPaWW/FHvgemcWvrvQmtf/SsD9XvOP0="},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         snprintf(buf, sizeof buf, "%s\n%s\n%s\n", bad[i][0], bad[i][1], bad[i][2]);
@@ -350,9 +361,12 @@ static void test_keyfile(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_keys),           cmocka_unit_test(test_sign_identical),
-        cmocka_unit_test(test_open),           cmocka_unit_test(test_cosignature_bytes),
-        cmocka_unit_test(test_malformed_notes), cmocka_unit_test(test_checkpoint_parse),
+        cmocka_unit_test(test_keys),
+        cmocka_unit_test(test_sign_identical),
+        cmocka_unit_test(test_open),
+        cmocka_unit_test(test_cosignature_bytes),
+        cmocka_unit_test(test_malformed_notes),
+        cmocka_unit_test(test_checkpoint_parse),
         cmocka_unit_test(test_keyfile),
     };
     if (sodium_init() < 0)

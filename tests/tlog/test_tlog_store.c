@@ -71,17 +71,18 @@ static void test_small(void **state)
     ckv_tlog_store *s2 = NULL;
     assert_int_equal(ckv_tlog_store_create(db, "example.com/test-log", NULL, &s2), CKV_ERR_EXISTS);
     for (size_t i = 0; i < 20; i++) {
-        data[i] = vec_bytes(json_string_value(json_object_get(json_array_get(leaves, i), "data_hex")),
-                            &e[i].len);
+        data[i] = vec_bytes(
+            json_string_value(json_object_get(json_array_get(leaves, i), "data_hex")), &e[i].len);
         e[i].data = data[i];
     }
     ckv_tlog_signer *sg = vector_signer();
     char *note = NULL;
     /* first publish of the empty log: the size-0 vector checkpoint */
     assert_int_equal(ckv_tlog_store_publish(s, sg, NULL, &note), CKV_OK);
-    assert_string_equal(note, json_string_value(json_object_get(
-                                  json_object_get(json_object_get(V, "signed_note"), "checkpoint_size_0"),
-                                  "signed")));
+    assert_string_equal(
+        note,
+        json_string_value(json_object_get(
+            json_object_get(json_object_get(V, "signed_note"), "checkpoint_size_0"), "signed")));
     free(note);
     note = NULL;
     assert_int_equal(ckv_tlog_store_publish(s, sg, NULL, &note), CKV_ERR_TLOG_NOTHING_TO_PUBLISH);
@@ -102,9 +103,10 @@ static void test_small(void **state)
 
     /* the publish is byte-identical to the size-20 vector */
     assert_int_equal(ckv_tlog_store_publish(s, sg, NULL, &note), CKV_OK);
-    assert_string_equal(note, json_string_value(json_object_get(
-                                  json_object_get(json_object_get(V, "signed_note"), "checkpoint_size_20"),
-                                  "signed")));
+    assert_string_equal(
+        note,
+        json_string_value(json_object_get(
+            json_object_get(json_object_get(V, "signed_note"), "checkpoint_size_20"), "signed")));
     free(note);
     note = NULL;
     ckv_tlog_checkpoint cp;
@@ -116,7 +118,8 @@ static void test_small(void **state)
     json_t *o = json_object_get(V, "tiles_small_tree_20");
     size_t tlen, blen, len;
     uint8_t *tile = vec_bytes(json_string_value(json_object_get(o, "tile/0/000.p/20")), &tlen);
-    uint8_t *bundle = vec_bytes(json_string_value(json_object_get(o, "tile/entries/000.p/20")), &blen);
+    uint8_t *bundle =
+        vec_bytes(json_string_value(json_object_get(o, "tile/entries/000.p/20")), &blen);
     uint8_t *got = NULL;
     ckv_tlog_tile t = {0, 0, 20};
     assert_int_equal(ckv_tlog_store_read_tile(s, &t, &got, &len), CKV_OK);
@@ -290,7 +293,8 @@ static void test_big(void **state)
         assert_int_equal(ckv_tlog_store_consistency_proof(s, m, n, &cpf), CKV_OK);
         assert_memory_equal(cpf.old_root.b, rm.b, 32);
         assert_memory_equal(cpf.new_root.b, rn.b, 32);
-        assert_int_equal(ckv_tlog_verify_consistency(m, n, &rm, &rn, cpf.path, cpf.path_len), CKV_OK);
+        assert_int_equal(ckv_tlog_verify_consistency(m, n, &rm, &rn, cpf.path, cpf.path_len),
+                         CKV_OK);
     }
     ckv_tlog_inclusion_proof ip;
     assert_int_equal(ckv_tlog_store_inclusion_proof(s, BIG, BIG + 1, &ip), CKV_ERR_TLOG_BAD_INDEX);
@@ -346,8 +350,8 @@ static void make_log(const char *db, uint64_t n)
     unlink(db);
     assert_int_equal(ckv_tlog_store_create(db, "example.com/test-log", &fast, &s), CKV_OK);
     for (uint64_t i = 0; i < n; i++) {
-        ckv_tlog_entry e = {(const uint8_t *)name, (size_t)snprintf(name, sizeof name, "e%llu",
-                                                                    (unsigned long long)i)};
+        ckv_tlog_entry e = {(const uint8_t *)name,
+                            (size_t)snprintf(name, sizeof name, "e%llu", (unsigned long long)i)};
         assert_int_equal(ckv_tlog_store_append(s, &e, 1, NULL), CKV_OK);
     }
     ckv_tlog_signer *sg = vector_signer();
@@ -380,7 +384,8 @@ static void test_damaged(void **state)
     assert_int_equal(ckv_tlog_store_open(db, NULL, &s), CKV_OK);
     ckv_tlog_store_close(s);
     s = NULL;
-    assert_int_equal(exec_sql(db, "UPDATE tiles SET hashes = zeroblob(8192) WHERE id = 0"), SQLITE_OK);
+    assert_int_equal(exec_sql(db, "UPDATE tiles SET hashes = zeroblob(8192) WHERE id = 0"),
+                     SQLITE_OK);
     /* open checks the edge against the checkpoint; the full tile is
      * verified against the tree above it when it is first read */
     assert_int_equal(ckv_tlog_store_open(db, NULL, &s), CKV_OK);
@@ -397,8 +402,9 @@ static void test_damaged(void **state)
     s = NULL;
     /* an altered entry in a full bundle */
     make_log(db, 300);
-    assert_int_equal(exec_sql(db, "UPDATE bundles SET data = replace(data, 'e17', 'e71') WHERE idx = 0"),
-                     SQLITE_OK);
+    assert_int_equal(
+        exec_sql(db, "UPDATE bundles SET data = replace(data, 'e17', 'e71') WHERE idx = 0"),
+        SQLITE_OK);
     assert_int_equal(ckv_tlog_store_open(db, NULL, &s), CKV_OK);
     assert_int_equal(ckv_tlog_store_read_tile(s, &b0, &d, &dl), CKV_ERR_TLOG_CORRUPT);
     assert_int_equal(ckv_tlog_store_entry(s, 17, &d, &dl), CKV_ERR_TLOG_CORRUPT);

@@ -188,8 +188,8 @@ static void test_negative(void **state)
             ckv_tlog_hash leaf, root;
             assert_int_equal(vec_hash(o, "leaf_hash", &leaf), 0);
             assert_int_equal(vec_hash(o, "root", &root), 0);
-            st = ckv_tlog_verify_inclusion(vec_u64(o, "leaf_index"), vec_u64(o, "tree_size"),
-                                           &leaf, path, (size_t)plen, &root);
+            st = ckv_tlog_verify_inclusion(vec_u64(o, "leaf_index"), vec_u64(o, "tree_size"), &leaf,
+                                           path, (size_t)plen, &root);
         } else {
             ckv_tlog_hash r1, r2;
             assert_string_equal(type, "consistency");
@@ -211,7 +211,8 @@ static void test_tile_paths(void **state)
     for (size_t i = 0; i < json_array_size(a); i++) {
         json_t *o = json_array_get(a, i);
         ckv_tlog_tile t = {(int)json_integer_value(json_object_get(o, "level")),
-                           vec_u64(o, "index"), (unsigned)vec_u64(o, "width")}, back;
+                           vec_u64(o, "index"), (unsigned)vec_u64(o, "width")},
+                      back;
         const char *want = json_string_value(json_object_get(o, "path"));
         char buf[CKV_TLOG_TILE_PATH_MAX];
         assert_int_equal(ckv_tlog_tile_path(&t, buf, sizeof buf), CKV_OK);
@@ -222,10 +223,11 @@ static void test_tile_paths(void **state)
         assert_int_equal(back.width, t.width);
     }
     /* non-canonical paths are refused */
-    const char *bad[] = {"tile/0/0", "tile/0/0000", "tile/00/000", "tile/0/x000/001",
-                         "tile/0/000.p/256", "tile/0/000.p/0", "tile/0/000.p/01",
-                         "tile/64/000", "tile/0/001/", "tile/entries/x1/000", "tile/-1/000",
-                         "tile/0/000.p/", "tile//000", "tile/0/x001", "tile/0/x001/x002"};
+    const char *bad[] = {
+        "tile/0/0",         "tile/0/0000",         "tile/00/000",     "tile/0/x000/001",
+        "tile/0/000.p/256", "tile/0/000.p/0",      "tile/0/000.p/01", "tile/64/000",
+        "tile/0/001/",      "tile/entries/x1/000", "tile/-1/000",     "tile/0/000.p/",
+        "tile//000",        "tile/0/x001",         "tile/0/x001/x002"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         ckv_tlog_tile t;
         if (ckv_tlog_tile_parse_path(bad[i], strlen(bad[i]), &t) == CKV_OK)
@@ -285,7 +287,8 @@ static void test_small_tree_tile(void **state)
     json_t *o = json_object_get(V, "tiles_small_tree_20");
     size_t tlen, blen, mylen;
     uint8_t *tile = vec_bytes(json_string_value(json_object_get(o, "tile/0/000.p/20")), &tlen);
-    uint8_t *bundle = vec_bytes(json_string_value(json_object_get(o, "tile/entries/000.p/20")), &blen);
+    uint8_t *bundle =
+        vec_bytes(json_string_value(json_object_get(o, "tile/entries/000.p/20")), &blen);
     uint8_t mytile[20 * 32], *mybundle = NULL;
     ckv_tlog_entry e[20];
     uint8_t *data[20];
@@ -293,8 +296,8 @@ static void test_small_tree_tile(void **state)
     assert_int_equal(tlen, 20 * 32);
     assert_memory_equal(tile, t.leaves, tlen);
     for (size_t i = 0; i < 20; i++) {
-        data[i] = vec_bytes(json_string_value(json_object_get(json_array_get(leaves, i), "data_hex")),
-                            &e[i].len);
+        data[i] = vec_bytes(
+            json_string_value(json_object_get(json_array_get(leaves, i), "data_hex")), &e[i].len);
         e[i].data = data[i];
     }
     assert_int_equal(ckv_tlog_bundle_build(e, 20, &mybundle, &mylen), CKV_OK);
@@ -437,7 +440,8 @@ static void test_big_tree(void **state)
         assert_int_equal(ckv_tlog_verify_inclusion(i, BIG_N, &leaf, path, plen, &root), CKV_OK);
         assert_int_equal(ckv_tlog_reader_root(&r, i + 1, &old), CKV_OK);
         assert_int_equal(ckv_tlog_reader_consistency_proof(&r, i + 1, BIG_N, path, &plen), CKV_OK);
-        assert_int_equal(ckv_tlog_verify_consistency(i + 1, BIG_N, &old, &root, path, plen), CKV_OK);
+        assert_int_equal(ckv_tlog_verify_consistency(i + 1, BIG_N, &old, &root, path, plen),
+                         CKV_OK);
     }
     for (int l = 0; l < 3; l++)
         free(b.levels[l]);
@@ -457,7 +461,8 @@ static void test_large_roots(void **state)
         size_t blen = 0;
         assert_int_equal(vec_hash(o, "root", &want), 0);
         assert_int_equal(sodium_base642bin(fromb64.b, 32, b64, strlen(b64), NULL, &blen, NULL,
-                                           sodium_base64_VARIANT_ORIGINAL), 0);
+                                           sodium_base64_VARIANT_ORIGINAL),
+                         0);
         assert_int_equal(blen, 32);
         assert_memory_equal(want.b, fromb64.b, 32);
         assert_true(n <= BIG.n);
