@@ -543,3 +543,94 @@ void ckv_tlog_note_free(ckv_tlog_note *note)
     free(note->text);
     free(note);
 }
+
+/* ---- witness cosignatures ------------------------------------------------ */
+
+ckv_status ckv_tlog_cosigner_vkey(const char *name, const uint8_t seed[CKV_TLOG_SEED_SIZE],
+                                  char **vkey_out)
+{
+    uint8_t pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
+    ckv_status st;
+    if (name == NULL || seed == NULL || vkey_out == NULL ||
+        !ckv_tlog_name_valid(name, strlen(name)))
+        return CKV_ERR_INVALID_ARG;
+    if (sodium_init() < 0 || crypto_sign_seed_keypair(pk, sk, seed) != 0) {
+        sodium_memzero(sk, sizeof sk);
+        return CKV_ERR_CRYPTO;
+    }
+    sodium_memzero(sk, sizeof sk);
+    st = key_string("", name, ckv_tlog_key_id(name, CKV_TLOG_KEY_TYPE_COSIGNATURE, pk),
+                    CKV_TLOG_KEY_TYPE_COSIGNATURE, pk, vkey_out);
+    return st;
+}
+
+ckv_status ckv_tlog_note_cosign(const char *note, size_t len, const char *name,
+                                const uint8_t seed[CKV_TLOG_SEED_SIZE], uint64_t timestamp,
+                                char **note_out, size_t *note_len)
+{
+    uint8_t pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
+    uint8_t raw[4 + 8 + crypto_sign_BYTES];
+    char b64[sodium_base64_ENCODED_LEN(sizeof raw, sodium_base64_VARIANT_ORIGINAL)];
+    char head[64];
+    uint8_t *msg = NULL;
+    char *out = NULL;
+    ckv_status st = CKV_ERR_TLOG_BAD_NOTE;
+    if (note == NULL || name == NULL || seed == NULL || note_out == NULL ||
+        !ckv_tlog_name_valid(name, strlen(name)))
+        return CKV_ERR_INVALID_ARG;
+    if (len > CKV_TLOG_NOTE_MAX_SIZE / 2 || len < 2 || note[len - 1] != '\n' ||
+        !ckv_tlog_text_valid(note, len))
+        return CKV_ERR_TLOG_BAD_NOTE;
+    /* the text ends at the last "\n\n" (signed-note) */
+    size_t split = len;
+    for (size_t i = len - 1; i-- > 0;) {
+        if (note[i] == '\n' && note[i + 1] == '\n') {
+            split = i;
+            break;
+        }
+    }
+    if (split == len)
+        return CKV_ERR_TLOG_BAD_NOTE;
+    size_t text_len = split + 1;
+    if (sodium_init() < 0 || crypto_sign_seed_keypair(pk, sk, seed) != 0) {
+        st = CKV_ERR_CRYPTO;
+        goto out;
+    }
+    uint32_t id = ckv_tlog_key_id(name, CKV_TLOG_KEY_TYPE_COSIGNATURE, pk);
+    int hn =
+        snprintf(head, sizeof head, "cosignature/v1\ntime %llu\n", (unsigned long long)timestamp);
+    msg = malloc((size_t)hn + text_len);
+    if (msg == NULL) {
+        st = CKV_ERR_NOMEM;
+        goto out;
+    }
+    memcpy(msg, head, (size_t)hn);
+    memcpy(msg + hn, note, text_len);
+    for (int i = 0; i < 4; i++)
+        raw[i] = (uint8_t)(id >> (24 - 8 * i));
+    for (int i = 0; i < 8; i++)
+        raw[4 + i] = (uint8_t)(timestamp >> (56 - 8 * i));
+    if (crypto_sign_detached(raw + 12, NULL, msg, (size_t)hn + text_len, sk) != 0) {
+        st = CKV_ERR_CRYPTO;
+        goto out;
+    }
+    sodium_bin2base64(b64, sizeof b64, raw, sizeof raw, sodium_base64_VARIANT_ORIGINAL);
+    size_t n = len + strlen(EM_DASH " ") + strlen(name) + 1 + strlen(b64) + 1;
+    out = malloc(n + 1);
+    if (out == NULL) {
+        st = CKV_ERR_NOMEM;
+        goto out;
+    }
+    memcpy(out, note, len);
+    snprintf(out + len, n + 1 - len, EM_DASH " %s %s\n", name, b64);
+    *note_out = out;
+    if (note_len)
+        *note_len = n;
+    out = NULL;
+    st = CKV_OK;
+out:
+    sodium_memzero(sk, sizeof sk);
+    free(msg);
+    free(out);
+    return st;
+}

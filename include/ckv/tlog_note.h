@@ -104,6 +104,23 @@ CKV_MUST_USE ckv_status ckv_tlog_note_sign(const char *text, size_t text_len,
                                            const ckv_tlog_signer *s, char **note_out,
                                            size_t *note_len);
 
+/* ---- witness cosignatures (c2sp.org/tlog-cosignature v1) ---------------- */
+
+/* Verifier key string "<name>+<keyid>+base64(0x04 || pub)" of the witness
+ * whose Ed25519 seed is seed. *vkey_out malloc'd; caller frees. */
+CKV_MUST_USE ckv_status ckv_tlog_cosigner_vkey(const char *name,
+                                               const uint8_t seed[CKV_TLOG_SEED_SIZE],
+                                               char **vkey_out);
+
+/* Add a witness cosignature line to a signed note (typically a checkpoint
+ * already signed by its log): the signature is timestamp[8, big-endian] ||
+ * Ed25519("cosignature/v1\ntime <timestamp>\n" || text), key ID with type
+ * 0x04. The note's existing signatures are not checked here (open it first).
+ * *note_out malloc'd, NUL-terminated; *note_len (may be NULL) its length. */
+CKV_MUST_USE ckv_status ckv_tlog_note_cosign(const char *note, size_t len, const char *name,
+                                             const uint8_t seed[CKV_TLOG_SEED_SIZE],
+                                             uint64_t timestamp, char **note_out, size_t *note_len);
+
 /* An opened note. text points into a private copy; freed by ckv_tlog_note_free. */
 typedef struct ckv_tlog_note {
     char *text; /* the signed text incl. final '\n', NUL-terminated */

@@ -213,6 +213,34 @@ static void test_cosignature_bytes(void **state)
     free(seed);
 }
 
+static void test_cosign(void **state)
+{
+    /* adding the witness line to the log-signed checkpoint reproduces the
+     * cosigned vector byte for byte */
+    size_t n;
+    uint8_t *seed = vec_bytes(sns("cosigned_checkpoint_size_20", "witness_seed_hex"), &n);
+    const char *signed20 = sns("checkpoint_size_20", "signed");
+    char *out = NULL, *vkey = NULL;
+    size_t len = 0;
+    assert_int_equal(ckv_tlog_note_cosign(signed20, strlen(signed20), "example.com/test-witness",
+                                          seed, 1700000000, &out, &len),
+                     CKV_OK);
+    assert_string_equal(out, sns("cosigned_checkpoint_size_20", "signed"));
+    assert_int_equal(len, strlen(out));
+    assert_int_equal(ckv_tlog_cosigner_vkey("example.com/test-witness", seed, &vkey), CKV_OK);
+    assert_string_equal(vkey, sns("cosigned_checkpoint_size_20", "witness_vkey"));
+    free(out);
+    out = NULL;
+    assert_int_equal(ckv_tlog_note_cosign("no blank line\n", 14, "w", seed, 1, &out, NULL),
+                     CKV_ERR_TLOG_BAD_NOTE);
+    assert_int_equal(
+        ckv_tlog_note_cosign(signed20, strlen(signed20), "bad name", seed, 1, &out, NULL),
+        CKV_ERR_INVALID_ARG);
+    assert_null(out);
+    free(vkey);
+    free(seed);
+}
+
 static void test_malformed_notes(void **state)
 {
     ckv_tlog_verifier *foo = vk(sns("spec_example", "vkey"));
@@ -366,6 +394,7 @@ int main(void)
         cmocka_unit_test(test_open),
         cmocka_unit_test(test_cosignature_bytes),
         cmocka_unit_test(test_malformed_notes),
+        cmocka_unit_test(test_cosign),
         cmocka_unit_test(test_checkpoint_parse),
         cmocka_unit_test(test_keyfile),
     };
