@@ -107,9 +107,12 @@ for i in $(seq 1 "$ITER"); do
     wait "$pid" 2>/dev/null
     rc=$?
     kills=$((kills + 1))
-    if [ "$rc" = 0 ] && [ -s "$T/pub" ]; then
+    # a checkpoint printed whole is published, even if the kill came
+    # before exit; a half-printed one does not verify and was not seen
+    if [ -s "$T/pub" ] && "$PROOFCHECK" checkpoint "$VKEY" "$T/pub" >/dev/null 2>&1; then
         record "$T/pub"
     else
+        [ "$rc" != 0 ] || fail "publish exited 0 without a valid checkpoint"
         in_publish=$((in_publish + 1))
     fi
     check_reopen
