@@ -113,6 +113,24 @@ printf '%s\n' "$OTHER" >"$T/t/checkpoint"
 expect 1 "checkpoint not signed by the key" -- "$CKV_AUDIT" --state "$T/st" --vkey "$VKEY" "$T/t"
 expect_evidence bad_signature
 
+# an oversized checkpoint and an oversized tile (bounded reads)
+rm -rf "$T/t" "$T/st"; cp -r "$T/v1300" "$T/t"
+head -c 100000 /dev/zero | tr '\0' 'a' >"$T/t/checkpoint"
+expect 1 "oversized checkpoint" -- "$CKV_AUDIT" --state "$T/st" --vkey "$VKEY" "$T/t"
+expect_evidence oversized
+rm -rf "$T/t" "$T/st"; cp -r "$T/v1300" "$T/t"
+head -c 9000 /dev/zero >>"$T/t/tile/0/000"
+expect 1 "oversized tile" -- "$CKV_AUDIT" --state "$T/st" --vkey "$VKEY" "$T/t"
+expect_evidence oversized
+rm -rf "$T/t" "$T/st"; cp -r "$T/v1300" "$T/t"
+head -c 32 /dev/zero >>"$T/t/tile/0/005.p/20"
+expect 1 "partial tile with extra bytes" -- "$CKV_AUDIT" --state "$T/st" --vkey "$VKEY" "$T/t"
+expect_evidence bad_tile
+rm -rf "$T/t" "$T/st"; cp -r "$T/v1300" "$T/t"
+printf 'x' >>"$T/t/tile/entries/002"
+expect 1 "bundle with trailing bytes" -- "$CKV_AUDIT" --state "$T/st" --vkey "$VKEY" "$T/t"
+expect_evidence bad_bundle
+
 # a tile the checkpoint needs is missing
 rm -rf "$T/t" "$T/st"; cp -r "$T/v1300" "$T/t"
 rm "$T/t/tile/0/003"
