@@ -21,7 +21,7 @@ int cache_init(struct tile_cache *c, size_t nslots)
     c->nbuckets = 1;
     while (c->nbuckets < 2 * c->nslots)
         c->nbuckets <<= 1;
-    c->slots = calloc(c->nslots, sizeof *c->slots);
+    c->slots = malloc(sizeof *c->slots * c->nslots); /* untouched until used */
     c->buckets = malloc(sizeof *c->buckets * c->nbuckets);
     if (c->slots == NULL || c->buckets == NULL) {
         cache_free(c);
@@ -31,12 +31,13 @@ int cache_init(struct tile_cache *c, size_t nslots)
     return 0;
 }
 
+/* Slots are handed out in order (nused), so clearing never touches them:
+ * the slot array's pages are only faulted in as tiles are cached, and
+ * memory grows with use up to the bound. */
 void cache_clear(struct tile_cache *c)
 {
     for (uint32_t i = 0; i < c->nbuckets; i++)
         c->buckets[i] = NIL;
-    for (uint32_t i = 0; i < c->nslots; i++)
-        c->slots[i].used = 0;
     c->nused = 0;
     c->head = c->tail = NIL;
 }
@@ -118,7 +119,6 @@ xtile *cache_put(struct tile_cache *c, uint64_t id)
     }
     struct cache_slot *s = &c->slots[i];
     s->id = id;
-    s->used = 1;
     uint32_t b = bucket_of(c, id);
     s->bnext = c->buckets[b];
     c->buckets[b] = i;

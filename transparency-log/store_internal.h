@@ -30,7 +30,6 @@ typedef struct xtile {
 /* One slot of the LRU cache. */
 struct cache_slot {
     uint64_t id;
-    int used;
     uint32_t prev, next; /* LRU list (most recent at head) */
     uint32_t bnext;      /* next slot in the same hash bucket */
     xtile t;
