@@ -8,6 +8,7 @@
  * server never serves half a file; full tiles (immutable) already present
  * with the right length are left alone, which makes re-export incremental.
  */
+#define _GNU_SOURCE 1 /* syncfs */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -134,7 +135,18 @@ ckv_status ckv_tlog_store_export(ckv_tlog_store *s, const char *dir, uint64_t *s
         if (st != CKV_OK)
             goto out;
     }
-    /* the checkpoint last: readers see it only once its tiles exist */
+    /* the checkpoint last: readers see it only once its tiles exist, also
+     * after a power loss (syncfs makes the new directory entries durable) */
+    {
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        int rc = dfd >= 0 ? syncfs(dfd) : -1;
+        if (dfd >= 0)
+            close(dfd);
+        if (rc != 0) {
+            st = store_set_error(s, CKV_ERR_IO, "cannot sync the export directory");
+            goto out;
+        }
+    }
     snprintf(path, sizeof path, "%s/checkpoint", dir);
     st = write_atomic(path, note, strlen(note));
     if (st == CKV_OK)
