@@ -53,7 +53,8 @@ typedef struct ckv_tlog_store_options {
      * 1,000,000-entry log). Memory use is bounded by this, whatever the log
      * size; a miss costs one row read and 255 hashes (~30 us). */
     size_t cache_tiles;
-    /* true (default when options is NULL): every append commit is fsynced
+    /* true (the default when options is NULL; a zeroed struct means false,
+     * so set it): every append commit is fsynced
      * (synchronous=FULL). false: appends use synchronous=NORMAL (survive a
      * process crash, may lose the last appends on power loss); publish
      * always syncs fully. */
