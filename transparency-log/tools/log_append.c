@@ -50,6 +50,13 @@ static ckv_status batch_flush(ckv_tlog_store *s, struct batch *b)
     return st;
 }
 
+/* A signer key string must never end up in a public log by accident. */
+static int looks_secret(const uint8_t *data, size_t len)
+{
+    static const char prefix[] = "PRIVATE+KEY+";
+    return len >= sizeof(prefix) - 1 && memcmp(data, prefix, sizeof(prefix) - 1) == 0;
+}
+
 /* Takes ownership of data. */
 static ckv_status batch_add(ckv_tlog_store *s, struct batch *b, uint8_t *data, size_t len)
 {
@@ -65,9 +72,9 @@ static int report(ckv_tlog_store *s, const struct batch *b)
     if (b->appended == 0)
         printf("appended 0 entries; tree size %llu\n", (unsigned long long)ckv_tlog_store_size(s));
     else
-        printf("appended %llu entries (index %llu to %llu); tree size %llu\n",
-               (unsigned long long)b->appended, (unsigned long long)b->first,
-               (unsigned long long)(b->first + b->appended - 1),
+        printf("appended %llu %s (index %llu to %llu); tree size %llu\n",
+               (unsigned long long)b->appended, b->appended == 1 ? "entry" : "entries",
+               (unsigned long long)b->first, (unsigned long long)(b->first + b->appended - 1),
                (unsigned long long)ckv_tlog_store_size(s));
     return fflush(stdout) == 0 ? TOOL_EXIT_OK : TOOL_EXIT_FAIL;
 }
@@ -129,6 +136,13 @@ int log_cmd_append(int argc, char **argv)
                              st == CKV_ERR_NOT_FOUND ? "no such file" : strerror(errno));
                 goto out;
             }
+            if (looks_secret(data, len)) {
+                tool_err("%s holds a private signing key; refusing to publish it in the log "
+                         "(nothing was appended)",
+                         argv[i]);
+                free(data);
+                goto out;
+            }
             /* all files go in together when they fit one batch */
             st = batch_add(s, b, data, len);
             if (st != CKV_OK) {
@@ -155,6 +169,12 @@ int log_cmd_append(int argc, char **argv)
                 tool_err("line %llu of stdin is %zu bytes, more than the %d a log entry may "
                          "hold; split it or append it as a FILE",
                          (unsigned long long)lineno, len, CKV_TLOG_ENTRY_MAX);
+                goto flush_then_fail;
+            }
+            if (looks_secret((const uint8_t *)line, len)) {
+                tool_err("line %llu of stdin is a private signing key; refusing to publish it "
+                         "in the log",
+                         (unsigned long long)lineno);
                 goto flush_then_fail;
             }
             uint8_t *data = malloc(len ? len : 1);
