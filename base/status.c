@@ -57,7 +57,7 @@ static const struct status_text table[] = {
     S(CKV_ERR_PROFILE_DAMAGED, "the profile file is damaged; restore it from a backup"),
     S(CKV_ERR_NO_PROFILE, "no such profile; create it with 'ckv init --name ACCOUNT'"),
     S(CKV_ERR_PROFILE_EXISTS, "the profile already exists; use another --profile"),
-    S(CKV_ERR_BAD_NAME, "the account name is not acceptable; see docs/names.md"),
+    S(CKV_ERR_BAD_NAME, "the account name is not acceptable; see the naming rule in docs/core.md"),
     S(CKV_ERR_BAD_BUNDLE, "the prekey bundle is malformed or its signature is invalid"),
     S(CKV_ERR_BAD_ENVELOPE, "the message envelope is malformed"),
     S(CKV_ERR_NO_SESSION, "no session with this contact; start one from their bundle first"),
@@ -72,6 +72,7 @@ static const struct status_text table[] = {
     S(CKV_ERR_LEGACY_MESSAGE, "the message uses an old protocol version"),
     S(CKV_ERR_FINGERPRINT_VERSION, "the scanned code has another version; both sides must update"),
     S(CKV_ERR_FINGERPRINT_IDENTITY, "the scanned code is for other accounts"),
+    S(CKV_ERR_WEAK_PASSPHRASE, "the passphrase is empty; choose a non-empty passphrase"),
 
     S(CKV_ERR_DIR_BAD_ENTRY, "the directory entry is malformed"),
     S(CKV_ERR_DIR_BAD_CHAIN, "the account's chain of directory entries is broken"),

@@ -86,6 +86,7 @@ typedef enum ckv_status {
     CKV_ERR_LEGACY_MESSAGE = 216,    /* message from an old protocol version */
     CKV_ERR_FINGERPRINT_VERSION = 217,   /* scanned code has another version */
     CKV_ERR_FINGERPRINT_IDENTITY = 218,  /* scanned code is for other people */
+    CKV_ERR_WEAK_PASSPHRASE = 219,   /* the passphrase is empty */
 
     /* directory: 400 - 499 */
     CKV_ERR_DIR_BAD_ENTRY = 400,   /* a directory entry is malformed */

@@ -1,0 +1,81 @@
+# lib.sh: helpers for the ckv-log / ckv-audit integration tests (sourced).
+# Usage in a test: source lib.sh "$CKV_LOG" "$CKV_AUDIT" "$PROOFCHECK"
+set -u
+CKV_LOG=$1
+CKV_AUDIT=$2
+PROOFCHECK=$3
+T=$(mktemp -d "${TMPDIR:-/tmp}/ckv-tlog-tools.XXXXXX")
+SERVER_PID=
+cleanup() {
+    if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null; fi
+    rm -rf "$T"
+}
+trap cleanup EXIT
+NCHECK=0
+fail() { echo "FAIL: $*" >&2; exit 1; }
+ok() { NCHECK=$((NCHECK + 1)); echo "ok $NCHECK - $*"; }
+
+# expect CODE DESCRIPTION -- CMD...: run CMD, its stderr into $T/err, stdout $T/out
+expect() {
+    local want=$1 what=$2; shift 3
+    "$@" >"$T/out" 2>"$T/err"
+    local got=$?
+    if [ "$got" != "$want" ]; then
+        echo "--- stdout:" >&2; cat "$T/out" >&2; echo "--- stderr:" >&2; cat "$T/err" >&2
+        fail "$what: exit $got, expected $want ($*)"
+    fi
+    ok "$what (exit $want)"
+}
+
+# The evidence file named on stderr must exist and be of kind $1.
+expect_evidence() {
+    local kind=$1 path
+    path=$(sed -n 's/.*evidence written to \(.*\)$/\1/p' "$T/err" | tail -1)
+    [ -n "$path" ] || fail "no evidence path on stderr: $(cat "$T/err")"
+    [ -f "$path" ] || fail "evidence file $path does not exist"
+    [ "$(wc -l <"$T/err")" -eq 1 ] || fail "stderr is not one line: $(cat "$T/err")"
+    /usr/bin/python3 - "$path" "$kind" <<'PY' || fail "evidence $path is not valid $kind evidence"
+import json, sys, base64
+e = json.load(open(sys.argv[1]))
+assert e["format"] == "ckv-audit-evidence/1", e
+assert e["kind"] == sys.argv[2], (e["kind"], sys.argv[2])
+assert e["summary"] and e["log"] and e["verifier_key"]
+for n in e["checkpoints"]:
+    base64.b64decode(n["base64"], validate=True)
+if e["kind"] in ("fork", "rollback"):
+    roles = [n["role"] for n in e["checkpoints"]]
+    assert roles == ["accepted_before", "served_now"], roles
+if e["kind"] in ("bad_tile", "bad_bundle"):
+    o = e["object"]
+    assert o["path"].startswith("tile/"), o
+    assert len(base64.b64decode(o["base64"])) == o["length"]
+PY
+    ok "evidence $kind in $path"
+}
+
+free_port() {
+    /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# serve DIR over http on 127.0.0.1; sets PORT and SERVER_PID
+serve() {
+    PORT=$(free_port)
+    /usr/bin/python3 -m http.server --bind 127.0.0.1 --directory "$1" "$PORT" >"$T/http.log" 2>&1 &
+    SERVER_PID=$!
+    for _ in $(seq 1 100); do
+        if curl -s -o /dev/null "http://127.0.0.1:$PORT/checkpoint"; then return 0; fi
+        sleep 0.1
+    done
+    fail "http server did not start"
+}
+
+stop_server() {
+    kill "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null; SERVER_PID=
+}
+
+# append N numbered lines "PREFIX-i" (from FROM) to DB
+append_lines() {
+    local db=$1 prefix=$2 from=$3 to=$4
+    seq "$from" "$to" | sed "s/^/$prefix-/" | "$CKV_LOG" append --db "$db" >/dev/null ||
+        fail "append $prefix $from..$to"
+}
