@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,14 +23,6 @@
 #include "accounts.h"
 #include "auth.h"
 #include "log.h"
-
-static volatile sig_atomic_t g_stop;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    g_stop = 1;
-}
 
 static void usage(FILE *f)
 {
@@ -184,11 +177,13 @@ int main(int argc, char **argv)
         goto out;
     }
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    /* SIGINT/SIGTERM are blocked in every thread (the threads created below
+     * inherit the mask) and taken synchronously by sigwait() in main. */
+    sigset_t stop_sigs;
+    sigemptyset(&stop_sigs);
+    sigaddset(&stop_sigs, SIGINT);
+    sigaddset(&stop_sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     if (ckvd_log_open(data, origin, interval, sync_full, &d.log, &created, err, sizeof(err)) !=
@@ -241,9 +236,10 @@ int main(int argc, char **argv)
               created ? "a new log" : "its log", cert ? "https" : "http", addr,
               (unsigned)ckvd_http_port(d.http), d.origin,
               (unsigned long long)ckvd_log_size(d.log), data);
-    while (!g_stop)
-        pause();
-    ckvd_logf("stopping");
+    int sig = 0;
+    while (sigwait(&stop_sigs, &sig) != 0)
+        ;
+    ckvd_logf("stopping on signal %d", sig);
     rc = 0;
 out:
     ckvd_http_stop(d.http);
