@@ -514,16 +514,17 @@ enum ckvd_handler_result ckvd_h_login(struct ckvd *d, struct ckvd_req *req,
     struct ckvd_account a;
     int retry;
 
+    if ((retry = ckvd_ratelimit_take(d->limits.login_per_peer, req->peer, ckvd_now_ms()))) {
+        ckvd_resp_error(resp, 429, "rate_limited",
+                        "too many logins from this address; retry after the Retry-After delay");
+        resp->retry_after = retry;
+        return CKVD_RESPOND;
+    }
     if (!(o = ckvd_json_body(req, resp, allowed)))
         return CKVD_RESPOND;
     const char *raw = json_string_value(json_object_get(o, "name"));
     if (!raw || ckv_name_normalize(raw, name) != CKV_OK || strcmp(name, raw) != 0) {
         ckvd_resp_error(resp, 400, "bad_name", "field \"name\" must be a normalised account name");
-        goto out;
-    }
-    if ((retry = ckvd_ratelimit_take(d->limits.login_per_name, name, ckvd_now_ms()))) {
-        ckvd_resp_error(resp, 429, "rate_limited", "too many logins for this account; retry later");
-        resp->retry_after = retry;
         goto out;
     }
     if (ckvd_json_uint(o, "time", INT64_MAX, &t, resp) != 0 ||
@@ -573,12 +574,12 @@ enum ckvd_handler_result ckvd_h_login(struct ckvd *d, struct ckvd_req *req,
                                   : "this login was used before (replay); make a new one");
         goto out;
     }
-    if (ckvd_tokens_issue(d->tokens, a.id, now, token) != 0) {
+    if (ckvd_tokens_issue(d->tokens, a.id, now, d->token_ttl, token) != 0) {
         ckvd_resp_error(resp, 500, "internal", "server out of memory");
         goto out;
     }
     ckvd_resp_obj(resp, 200,
-                  json_pack("{s:s, s:i}", "token", token, "expires_in", CKVD_TOKEN_TTL));
+                  json_pack("{s:s, s:i}", "token", token, "expires_in", d->token_ttl));
     sodium_memzero(token, sizeof(token));
 out:
     json_decref(o);

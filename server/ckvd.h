@@ -22,9 +22,10 @@
 struct ckvd_log;
 struct ckvd_tokens;
 
+/* Abuse limits; a NULL limit is turned off (--limit KIND=0/0). */
 struct ckvd_limits {
     struct ckvd_ratelimit *register_per_peer;  /* account creation per client address */
-    struct ckvd_ratelimit *login_per_name;
+    struct ckvd_ratelimit *login_per_peer;     /* logins per client address */
     struct ckvd_ratelimit *bundle_per_requester; /* bundle fetches by one account */
     struct ckvd_ratelimit *bundle_per_pair;    /* requester -> target */
     struct ckvd_ratelimit *bundle_per_target;  /* all fetches of one target */
@@ -39,6 +40,7 @@ struct ckvd {
     struct ckvd_limits limits;
     struct ckvd_http *http;
     const char *origin;   /* the log's origin (borrowed from log) */
+    int token_ttl;        /* seconds a session token lives */
     int verbose;
 };
 
