@@ -476,6 +476,50 @@ static void test_chain_rules(void **state)
     json_decref(h);
 }
 
+/* An account registered with a recovery hash can be reset only with the
+ * code; an account without one can be reset by anyone (publicly, in the
+ * log: its owner's monitor sees it). */
+static void test_reset_recovery_code(void **state)
+{
+    (void)state;
+    struct acct a;
+    char entry[CKV_DIR_ENTRY_MAX + 1], code_b64[64], hash_b64[64], wrong_b64[64];
+    uint8_t code[32], hash[32], wrong[32], np[32], nq[33];
+    struct http_resp r;
+    randombytes_buf(code, sizeof(code));
+    randombytes_buf(wrong, sizeof(wrong));
+    crypto_hash_sha256(hash, code, sizeof(code));
+    sodium_bin2base64(code_b64, sizeof(code_b64), code, 32, sodium_base64_VARIANT_ORIGINAL);
+    sodium_bin2base64(wrong_b64, sizeof(wrong_b64), wrong, 32, sodium_base64_VARIANT_ORIGINAL);
+    sodium_bin2base64(hash_b64, sizeof(hash_b64), hash, 32, sodium_base64_VARIANT_ORIGINAL);
+    acct_new(&a, "rhea");
+    make_entry(&S, &a, CKV_DIR_REGISTER, 1, a.priv, a.pub, NULL, entry, sizeof(entry));
+    assert_int_equal(post_entry_ex(&S, entry, a.priv, 1, 1, hash_b64, NULL, &r), 200);
+    json_t *o = jbody(&r);
+    a.leaf_index = (uint64_t)json_integer_value(json_object_get(o, "leaf_index"));
+    json_decref(o);
+    http_resp_free(&r);
+    ckv_dir_leaf_hash((const uint8_t *)entry, strlen(entry), a.leaf_hash);
+    a.version = 1;
+
+    keypair(np, nq);
+    make_entry(&S, &a, CKV_DIR_RESET, 2, np, nq, NULL, entry, sizeof(entry));
+    assert_int_equal(post_entry_ex(&S, entry, np, 1, 1, NULL, NULL, &r), 403);
+    assert_string_equal(err_code(&r), "recovery_required");
+    http_resp_free(&r);
+    assert_int_equal(post_entry_ex(&S, entry, np, 1, 1, NULL, wrong_b64, &r), 403);
+    assert_string_equal(err_code(&r), "bad_recovery");
+    http_resp_free(&r);
+    assert_int_equal(post_entry_ex(&S, entry, np, 1, 1, NULL, code_b64, &r), 200);
+    http_resp_free(&r);
+    /* "recovery" belongs to resets only */
+    struct acct b;
+    acct_new(&b, "rhea2");
+    make_entry(&S, &b, CKV_DIR_REGISTER, 1, b.priv, b.pub, NULL, entry, sizeof(entry));
+    assert_int_equal(post_entry_ex(&S, entry, b.priv, 1, 1, NULL, code_b64, &r), 400);
+    http_resp_free(&r);
+}
+
 /* --- authorisation ------------------------------------------------------- */
 
 static void test_unauthorised(void **state)
@@ -991,6 +1035,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(test_long_poll),
             cmocka_unit_test(test_long_poll_no_thread_per_client),
             cmocka_unit_test(test_chain_rules),
+            cmocka_unit_test(test_reset_recovery_code),
             cmocka_unit_test(test_unauthorised),
             cmocka_unit_test(test_prekey_drain_limited),
             cmocka_unit_test(test_bad_input),

@@ -332,6 +332,13 @@ static json_t *b64j(const uint8_t *p, size_t n)
 long post_entry(const struct srv *s, const char *entry, const uint8_t sign_priv[32],
                 uint32_t first_prekey_id, int nprekeys, struct http_resp *r)
 {
+    return post_entry_ex(s, entry, sign_priv, first_prekey_id, nprekeys, NULL, NULL, r);
+}
+
+long post_entry_ex(const struct srv *s, const char *entry, const uint8_t sign_priv[32],
+                   uint32_t first_prekey_id, int nprekeys, const char *recovery_hash,
+                   const char *recovery, struct http_resp *r)
+{
     uint8_t spriv[32], spub[33], sig[64];
     struct http_resp tmp;
     keypair(spriv, spub);
@@ -348,6 +355,10 @@ long post_entry(const struct srv *s, const char *entry, const uint8_t sign_priv[
     json_t *o = json_pack("{s:s, s:i, s:{s:i, s:o, s:o}, s:o}", "entry", entry,
                           "registration_id", 1234, "signed_prekey", "id", 1, "key",
                           b64j(spub, 33), "signature", b64j(sig, 64), "prekeys", pks);
+    if (recovery_hash)
+        json_object_set_new(o, "recovery_hash", json_string(recovery_hash));
+    if (recovery)
+        json_object_set_new(o, "recovery", json_string(recovery));
     char *body = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     if (!r)

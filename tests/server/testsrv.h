@@ -83,6 +83,11 @@ void make_entry(const struct srv *s, const struct acct *a, ckv_dir_type t, uint6
 long post_entry(const struct srv *s, const char *entry, const uint8_t sign_priv[32],
                 uint32_t first_prekey_id, int nprekeys, struct http_resp *r);
 
+/* The same with the optional recovery fields (base64 text, or NULL). */
+long post_entry_ex(const struct srv *s, const char *entry, const uint8_t sign_priv[32],
+                   uint32_t first_prekey_id, int nprekeys, const char *recovery_hash,
+                   const char *recovery, struct http_resp *r);
+
 /* register / rotate / reset a, updating a's state on success. Return the
  * HTTP status. */
 long acct_register(const struct srv *s, struct acct *a, int nprekeys);
