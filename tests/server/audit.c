@@ -199,26 +199,30 @@ fail:
     return -1;
 }
 
+/* The ckv-audit binary: the build's own (CKV_AUDIT_BIN) or $CKV_AUDIT. */
+static const char *audit_tool(void)
+{
+    const char *env = getenv("CKV_AUDIT");
+    if (env && *env)
+        return env;
+#ifdef CKV_AUDIT_BIN
+    return CKV_AUDIT_BIN;
+#else
+    return NULL;
+#endif
+}
+
 int audit_tool_available(void)
 {
-#ifdef CKV_AUDIT_BIN
-    return access(CKV_AUDIT_BIN, X_OK) == 0;
-#else
-    return 0;
-#endif
+    const char *t = audit_tool();
+    return t && access(t, X_OK) == 0;
 }
 
 int audit_tool_run(const struct srv *s, const char *dir)
 {
-#ifdef CKV_AUDIT_BIN
     char cmd[2048];
-    snprintf(cmd, sizeof(cmd), "%s --state '%s/audit-state' --vkey '%s' http://127.0.0.1:%d",
-             CKV_AUDIT_BIN, dir, s->vkey, s->port);
+    snprintf(cmd, sizeof(cmd), "'%s' --state '%s/audit-state' --vkey '%s' http://127.0.0.1:%d",
+             audit_tool(), dir, s->vkey, s->port);
     int st = system(cmd);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-#else
-    (void)s;
-    (void)dir;
-    return -1;
-#endif
 }

@@ -6,8 +6,10 @@
  * account's chain (docs/directory.md), and check the new checkpoint is
  * consistent with an older view.
  *
- * When the build has the project's ckv-audit tool (CKV_AUDIT_BIN), the
- * tests run it against the live server as well.
+ * When the build has the project's ckv-audit tool (CKV_AUDIT_BIN), or
+ * $CKV_AUDIT names one, the tests run it against the live server as well
+ * (before and after more accounts register, and across restarts, with one
+ * state directory, so it checks consistency between its runs).
  */
 #ifndef CKV_TEST_AUDIT_H
 #define CKV_TEST_AUDIT_H

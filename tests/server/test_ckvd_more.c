@@ -73,6 +73,10 @@ static void test_kill9_mid_conversation(void **state)
         sleep_ms(50);
     }
     assert_int_equal(before.cp.size, 2);
+    char auddir[700];
+    snprintf(auddir, sizeof(auddir), "%s.audit", r_dir);
+    if (audit_tool_available())
+        assert_int_equal(audit_tool_run(&R, auddir), 0);
 
     /* a message answered 200 just before the kill is there after it */
     assert_int_equal(send_msg(&R, &a, "bob", "last words", &ids[6]), 200);
@@ -130,6 +134,8 @@ static void test_kill9_mid_conversation(void **state)
         sleep_ms(50);
     }
     assert_int_equal(after.cp.size, 3);
+    if (audit_tool_available()) /* same state: consistent across the restart */
+        assert_int_equal(audit_tool_run(&R, auddir), 0);
     audit_view_free(&before);
 
     /* a second kill -9 right after a registration is answered */
@@ -149,6 +155,67 @@ static void test_kill9_mid_conversation(void **state)
     assert_int_equal(acct_rotate(&R, &d, 1), 200); /* dora's chain goes on */
     audit_view_free(&after);
     audit_view_free(&before);
+    ckv_tlog_verifier_free(v);
+    assert_int_equal(srv_stop(&R), 0);
+}
+
+/* A log of several full tiles (600 entries: tiles 0/000, 0/001 full, a
+ * partial third, a partial level-1 tile) audits from the outside, and
+ * stays consistent across a restart. */
+static void test_big_log_audit(void **state)
+{
+    (void)state;
+    static const char *const nolimit[] = {"--checkpoint-interval", "100", "--limit",
+                                          "register=0/0", NULL};
+    enum { N = 600 };
+    start(nolimit);
+    for (int i = 0; i < N; i++) {
+        struct acct a;
+        char name[32];
+        snprintf(name, sizeof(name), "user%04d", i);
+        acct_new(&a, name);
+        assert_int_equal(acct_register(&R, &a, 0), 200);
+        if (i % 100 == 7)
+            assert_int_equal(acct_rotate(&R, &a, 0), 200);
+    }
+    ckv_tlog_verifier *v = NULL;
+    struct audit_view v1, v2;
+    assert_int_equal(ckv_tlog_verifier_parse(R.vkey, strlen(R.vkey), &v), CKV_OK);
+    for (int i = 0; i < 100; i++) {
+        assert_int_equal(audit_log(&R, v, NULL, &v1), 0);
+        if (v1.cp.size == N + 6)
+            break;
+        audit_view_free(&v1);
+        sleep_ms(50);
+    }
+    assert_int_equal(v1.cp.size, N + 6);
+    struct http_resp r;
+    http(&R, "GET", "/tile/0/000", NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.len, 32 * 256);
+    assert_non_null(strstr(r.cache, "immutable"));
+    http_resp_free(&r);
+    char auddir[700];
+    snprintf(auddir, sizeof(auddir), "%s.audit", r_dir);
+    if (audit_tool_available())
+        assert_int_equal(audit_tool_run(&R, auddir), 0);
+    assert_int_equal(srv_stop(&R), 0);
+    start(nolimit);
+    struct acct z;
+    acct_new(&z, "zed");
+    assert_int_equal(acct_register(&R, &z, 0), 200);
+    for (int i = 0; i < 100; i++) {
+        assert_int_equal(audit_log(&R, v, &v1, &v2), 0);
+        if (v2.cp.size == N + 7)
+            break;
+        audit_view_free(&v2);
+        sleep_ms(50);
+    }
+    assert_int_equal(v2.cp.size, N + 7);
+    if (audit_tool_available())
+        assert_int_equal(audit_tool_run(&R, auddir), 0);
+    audit_view_free(&v1);
+    audit_view_free(&v2);
     ckv_tlog_verifier_free(v);
     assert_int_equal(srv_stop(&R), 0);
 }
@@ -368,7 +435,8 @@ static int run(const char *name, const struct CMUnitTest *t, size_t n, const cha
 
 int run_restart_tests(const char *dir)
 {
-    const struct CMUnitTest t[] = {T(test_kill9_mid_conversation), T(test_sigterm_graceful)};
+    const struct CMUnitTest t[] = {T(test_kill9_mid_conversation), T(test_sigterm_graceful),
+                                   T(test_big_log_audit)};
     return run("ckvd restart", t, sizeof(t) / sizeof(t[0]), dir);
 }
 
