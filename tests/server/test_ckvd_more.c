@@ -250,7 +250,7 @@ static void test_sigterm_graceful(void **state)
         p[i] = (struct poller){&R, &a, {0}};
         assert_int_equal(pthread_create(&th[i], NULL, poll_main, &p[i]), 0);
     }
-    sleep_ms(500);
+    sleep_ms(1500); /* the three are parked (on a loaded machine too) */
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     assert_int_equal(srv_stop(&R), 0);
