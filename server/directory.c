@@ -126,6 +126,7 @@ enum ckvd_handler_result ckvd_h_lookup(struct ckvd *d, struct ckvd_req *req,
     json_object_set_new(out, "checkpoint", json_string(note));
     free(note);
     ckvd_resp_obj(resp, 200, out);
+    resp->cache_seconds = 1; /* cacheable: it changes at most once a checkpoint */
     return CKVD_RESPOND;
 }
 

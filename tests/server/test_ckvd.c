@@ -850,6 +850,7 @@ static void test_directory_proofs(void **state)
         sleep_ms(50);
     }
     assert_int_equal(r.status, 200);
+    assert_string_equal(r.cache, "public, max-age=1");
     json_t *o = jbody(&r);
     http_resp_free(&r);
     const char *note = json_string_value(json_object_get(o, "checkpoint"));
