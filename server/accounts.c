@@ -44,13 +44,26 @@ static sqlite3 *db_of(struct ckvd *d)
     return ckvd_store_db(d->store);
 }
 
+#define ACCOUNT_COLUMNS "SELECT id, name, version, leaf_index, leaf_hash, key, registration_id "
+
 int ckvd_accounts_init(struct ckvd *d, char *err, size_t errlen)
 {
-    if (ckvd_store_exec(d->store, schema) != CKVD_STORE_OK) {
+    if (ckvd_store_exec(d->store, schema) != CKVD_STORE_OK ||
+        sqlite3_prepare_v2(db_of(d), ACCOUNT_COLUMNS "FROM accounts WHERE name=?", -1,
+                           &d->q_by_name, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db_of(d), ACCOUNT_COLUMNS "FROM accounts WHERE id=?", -1, &d->q_by_id,
+                           NULL) != SQLITE_OK) {
         snprintf(err, errlen, "cannot create account tables: %s", sqlite3_errmsg(db_of(d)));
         return -1;
     }
     return 0;
+}
+
+void ckvd_accounts_close(struct ckvd *d)
+{
+    sqlite3_finalize(d->q_by_name);
+    sqlite3_finalize(d->q_by_id);
+    d->q_by_name = d->q_by_id = NULL;
 }
 
 static int read_account(sqlite3_stmt *q, struct ckvd_account *out)
@@ -68,18 +81,11 @@ static int read_account(sqlite3_stmt *q, struct ckvd_account *out)
     return 0;
 }
 
-static int account_query(struct ckvd *d, const char *where, const char *s, int64_t id,
+static int account_query(struct ckvd *d, sqlite3_stmt *q, const char *s, int64_t id,
                          struct ckvd_account *out)
 {
-    char sql[256];
-    sqlite3_stmt *q = NULL;
     int ret = -1;
-    snprintf(sql, sizeof(sql),
-             "SELECT id, name, version, leaf_index, leaf_hash, key, registration_id "
-             "FROM accounts WHERE %s",
-             where);
-    if (sqlite3_prepare_v2(db_of(d), sql, -1, &q, NULL) != SQLITE_OK)
-        return -1;
+    sqlite3_reset(q);
     if (s)
         sqlite3_bind_text(q, 1, s, -1, SQLITE_STATIC);
     else
@@ -89,18 +95,20 @@ static int account_query(struct ckvd *d, const char *where, const char *s, int64
         ret = read_account(q, out) == 0 ? 0 : -1;
     else if (rc == SQLITE_DONE)
         ret = 1;
-    sqlite3_finalize(q);
+    sqlite3_reset(q);
+    sqlite3_clear_bindings(q);
+    (void)d;
     return ret;
 }
 
 int ckvd_account_by_name(struct ckvd *d, const char *name, struct ckvd_account *out)
 {
-    return account_query(d, "name=?", name, 0, out);
+    return account_query(d, d->q_by_name, name, 0, out);
 }
 
 int ckvd_account_by_id(struct ckvd *d, int64_t id, struct ckvd_account *out)
 {
-    return account_query(d, "id=?", NULL, id, out);
+    return account_query(d, d->q_by_id, NULL, id, out);
 }
 
 /* The index update of step (3); runs inside the caller's transaction. */

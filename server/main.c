@@ -294,7 +294,8 @@ int main(int argc, char **argv)
         goto out;
     }
     d.tokens = ckvd_tokens_new();
-    if (!d.tokens) {
+    d.lookups = ckvd_lookup_cache_new();
+    if (!d.tokens || !d.lookups) {
         fprintf(stderr, "ckvd: out of memory\n");
         goto out;
     }
@@ -339,7 +340,9 @@ int main(int argc, char **argv)
 out:
     ckvd_http_stop(d.http);
     ckvd_log_close(d.log);
+    ckvd_accounts_close(&d);
     ckvd_store_close(d.store);
+    ckvd_lookup_cache_free(d.lookups);
     ckvd_tokens_free(d.tokens);
     for (struct limit_spec *ls = limits; ls->name; ls++)
         ckvd_ratelimit_free(*ls->slot);

@@ -377,6 +377,34 @@ static void test_long_poll_no_thread_per_client(void **state)
 
 /* --- chain rules ----------------------------------------------------------- */
 
+/* The latest entry of name once a checkpoint covers it (503 pending
+ * meanwhile); its version. */
+static uint64_t lookup_version(const char *name, uint64_t want)
+{
+    char path[128];
+    struct http_resp r;
+    uint64_t v = 0;
+    snprintf(path, sizeof(path), "/v1/directory/%s", name);
+    for (int i = 0; i < 100; i++) {
+        assert_int_equal(http(&S, "GET", path, NULL, NULL, 0, &r), 0);
+        if (r.status == 200) {
+            json_t *o = jbody(&r);
+            ckv_dir_entry e;
+            const char *t = json_string_value(json_object_get(o, "entry"));
+            assert_int_equal(ckv_dir_entry_parse((const uint8_t *)t, strlen(t), &e), CKV_OK);
+            v = e.version;
+            json_decref(o);
+        } else {
+            assert_int_equal(r.status, 503);
+        }
+        http_resp_free(&r);
+        if (v == want)
+            break;
+        sleep_ms(50);
+    }
+    return v;
+}
+
 static void test_chain_rules(void **state)
 {
     (void)state;
@@ -388,6 +416,7 @@ static void test_chain_rules(void **state)
     char old_token[128];
     snprintf(old_token, sizeof(old_token), "%s", a.token);
 
+    assert_int_equal(lookup_version("kate", 1), 1); /* (and now in the lookup cache) */
     /* a rotation signed by a key that is not the previous one */
     keypair(np, nq);
     keypair(wrong, wq);
@@ -444,9 +473,11 @@ static void test_chain_rules(void **state)
     assert_int_equal(r.status, 401);
     http_resp_free(&r);
     assert_int_equal(acct_login(&S, &a), 200);
+    assert_int_equal(lookup_version("kate", 2), 2); /* never the cached v1 */
     /* a reset: no old-key signature */
     assert_int_equal(acct_reset(&S, &a, 2), 200);
     assert_int_equal(a.version, 3);
+    assert_int_equal(lookup_version("kate", 3), 3);
     assert_int_equal(acct_login(&S, &a), 200);
 
     /* all three are in the log, in order, with their types */
