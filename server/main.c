@@ -53,6 +53,7 @@ static void usage(FILE *f)
             "  --token-ttl S              session token lifetime (default 900 s)\n"
             "  --idle-timeout S           close a connection idle (or stalled in the middle\n"
             "                             of a request) this long (default 30 s)\n"
+            "  --max-queue N              messages waiting per recipient (default 10000)\n"
             "  -v, --verbose              log every request (never bodies or tokens)\n"
             "  -h, --help                 this text\n"
             "\n"
@@ -149,6 +150,7 @@ int main(int argc, char **argv)
         {"limit", required_argument, NULL, 'L'},
         {"token-ttl", required_argument, NULL, 'T'},
         {"idle-timeout", required_argument, NULL, 'I'},
+        {"max-queue", required_argument, NULL, 'Q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -158,6 +160,7 @@ int main(int argc, char **argv)
     const char *listen_s = "127.0.0.1:8470", *data = NULL, *origin = "ckv.localhost/log";
     const char *cert_path = NULL, *key_path = NULL;
     unsigned interval = 1000, token_ttl = CKVD_TOKEN_TTL, idle_timeout = 30;
+    unsigned max_queue = CKVD_MAX_QUEUE;
     struct limit_spec limits[] = {
         {"register", 5, 50, 10000, &d.limits.register_per_peer},
         {"login", 20, 200, 10000, &d.limits.login_per_peer},
@@ -216,6 +219,12 @@ int main(int argc, char **argv)
         case 'I':
             if (parse_uint(optarg, 1, 3600, &idle_timeout) != 0) {
                 fprintf(stderr, "ckvd: --idle-timeout must be 1..3600 seconds\n");
+                return 2;
+            }
+            break;
+        case 'Q':
+            if (parse_uint(optarg, 1, 10000000, &max_queue) != 0) {
+                fprintf(stderr, "ckvd: --max-queue must be 1..10000000 messages\n");
                 return 2;
             }
             break;
@@ -293,6 +302,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "ckvd: %s\n", err);
         goto out;
     }
+    ckvd_store_set_max_queue(d.store, max_queue);
     d.tokens = ckvd_tokens_new();
     d.lookups = ckvd_lookup_cache_new();
     if (!d.tokens || !d.lookups) {

@@ -363,6 +363,45 @@ static void test_limits(void **state)
     assert_int_equal(srv_stop(&R), 0);
 }
 
+/* The recipient's queue is capped; acknowledging makes room again; the
+ * count is right after a restart too. */
+static void test_queue_cap(void **state)
+{
+    (void)state;
+    static const char *const cap[] = {"--max-queue", "3", NULL};
+    struct acct a, b;
+    int64_t id[4], del;
+    struct http_resp r;
+    start(cap);
+    acct_new(&a, "qa");
+    acct_new(&b, "qb");
+    assert_int_equal(acct_register(&R, &a, 0), 200);
+    assert_int_equal(acct_register(&R, &b, 0), 200);
+    assert_int_equal(acct_login(&R, &a), 200);
+    assert_int_equal(acct_login(&R, &b), 200);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(send_msg(&R, &a, "qb", "x", &id[i]), 200);
+    char body[200];
+    snprintf(body, sizeof(body), "{\"to\":\"qb\",\"envelope\":{\"type\":2,\"body\":\"AA==\"}}");
+    http(&R, "POST", "/v1/messages", a.token, body, strlen(body), &r);
+    assert_int_equal(r.status, 507);
+    json_t *o = jbody(&r);
+    assert_string_equal(json_string_value(json_object_get(o, "code")), "queue_full");
+    json_decref(o);
+    assert_true(atoi(r.retry_after) >= 1);
+    http_resp_free(&r);
+    assert_int_equal(send_msg(&R, &b, "qa", "other queue", &id[3]), 200); /* per recipient */
+    assert_int_equal(ack(&R, &b, id, 1, &del), 200);
+    assert_int_equal(del, 1);
+    assert_int_equal(send_msg(&R, &a, "qb", "room again", &id[0]), 200);
+    assert_int_equal(send_msg(&R, &a, "qb", "full again", &id[0]), 507);
+    assert_int_equal(srv_stop(&R), 0);
+    start(cap);
+    assert_int_equal(acct_login(&R, &a), 200);
+    assert_int_equal(send_msg(&R, &a, "qb", "still full", &id[0]), 507);
+    assert_int_equal(srv_stop(&R), 0);
+}
+
 /* --- tls ---------------------------------------------------------------------- */
 
 static void test_tls(void **state)
@@ -448,8 +487,8 @@ int run_expiry_tests(const char *dir)
 
 int run_limit_tests(const char *dir)
 {
-    const struct CMUnitTest t[] = {T(test_limits)};
-    return run("ckvd limits", t, 1, dir);
+    const struct CMUnitTest t[] = {T(test_limits), T(test_queue_cap)};
+    return run("ckvd limits", t, 2, dir);
 }
 
 int run_tls_tests(const char *dir)
