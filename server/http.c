@@ -111,6 +111,8 @@ static void resume_locked(struct ckvd_http *h, size_t i, int timed_out)
 
 void ckvd_http_wake(struct ckvd_http *h, uint64_t key)
 {
+    if (!h)
+        return;
     pthread_mutex_lock(&h->mu);
     for (size_t i = 0; i < h->nwaiters;) {
         if (h->waiters[i].key == key)
@@ -143,9 +145,14 @@ static void *timer_main(void *arg)
     return NULL;
 }
 
-const char *ckvd_http_query(struct ckvd_req *req, const char *key)
+static const char *mhd_query(struct ckvd_req *req, const char *key)
 {
     return MHD_lookup_connection_value(req->conn->conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+const char *ckvd_http_query(struct ckvd_req *req, const char *key)
+{
+    return req->query ? req->query(req, key) : NULL;
 }
 
 static enum MHD_Result send_resp(struct MHD_Connection *conn, struct ckvd_resp *r)
@@ -290,6 +297,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     req.resumed = st->resumed;
     req.timed_out = st->timed_out;
     req.conn = st;
+    req.query = mhd_query;
     req.user = st->user;
 
     uint64_t key = 0, deadline = 0;

@@ -31,6 +31,9 @@ struct ckvd_req {
     int resumed;              /* 1 when re-run after a suspension */
     int timed_out;            /* 1 when the suspension deadline passed */
     struct ckvd_conn_state *conn; /* opaque; for ckvd_http_query */
+    /* Query-string lookup (set by the HTTP layer; a test harness may set
+     * its own). Returns the value of key or NULL. */
+    const char *(*query)(struct ckvd_req *req, const char *key);
     void *user;               /* handler-owned per-request state, kept across suspensions */
 };
 
@@ -75,7 +78,8 @@ int ckvd_http_start(const struct ckvd_http_config *cfg, struct ckvd_http **out, 
 /* The port actually bound (useful with port 0). */
 uint16_t ckvd_http_port(const struct ckvd_http *h);
 
-/* Resume every connection suspended on wake_key. Thread-safe. */
+/* Resume every connection suspended on wake_key. Thread-safe. h NULL is a
+ * no-op. */
 void ckvd_http_wake(struct ckvd_http *h, uint64_t wake_key);
 
 /* Value of a query-string argument, or NULL. */

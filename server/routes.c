@@ -96,7 +96,9 @@ enum ckvd_handler_result ckvd_route(void *ctx, struct ckvd_req *req, struct ckvd
     }
 
     /* Everything below needs a token. */
-    int needs_auth = is(req, "PUT", "/v1/keys") || (get && tail(p, "/v1/keys/")) ||
+    /* A bundle fetch consumes a prekey: GET only (not HEAD). */
+    int bundle = strcmp(req->method, "GET") == 0 && tail(p, "/v1/keys/") != NULL;
+    int needs_auth = is(req, "PUT", "/v1/keys") || bundle ||
                      is(req, "POST", "/v1/messages") || (get && strcmp(p, "/v1/messages") == 0) ||
                      is(req, "POST", "/v1/messages/ack");
     if (!needs_auth) {
@@ -113,8 +115,8 @@ enum ckvd_handler_result ckvd_route(void *ctx, struct ckvd_req *req, struct ckvd
         return CKVD_RESPOND;
     if (is(req, "PUT", "/v1/keys"))
         return ckvd_h_keys_put(d, req, resp, acct);
-    if (get && (name = tail(p, "/v1/keys/")))
-        return ckvd_h_keys_get(d, req, resp, acct, name);
+    if (bundle)
+        return ckvd_h_keys_get(d, req, resp, acct, tail(p, "/v1/keys/"));
     if (is(req, "POST", "/v1/messages"))
         return ckvd_h_send(d, req, resp, acct);
     if (get && strcmp(p, "/v1/messages") == 0)
