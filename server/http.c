@@ -215,11 +215,15 @@ static void peer_of(struct MHD_Connection *conn, char *out, size_t outlen)
 static void log_request(struct ckvd_http *h, struct MHD_Connection *conn, const char *method,
                         const char *url, const struct ckvd_conn_state *st, int status)
 {
-    char peer[64];
+    char peer[64], ts[32];
+    struct tm tm;
     if (!h->cfg.verbose)
         return;
+    time_t now = time(NULL);
+    gmtime_r(&now, &tm);
+    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
     peer_of(conn, peer, sizeof(peer));
-    fprintf(stderr, "ckvd: %s %s %.16s %.200s -> %d (%llu ms)\n", peer, "req", method, url,
+    fprintf(stderr, "%s ckvd: %s req %.16s %.200s -> %d (%llu ms)\n", ts, peer, method, url,
             status, (unsigned long long)(ckvd_now_ms() - st->start_ms));
 }
 
