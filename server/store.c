@@ -109,9 +109,12 @@ int ckvd_store_open(const char *path, int sync_full, struct ckvd_store **out, ch
     }
     chmod(path, 0600);
     sqlite3_busy_timeout(s->db, 5000);
-    char pragmas[160];
+    /* EXCLUSIVE: ckvd is the database's only user (DIR/ckvd.lock), so no
+     * file lock is taken and released around every transaction. */
+    char pragmas[200];
     snprintf(pragmas, sizeof(pragmas),
-             "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA foreign_keys=ON;",
+             "PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; "
+             "PRAGMA foreign_keys=ON;",
              sync_full ? "FULL" : "NORMAL");
     if (sqlite3_exec(s->db, pragmas, NULL, NULL, NULL) != SQLITE_OK ||
         sqlite3_exec(s->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
