@@ -8,8 +8,14 @@
  * held, so a wake can never reach a connection before it is suspended.
  *
  * Per connection (struct ckvd_conn_state): the body collected so far (at most
- * CKVD_MAX_BODY; a larger body is drained and answered 413), and the
- * handler's own state, kept across suspensions.
+ * CKVD_MAX_BODY: a larger declared Content-Length is answered 413 before
+ * the body is read; a chunked body over the cap is drained, up to a bound,
+ * and answered 413), and the handler's own state, kept across suspensions.
+ *
+ * Shutdown (ckvd_http_stop): stop accepting, make the timer resume every
+ * parked request as timed out (each answers with what is queued), give
+ * the answers a moment to leave, then stop the daemon; a request that
+ * would park after that point is answered 503.
  */
 #include "http.h"
 

@@ -3,10 +3,15 @@
  *
  *   ckvd --listen ADDR:PORT --data DIR [--checkpoint-interval MS]
  *        [--tls-cert F --tls-key F] [--origin ORIGIN] [--sync-full]
+ *        [--limit KIND=RATE/BURST]... [--token-ttl S] [--idle-timeout S]
+ *        [--max-queue N] [-v]
  *
- * Start-up: make DIR (0700), open or create the log (printing the verifier
- * key on first start), open the server database, repair the account index
- * from the log if a crash left it behind, then serve until SIGTERM/SIGINT.
+ * Start-up: make DIR (0700) and lock it (one ckvd per directory), open or
+ * create the log (printing the verifier key on first start), open the
+ * server database, repair the account index from the log if a crash left
+ * it behind, then serve until SIGTERM/SIGINT. Shutdown: stop the HTTP
+ * layer (waiting long-polls are answered), publish pending entries, close
+ * the databases, free everything (so LeakSanitizer can vouch for it).
  */
 #include <errno.h>
 #include <getopt.h>
