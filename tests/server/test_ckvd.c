@@ -199,6 +199,10 @@ static void test_register_and_bundles(void **state)
     assert_string_equal(json_string_value(json_object_get(b, "prekey")), kb);
     json_decref(b);
     http_resp_free(&r);
+    /* HEAD must not consume a prekey: refused */
+    assert_int_equal(http(&S, "HEAD", "/v1/keys/carol", dave.token, NULL, 0, &r), 0);
+    assert_int_equal(r.status, 405);
+    http_resp_free(&r);
     /* no such account */
     assert_int_equal(http(&S, "GET", "/v1/keys/nobody", dave.token, NULL, 0, &r), 0);
     assert_int_equal(r.status, 404);

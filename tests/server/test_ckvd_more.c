@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -218,6 +219,38 @@ static void test_big_log_audit(void **state)
     audit_view_free(&v2);
     ckv_tlog_verifier_free(v);
     assert_int_equal(srv_stop(&R), 0);
+}
+
+/* --sync-full: the same guarantees (and the data directory's modes). */
+static void test_sync_full_and_modes(void **state)
+{
+    (void)state;
+    static const char *const full[] = {"--sync-full", NULL};
+    struct acct a;
+    int64_t id;
+    char t[64], path[800];
+    struct stat st;
+    start(full);
+    acct_new(&a, "solo");
+    assert_int_equal(acct_register(&R, &a, 0), 200);
+    assert_int_equal(acct_login(&R, &a), 200);
+    assert_int_equal(send_msg(&R, &a, "solo", "to myself", &id), 200);
+    srv_kill9(&R);
+    start(full);
+    assert_int_equal(acct_login(&R, &a), 200);
+    json_t *m = fetch(&R, &a, 0, 0, NULL);
+    assert_int_equal(json_array_size(m), 1);
+    assert_string_equal(msg_text(m, 0, t, sizeof(t)), "to myself");
+    json_decref(m);
+    assert_int_equal(srv_stop(&R), 0);
+    assert_int_equal(stat(r_dir, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0700);
+    snprintf(path, sizeof(path), "%s/log.key", r_dir);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0077, 0);
+    snprintf(path, sizeof(path), "%s/ckvd.db", r_dir);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0077, 0);
 }
 
 struct poller {
@@ -475,7 +508,7 @@ static int run(const char *name, const struct CMUnitTest *t, size_t n, const cha
 int run_restart_tests(const char *dir)
 {
     const struct CMUnitTest t[] = {T(test_kill9_mid_conversation), T(test_sigterm_graceful),
-                                   T(test_big_log_audit)};
+                                   T(test_sync_full_and_modes), T(test_big_log_audit)};
     return run("ckvd restart", t, sizeof(t) / sizeof(t[0]), dir);
 }
 

@@ -243,7 +243,9 @@ int http(const struct srv *s, const char *method, const char *path, const char *
         h = curl_slist_append(h, auth);
     }
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    if (strcmp(method, "GET") != 0)
+    if (strcmp(method, "HEAD") == 0)
+        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    else if (strcmp(method, "GET") != 0)
         curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     if (body) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
