@@ -359,6 +359,19 @@ dberr:
     return -1;
 }
 
+static int set_registration_id(struct ckvd *d, int64_t account, uint32_t regid)
+{
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(db_of(d), "UPDATE accounts SET registration_id=? WHERE id=?", -1, &q,
+                           NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(q, 1, regid);
+    sqlite3_bind_int64(q, 2, account);
+    int rc = sqlite3_step(q);
+    sqlite3_finalize(q);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
 /* --- recovery codes ------------------------------------------------------- */
 
 /* The account's recovery hash: 0 found, 1 none, -1 database error. */
@@ -445,6 +458,13 @@ enum ckvd_handler_result ckvd_h_register(struct ckvd *d, struct ckvd_req *req,
     char msg[256];
     int retry;
 
+    if (d->index_broken) {
+        ckvd_resp_error(resp, 503, "busy",
+                        "the server's account index is out of step with its log; the operator "
+                        "must restart ckvd");
+        resp->retry_after = 60;
+        return CKVD_RESPOND;
+    }
     if ((retry = ckvd_ratelimit_take(d->limits.register_per_peer, req->peer, ckvd_now_ms()))) {
         ckvd_resp_error(resp, 429, "rate_limited",
                         "too many registrations from this address; retry later");
@@ -541,30 +561,26 @@ enum ckvd_handler_result ckvd_h_register(struct ckvd *d, struct ckvd_req *req,
     ckv_dir_leaf_hash((const uint8_t *)text, tlen, h);
     sqlite3 *db = db_of(d);
     if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
-        apply_entry(d, &e, index, h, &acct) != 0) {
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-        ckvd_resp_error(resp, 500, "db", "the server database failed; retry later");
-        goto out;
-    }
-    char sql[128];
-    snprintf(sql, sizeof(sql), "UPDATE accounts SET registration_id=%llu WHERE id=%lld",
-             (unsigned long long)regid, (long long)acct);
-    if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK ||
+        apply_entry(d, &e, index, h, &acct) != 0 ||
+        set_registration_id(d, acct, (uint32_t)regid) != 0 ||
         (has_rhash && set_recovery(d, acct, rhash) != 0) ||
-        store_prekeys(d, acct, spk, json_object_get(o, "prekeys"), e.key, resp) != 0) {
-        /* The entry is in the log; the index is repaired by the rollback +
-         * catch-up only on restart, so commit the index part alone. */
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        store_prekeys(d, acct, spk, json_object_get(o, "prekeys"), e.key, resp) != 0 ||
+        sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        /* The entry is in the log but not in the index: index it now (the
+         * prekeys are lost; the client uploads them again), or refuse
+         * every further registration until a restart repairs it, so the
+         * index never checks a new entry against a stale chain. */
         char err[200];
-        if (ckvd_accounts_catch_up(d, err, sizeof(err)) != 0)
-            ckvd_logf("%s", err);
-        if (!resp->body)
-            ckvd_resp_error(resp, 500, "db", "the server database failed; retry later");
-        goto out;
-    }
-    if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-        ckvd_resp_error(resp, 500, "db", "the server database failed; retry later");
+        if (ckvd_accounts_catch_up(d, err, sizeof(err)) != 0) {
+            ckvd_logf("%s; refusing registrations until a restart", err);
+            d->index_broken = 1;
+        }
+        free(resp->body);
+        resp->body = NULL;
+        ckvd_resp_error(resp, 500, "db",
+                        "the entry is in the log, but the server database failed while "
+                        "storing the rest; log in and upload your prekeys again");
         goto out;
     }
     if (e.version > 1)

@@ -45,6 +45,7 @@ struct ckvd {
     struct ckvd_lookup_cache *lookups; /* answers of GET /v1/directory/NAME */
     struct sqlite3_stmt *q_by_name, *q_by_id; /* prepared account queries */
     int token_ttl;        /* seconds a session token lives */
+    int index_broken;     /* the account index fell behind the log: no registrations */
     int verbose;
 };
 
