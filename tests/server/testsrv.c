@@ -78,6 +78,8 @@ int srv_start(struct srv *s, const char *dir, const char *const *extra)
     for (int i = 0; i < n; i++)
         if (strcmp(argv[i], "--tls-cert") == 0)
             s->tls = 1;
+    /* the previous run's log (and its port) must not be read as this one's */
+    unlink(s->errlog);
     pid_t pid = fork();
     if (pid < 0)
         return -1;
