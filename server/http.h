@@ -31,6 +31,9 @@ struct ckvd_req {
     int resumed;              /* 1 when re-run after a suspension */
     int timed_out;            /* 1 when the suspension deadline passed */
     struct ckvd_conn_state *conn; /* opaque; for ckvd_http_query */
+    /* Query-string lookup (set by the HTTP layer; a test harness may set
+     * its own). Returns the value of key or NULL. */
+    const char *(*query)(struct ckvd_req *req, const char *key);
     void *user;               /* handler-owned per-request state, kept across suspensions */
 };
 
@@ -64,6 +67,8 @@ struct ckvd_http_config {
     ckvd_handler handler;
     void (*free_user)(void *user);
     void *ctx;
+    unsigned idle_timeout_s; /* close idle or stalled connections (0 = 30 s) */
+    int verbose;             /* log one line per request on stderr */
 };
 
 /* Start serving. Returns 0 and *out on success, -1 with a message in err. */
@@ -73,7 +78,8 @@ int ckvd_http_start(const struct ckvd_http_config *cfg, struct ckvd_http **out, 
 /* The port actually bound (useful with port 0). */
 uint16_t ckvd_http_port(const struct ckvd_http *h);
 
-/* Resume every connection suspended on wake_key. Thread-safe. */
+/* Resume every connection suspended on wake_key. Thread-safe. h NULL is a
+ * no-op. */
 void ckvd_http_wake(struct ckvd_http *h, uint64_t wake_key);
 
 /* Value of a query-string argument, or NULL. */

@@ -79,8 +79,8 @@ static void *publisher(void *arg)
 
 static int write_text_file(const char *path, const char *text, mode_t mode)
 {
-    char tmp[4096];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    char tmp[4200];
+    snprintf(tmp, sizeof(tmp), "%.4000s.tmp", path);
     FILE *f = fopen(tmp, "w");
     if (!f)
         return -1;

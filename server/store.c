@@ -16,10 +16,56 @@
 #include <sys/stat.h>
 #include <time.h>
 
+/* Queue lengths, counted once per recipient (count(*) is a range scan) and
+ * then kept up to date by enqueue and ack; the store has one thread. */
+struct qcount {
+    int64_t recipient;
+    int64_t n;
+    int used;
+};
+
 struct ckvd_store {
     sqlite3 *db;
     sqlite3_stmt *enqueue, *fetch, *ack, *qlen;
+    struct qcount *qc;
+    size_t qc_cap, qc_n;
+    int64_t max_queue; /* messages waiting per recipient */
 };
+
+static struct qcount *qc_find(struct ckvd_store *s, int64_t r, int insert)
+{
+    if (insert && (s->qc_n + 1) * 2 > s->qc_cap) {
+        size_t ncap = s->qc_cap ? s->qc_cap * 2 : 1024;
+        struct qcount *nq = calloc(ncap, sizeof(*nq));
+        if (!nq)
+            return NULL;
+        for (size_t i = 0; i < s->qc_cap; i++) {
+            if (!s->qc[i].used)
+                continue;
+            size_t j = (size_t)((uint64_t)s->qc[i].recipient * 0x9E3779B97F4A7C15ull) & (ncap - 1);
+            while (nq[j].used)
+                j = (j + 1) & (ncap - 1);
+            nq[j] = s->qc[i];
+        }
+        free(s->qc);
+        s->qc = nq;
+        s->qc_cap = ncap;
+    }
+    if (!s->qc_cap)
+        return NULL;
+    size_t j = (size_t)((uint64_t)r * 0x9E3779B97F4A7C15ull) & (s->qc_cap - 1);
+    while (s->qc[j].used && s->qc[j].recipient != r)
+        j = (j + 1) & (s->qc_cap - 1);
+    if (s->qc[j].used)
+        return &s->qc[j];
+    if (!insert)
+        return NULL;
+    s->qc[j].used = 1;
+    s->qc[j].recipient = r;
+    s->qc[j].n = 0;
+    s->qc_n++;
+    return &s->qc[j];
+}
 
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS messages ("
@@ -36,6 +82,11 @@ int ckvd_store_exec(struct ckvd_store *s, const char *sql)
                                                                    : CKVD_STORE_ERR;
 }
 
+void ckvd_store_set_max_queue(struct ckvd_store *s, int64_t n)
+{
+    s->max_queue = n;
+}
+
 struct sqlite3 *ckvd_store_db(struct ckvd_store *s)
 {
     return s->db;
@@ -49,6 +100,7 @@ int ckvd_store_open(const char *path, int sync_full, struct ckvd_store **out, ch
         snprintf(err, errlen, "out of memory");
         return CKVD_STORE_ERR;
     }
+    s->max_queue = CKVD_MAX_QUEUE;
     if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
         SQLITE_OK) {
         snprintf(err, errlen, "cannot open database %s: %s", path,
@@ -57,9 +109,12 @@ int ckvd_store_open(const char *path, int sync_full, struct ckvd_store **out, ch
     }
     chmod(path, 0600);
     sqlite3_busy_timeout(s->db, 5000);
-    char pragmas[160];
+    /* EXCLUSIVE: ckvd is the database's only user (DIR/ckvd.lock), so no
+     * file lock is taken and released around every transaction. */
+    char pragmas[200];
     snprintf(pragmas, sizeof(pragmas),
-             "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA foreign_keys=ON;",
+             "PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; "
+             "PRAGMA foreign_keys=ON;",
              sync_full ? "FULL" : "NORMAL");
     if (sqlite3_exec(s->db, pragmas, NULL, NULL, NULL) != SQLITE_OK ||
         sqlite3_exec(s->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
@@ -97,17 +152,25 @@ void ckvd_store_close(struct ckvd_store *s)
     sqlite3_finalize(s->ack);
     sqlite3_finalize(s->qlen);
     sqlite3_close(s->db);
+    free(s->qc);
     free(s);
 }
 
 int ckvd_store_queue_len(struct ckvd_store *s, int64_t recipient, int64_t *n)
 {
+    struct qcount *c = qc_find(s, recipient, 0);
+    if (c) {
+        *n = c->n;
+        return CKVD_STORE_OK;
+    }
     sqlite3_reset(s->qlen);
     sqlite3_bind_int64(s->qlen, 1, recipient);
     if (sqlite3_step(s->qlen) != SQLITE_ROW)
         return CKVD_STORE_ERR;
     *n = sqlite3_column_int64(s->qlen, 0);
     sqlite3_reset(s->qlen);
+    if ((c = qc_find(s, recipient, 1)))
+        c->n = *n;
     return CKVD_STORE_OK;
 }
 
@@ -119,7 +182,7 @@ int ckvd_store_enqueue(struct ckvd_store *s, int64_t recipient, const char *send
         return CKVD_STORE_FULL;
     if (ckvd_store_queue_len(s, recipient, &qn) != CKVD_STORE_OK)
         return CKVD_STORE_ERR;
-    if (qn >= CKVD_MAX_QUEUE)
+    if (qn >= s->max_queue)
         return CKVD_STORE_FULL;
     sqlite3_reset(s->enqueue);
     sqlite3_bind_int64(s->enqueue, 1, recipient);
@@ -132,6 +195,9 @@ int ckvd_store_enqueue(struct ckvd_store *s, int64_t recipient, const char *send
     if (rc != SQLITE_DONE)
         return CKVD_STORE_ERR;
     *id_out = sqlite3_last_insert_rowid(s->db);
+    struct qcount *c = qc_find(s, recipient, 0);
+    if (c)
+        c->n++;
     return CKVD_STORE_OK;
 }
 
@@ -208,6 +274,9 @@ int ckvd_store_ack(struct ckvd_store *s, int64_t recipient, const int64_t *ids, 
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         return CKVD_STORE_ERR;
     }
+    struct qcount *c = qc_find(s, recipient, 0);
+    if (c)
+        c->n -= (int64_t)del;
     *deleted = del;
     return CKVD_STORE_OK;
 }

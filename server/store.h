@@ -14,7 +14,7 @@
 
 struct ckvd_store;
 
-#define CKVD_MAX_QUEUE 10000        /* messages waiting per recipient */
+#define CKVD_MAX_QUEUE 10000        /* messages waiting per recipient (default) */
 #define CKVD_MAX_MESSAGE (64u * 1024u) /* one envelope */
 #define CKVD_MAX_PREKEYS 1000       /* one-time prekeys stored per account */
 
@@ -29,6 +29,8 @@ enum ckvd_store_rc {
 int ckvd_store_open(const char *path, int sync_full, struct ckvd_store **out, char *err,
                     size_t errlen);
 void ckvd_store_close(struct ckvd_store *s);
+/* Change the per-recipient queue cap (--max-queue). */
+void ckvd_store_set_max_queue(struct ckvd_store *s, int64_t n);
 
 /* Messages. */
 struct ckvd_msg {
