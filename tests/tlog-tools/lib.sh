@@ -12,7 +12,11 @@ cleanup() {
 }
 trap cleanup EXIT
 NCHECK=0
-fail() { echo "FAIL: $*" >&2; exit 1; }
+fail() {
+    echo "FAIL: $*" >&2
+    if [ -s "$T/http.log" ]; then echo "--- http server log (tail):" >&2; tail -5 "$T/http.log" >&2; fi
+    exit 1
+}
 ok() { NCHECK=$((NCHECK + 1)); echo "ok $NCHECK - $*"; }
 
 # expect CODE DESCRIPTION -- CMD...: run CMD, its stderr into $T/err, stdout $T/out
@@ -57,16 +61,23 @@ free_port() {
     /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
-# serve DIR over http on 127.0.0.1; sets PORT and SERVER_PID
+# serve DIR over http on 127.0.0.1; sets PORT and SERVER_PID. A free port
+# can be taken by someone else before the server binds it: try another.
 serve() {
-    PORT=$(free_port)
-    /usr/bin/python3 -m http.server --bind 127.0.0.1 --directory "$1" "$PORT" >"$T/http.log" 2>&1 &
-    SERVER_PID=$!
-    for _ in $(seq 1 100); do
-        if curl -s -o /dev/null "http://127.0.0.1:$PORT/checkpoint"; then return 0; fi
-        sleep 0.1
+    local attempt
+    for attempt in 1 2 3; do
+        PORT=$(free_port)
+        /usr/bin/python3 -m http.server --bind 127.0.0.1 --directory "$1" "$PORT" >"$T/http.log" 2>&1 &
+        SERVER_PID=$!
+        # generous: python starts slowly on a loaded machine
+        for _ in $(seq 1 300); do
+            if curl -s -o /dev/null "http://127.0.0.1:$PORT/checkpoint"; then return 0; fi
+            kill -0 "$SERVER_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null; SERVER_PID=
     done
-    fail "http server did not start"
+    fail "http server did not start (3 ports tried)"
 }
 
 stop_server() {
