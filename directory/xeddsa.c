@@ -18,6 +18,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Curve25519 private keys are clamped (RFC 7748 §5); libsignal generates
+ * them clamped but does not clamp what it is given, and XEdDSA signs with
+ * the scalar as given. Clamping a copy makes any 32 bytes a valid key whose
+ * signatures verify under the public key derived here. */
+static void clamp(uint8_t out[CKV_PRIVATE_KEY_LEN], const uint8_t in[CKV_PRIVATE_KEY_LEN])
+{
+    memcpy(out, in, CKV_PRIVATE_KEY_LEN);
+    out[0] &= 248;
+    out[31] &= 127;
+    out[31] |= 64;
+}
+
 static int rnd(uint8_t *data, size_t len, void *user)
 {
     (void)user;
@@ -72,9 +84,11 @@ ckv_status ckv_xeddsa_sign(const uint8_t priv[CKV_PRIVATE_KEY_LEN], const uint8_
     signal_buffer *out = NULL;
     ckv_status st = CKV_ERR_CRYPTO;
     signal_crypto_provider prov;
+    uint8_t k[CKV_PRIVATE_KEY_LEN];
 
     if (!priv || (!msg && len) || !sig)
         return CKV_ERR_INVALID_ARG;
+    clamp(k, priv);
     if (sodium_init() < 0)
         return CKV_ERR_CRYPTO;
     memset(&prov, 0, sizeof(prov));
@@ -89,7 +103,7 @@ ckv_status ckv_xeddsa_sign(const uint8_t priv[CKV_PRIVATE_KEY_LEN], const uint8_
     }
     if (signal_context_set_crypto_provider(ctx, &prov) != 0)
         goto out;
-    if (curve_decode_private_point(&key, priv, CKV_PRIVATE_KEY_LEN, ctx) != 0)
+    if (curve_decode_private_point(&key, k, CKV_PRIVATE_KEY_LEN, ctx) != 0)
         goto out;
     if (curve_calculate_signature(ctx, &out, key, msg ? msg : (const uint8_t *)"", len) != 0)
         goto out;
@@ -101,6 +115,7 @@ out:
     signal_buffer_free(out);
     SIGNAL_UNREF(key); /* note: libsignal frees its copy of the key without wiping it */
     signal_context_destroy(ctx);
+    sodium_memzero(k, sizeof(k));
     return st;
 }
 
@@ -129,10 +144,12 @@ ckv_status ckv_xeddsa_public_key(const uint8_t priv[CKV_PRIVATE_KEY_LEN],
     ec_public_key *p = NULL;
     signal_buffer *b = NULL;
     ckv_status st = CKV_ERR_CRYPTO;
+    uint8_t c[CKV_PRIVATE_KEY_LEN];
 
     if (!priv || !pub)
         return CKV_ERR_INVALID_ARG;
-    if (curve_decode_private_point(&k, priv, CKV_PRIVATE_KEY_LEN, NULL) != 0)
+    clamp(c, priv);
+    if (curve_decode_private_point(&k, c, CKV_PRIVATE_KEY_LEN, NULL) != 0)
         goto out;
     if (curve_generate_public_key(&p, k) != 0)
         goto out;
@@ -144,5 +161,6 @@ out:
     signal_buffer_free(b);
     SIGNAL_UNREF(p);
     SIGNAL_UNREF(k);
+    sodium_memzero(c, sizeof(c));
     return st;
 }

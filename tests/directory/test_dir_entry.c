@@ -74,6 +74,22 @@ static void test_xeddsa(void **state)
                      CKV_ERR_DIR_BAD_KEY);
 }
 
+/* An unclamped private key signs as its clamped form: the signature
+ * verifies under the public key derived from the same bytes. */
+static void test_unclamped_key(void **state)
+{
+    (void)state;
+    uint8_t priv[32], pub[33], sig[64];
+    for (int i = 0; i < 16; i++) {
+        randombytes_buf(priv, sizeof(priv));
+        priv[0] |= 7;    /* low bits set: not clamped */
+        priv[31] |= 128; /* high bit set: not clamped */
+        assert_int_equal(ckv_xeddsa_public_key(priv, pub), CKV_OK);
+        assert_int_equal(ckv_xeddsa_sign(priv, (const uint8_t *)"m", 1, sig), CKV_OK);
+        assert_int_equal(ckv_xeddsa_verify(pub, (const uint8_t *)"m", 1, sig), CKV_OK);
+    }
+}
+
 static void test_round_trip(void **state)
 {
     (void)state;
@@ -252,6 +268,7 @@ int main(void)
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_xeddsa),
+        cmocka_unit_test(test_unclamped_key),
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_every_byte_matters),
         cmocka_unit_test(test_noncanonical),
