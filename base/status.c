@@ -84,6 +84,20 @@ static const struct status_text table[] = {
 
     S(CKV_ERR_NET, "the server could not be reached; check the URL and that it runs"),
     S(CKV_ERR_HTTP, "the server answered with an error"),
+
+    S(CKV_ERR_KT_NOT_LOGGED, "the server offered a key that is not the one in the transparency log: do not trust it"),
+    S(CKV_ERR_KT_BAD_PROOF, "the server's transparency-log proof does not verify: the server is lying or broken"),
+    S(CKV_ERR_KT_NAME_MISMATCH, "the server answered with an entry for another name than asked"),
+    S(CKV_ERR_KT_STALE, "the server served an older key entry than one seen before (stale key)"),
+    S(CKV_ERR_KT_INCONSISTENT, "the server's log is inconsistent with the view seen before (fork or rollback); keep the evidence and tell others"),
+    S(CKV_ERR_KT_FOREIGN_ENTRY, "the log shows a key under your name that you did not create: someone may impersonate you"),
+    S(CKV_ERR_KT_BUNDLE_KEY, "the server's prekey bundle carries another identity key than the logged one"),
+    S(CKV_ERR_KT_NOT_CONFIGURED, "this profile has no server and log key pinned; run 'ckv init' with --server and --log-key"),
+    S(CKV_ERR_KT_BAD_CHECKPOINT, "the log checkpoint is not signed by the pinned log key"),
+    S(CKV_ERR_AUTH, "the server refused the login; check that this profile's key is the registered one"),
+    S(CKV_ERR_CLOCK_SKEW, "this computer's clock differs too much from the server's; set the clock right"),
+    S(CKV_ERR_RATE_LIMITED, "the server asks to slow down; retry later"),
+    S(CKV_ERR_NOT_REGISTERED, "the account is not registered on the server; run 'ckv register'"),
 };
 #undef S
 

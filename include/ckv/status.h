@@ -101,6 +101,21 @@ typedef enum ckv_status {
     CKV_ERR_NET = 500,             /* the server could not be reached */
     CKV_ERR_HTTP = 501,            /* the server answered with an error */
 
+    /* online client: key-transparency checks, 520 - 559 */
+    CKV_ERR_KT_NOT_LOGGED = 520,     /* the key is not the one in the log */
+    CKV_ERR_KT_BAD_PROOF = 521,      /* the server's proof does not verify */
+    CKV_ERR_KT_NAME_MISMATCH = 522,  /* the server answered for another name */
+    CKV_ERR_KT_STALE = 523,          /* the server serves an older entry than seen before */
+    CKV_ERR_KT_INCONSISTENT = 524,   /* the log is inconsistent with our view (fork/rollback) */
+    CKV_ERR_KT_FOREIGN_ENTRY = 525,  /* an entry under our own name we did not make */
+    CKV_ERR_KT_BUNDLE_KEY = 526,     /* a bundle's identity key differs from the logged key */
+    CKV_ERR_KT_NOT_CONFIGURED = 527, /* the profile has no pinned server / log key */
+    CKV_ERR_KT_BAD_CHECKPOINT = 528, /* the checkpoint is not signed by the pinned log key */
+    CKV_ERR_AUTH = 529,              /* the server refused our login */
+    CKV_ERR_CLOCK_SKEW = 530,        /* our clock and the server's disagree */
+    CKV_ERR_RATE_LIMITED = 531,      /* the server asks us to slow down */
+    CKV_ERR_NOT_REGISTERED = 532,    /* the account is not registered on the server */
+
     CKV_STATUS_MAX_ /* not a status; keep last */
 } ckv_status;
 

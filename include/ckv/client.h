@@ -1,0 +1,189 @@
+/*
+ * client.h: the online half of core: talking to ckvd, and checking every key
+ * it hands out against the transparency log.
+ *
+ * A ckv_client wraps an open profile (ckv_profile, not owned) and a pinned
+ * server: the server URL and the log's verifier key are pinned in the
+ * profile once (ckv_profile_pin_server, at `ckv init`) and never learned
+ * from the server. Every call is blocking and must come from the thread
+ * that uses the profile (libsignal calls stay on one thread); a UI runs the
+ * client on a worker thread and keeps its own model.
+ *
+ * Key-transparency rules enforced here (DESIGN.md, main flows 2, 3, 6):
+ *   - lookup: the client recomputes the leaf hash from the entry text,
+ *     checks the entry's name is the one asked for, verifies the inclusion
+ *     proof against the signed checkpoint, verifies that checkpoint under the
+ *     pinned key and as consistent with the profile's stored view (a
+ *     consistency proof from the last accepted checkpoint), and checks the
+ *     account's chain (docs/directory.md). It keeps the latest version seen
+ *     per name, so an older entry served later is refused (CKV_ERR_KT_STALE).
+ *     A contact whose pinned key passes becomes `logged`.
+ *   - before every send: the contact's pinned key must be its latest logged
+ *     key under a checkpoint no older than max_age (refreshed first when
+ *     older); a bundle's identity key must equal the logged key.
+ *   - on receiving from a new sender (or a sender whose key changed): the
+ *     sender's key is checked against the log the same way before the
+ *     session is accepted or the message shown.
+ *   - monitor: follows the log's entry bundles from the last checkpoint it
+ *     read (a fresh profile reads the whole log once) and reports any entry
+ *     under the profile's own name that this profile did not create.
+ *
+ * Messages carry, inside the encryption, a per-conversation sequence number;
+ * the recipient reports gaps (CKV_EV_GAP) and sends an encrypted delivery
+ * receipt (CKV_EV_RECEIPT on the sender's side). docs/protocol.md gives the
+ * inner format.
+ */
+#ifndef CKV_CLIENT_H
+#define CKV_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ckv/contact.h"
+#include "ckv/name.h"
+#include "ckv/profile.h"
+#include "ckv/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CKV_URL_MAX 1024
+
+/* ---- pinning (once per profile, at init) ---------------------------------- */
+
+/* Pin the server URL (http:// or https://) and the log's verifier key
+ * (C2SP note verifier key "name+hash+base64"; its name is the log origin).
+ * CKV_ERR_EXISTS if already pinned; CKV_ERR_TLOG_BAD_KEY for a bad key. */
+CKV_MUST_USE ckv_status ckv_profile_pin_server(ckv_profile *p, const char *url,
+                                               const char *log_vkey);
+
+/* The pinned values (malloc'd strings, caller frees). CKV_ERR_KT_NOT_CONFIGURED
+ * when nothing is pinned. */
+CKV_MUST_USE ckv_status ckv_profile_server(ckv_profile *p, char **url_out, char **vkey_out);
+
+/* ---- the client ------------------------------------------------------------ */
+
+typedef struct ckv_client ckv_client; /* opaque */
+
+typedef struct ckv_client_options {
+    int64_t max_checkpoint_age; /* seconds; 0 = default (60) */
+    long timeout_ms;            /* per HTTP request; 0 = default (10000) */
+    const char *ca_file;        /* PEM bundle for https, or NULL for the system's */
+} ckv_client_options;
+
+/* Open a client on p (which must have a pinned server). options may be NULL.
+ * The client borrows p: close the client before the profile. */
+CKV_MUST_USE ckv_status ckv_client_open(ckv_profile *p, const ckv_client_options *options,
+                                        ckv_client **out);
+void ckv_client_close(ckv_client *c); /* NULL is a no-op */
+
+/* A sentence about the last failure (the server's own error message, the
+ * proof that failed, ...), or "". Borrowed until the next call on c. */
+const char *ckv_client_last_error(const ckv_client *c);
+
+/* ---- account --------------------------------------------------------------- */
+
+/* Register the profile's account (a `register` entry) and upload its signed
+ * prekey and one-time prekeys. When the account is already registered with
+ * this profile's key, only re-uploads prekeys. CKV_ERR_DIR_NAME_TAKEN when
+ * someone else holds the name. */
+CKV_MUST_USE ckv_status ckv_client_register(ckv_client *c);
+
+/* Replace the identity key: a `rotate` entry signed by the old key (rotate)
+ * or a `reset` entry without it (reset, after losing the old key). The
+ * profile's identity key, signed prekey and one-time prekeys are replaced
+ * and uploaded. Contacts see a key change. */
+CKV_MUST_USE ckv_status ckv_client_rotate(ckv_client *c);
+CKV_MUST_USE ckv_status ckv_client_reset(ckv_client *c);
+
+/* ---- directory ------------------------------------------------------------- */
+
+typedef struct ckv_key_info {
+    char name[CKV_NAME_MAX + 1];
+    uint64_t version;          /* 1, 2, ... */
+    int type;                  /* ckv_dir_type: 1 register, 2 rotate, 3 reset */
+    uint8_t key[33];           /* identity key, 0x05 prefix */
+    uint64_t leaf_index;       /* the entry's index in the log */
+    int64_t entry_time;        /* the entry's own timestamp (unix seconds) */
+    uint64_t tree_size;        /* size of the checkpoint that proved it */
+    int64_t checkpoint_age;    /* seconds since that checkpoint was accepted */
+} ckv_key_info;
+
+/* Look NAME up with every check above. Updates the contact's state (logged,
+ * or changed/reported) when NAME is a contact. */
+CKV_MUST_USE ckv_status ckv_client_lookup(ckv_client *c, const char *name, ckv_key_info *out);
+
+/* Every entry of NAME, oldest first, each with its proof checked.
+ * *out is malloc'd (free with free()). */
+CKV_MUST_USE ckv_status ckv_client_key_history(ckv_client *c, const char *name,
+                                               ckv_key_info **out, size_t *count);
+
+/* Add a contact: lookup (checked), fetch a bundle (its identity key must
+ * equal the logged key), start the session. r as for ckv_session_start. */
+CKV_MUST_USE ckv_status ckv_client_add_contact(ckv_client *c, const char *name,
+                                               ckv_trust_report *r);
+
+/* ---- messages -------------------------------------------------------------- */
+
+/* Send text to contact (after the checks above; CKV_ERR_KEY_CHANGED_BLOCKED
+ * when blocked). *seq_out (may be NULL) gets the message's sequence number
+ * in this conversation; the message is stored in the history as sent. */
+CKV_MUST_USE ckv_status ckv_client_send(ckv_client *c, const char *contact, const uint8_t *text,
+                                        size_t len, uint64_t *seq_out);
+
+typedef enum ckv_event_kind {
+    CKV_EV_MESSAGE = 1,     /* a message: contact, seq, time, text */
+    CKV_EV_RECEIPT = 2,     /* contact received our message number seq */
+    CKV_EV_GAP = 3,         /* messages seq .. seq+count-1 from contact are missing */
+    CKV_EV_KEY_CHANGED = 4, /* contact's key changed (state says whether sending is blocked) */
+    CKV_EV_REJECTED = 5,    /* a message from contact was refused: status says why */
+    CKV_EV_REORDERED = 6,   /* message seq arrived after a later one */
+} ckv_event_kind;
+
+typedef struct ckv_event {
+    ckv_event_kind kind;
+    char contact[CKV_NAME_MAX + 1];
+    uint64_t seq;
+    uint64_t count;      /* CKV_EV_GAP: how many are missing */
+    int64_t time;        /* sender's time for messages, else receive time */
+    char *text;          /* CKV_EV_MESSAGE: NUL-terminated copy (malloc'd); else NULL */
+    size_t text_len;
+    ckv_status status;   /* CKV_EV_REJECTED: the reason */
+    ckv_trust_state state; /* CKV_EV_KEY_CHANGED: the contact's new state */
+} ckv_event;
+
+/* Fetch what is queued (waiting up to wait_seconds, 0..30, when nothing is),
+ * check new senders against the log, decrypt, store in the history, send
+ * receipts, and acknowledge to the server only what was stored or
+ * definitively refused. *events is malloc'd (ckv_client_events_free). */
+CKV_MUST_USE ckv_status ckv_client_receive(ckv_client *c, int wait_seconds, ckv_event **events,
+                                           size_t *count);
+void ckv_client_events_free(ckv_event *events, size_t count);
+
+/* ---- monitoring and the client's view of the log --------------------------- */
+
+typedef struct ckv_monitor_report {
+    uint64_t tree_size;        /* size of the checkpoint monitored up to */
+    uint64_t entries_read;     /* entries read by this call */
+    uint64_t own_entries;      /* entries under our name seen in total */
+    uint64_t foreign_entries;  /* of those, not made by this profile (alarm when > 0) */
+    uint64_t foreign_index;    /* leaf index of the first foreign one */
+} ckv_monitor_report;
+
+/* Follow the log; CKV_ERR_KT_FOREIGN_ENTRY (with *out filled) when a key
+ * under our name appeared that we did not create. */
+CKV_MUST_USE ckv_status ckv_client_monitor(ckv_client *c, ckv_monitor_report *out);
+
+typedef struct ckv_view {
+    uint64_t tree_size;      /* latest accepted checkpoint's size (0 when none) */
+    int64_t accepted_at;     /* when it was accepted (unix seconds; 0 when none) */
+} ckv_view;
+
+/* The profile's current view (no network). */
+CKV_MUST_USE ckv_status ckv_client_view(ckv_client *c, ckv_view *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CKV_CLIENT_H */
