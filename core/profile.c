@@ -366,6 +366,58 @@ static ckv_status quick_check(sqlite3 *db)
     return st;
 }
 
+static uint32_t rd32(const uint8_t *b)
+{
+    return ((uint32_t)b[0] << 24) | ((uint32_t)b[1] << 16) | ((uint32_t)b[2] << 8) | b[3];
+}
+
+/* Cheap checks of the SQLite file header before SQLite sees the file
+ * (https://www.sqlite.org/fileformat2.html §1.3): the magic string, a valid
+ * page size, a size that is a whole number of pages and, when there is no
+ * write-ahead log to replay, the size the header records. Catches
+ * truncation even where the lost bytes happened to be zero. */
+static ckv_status check_file_shape(const char *path)
+{
+    uint8_t h[100];
+    struct stat sb, wsb;
+    uint32_t page, pages;
+    size_t n = strlen(path) + 5;
+    char *wal = NULL;
+    int fd, no_wal;
+    ssize_t got;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return CKV_ERR_IO;
+    if (fstat(fd, &sb) != 0) {
+        close(fd);
+        return CKV_ERR_IO;
+    }
+    got = read(fd, h, sizeof h);
+    close(fd);
+    if (got != (ssize_t)sizeof h || memcmp(h, "SQLite format 3", 16) != 0)
+        return CKV_ERR_PROFILE_DAMAGED;
+    page = ((uint32_t)h[16] << 8) | h[17];
+    if (page == 1)
+        page = 65536;
+    if (page < 512 || (page & (page - 1)) != 0)
+        return CKV_ERR_PROFILE_DAMAGED;
+    if (sb.st_size < (off_t)page || sb.st_size % page != 0)
+        return CKV_ERR_PROFILE_DAMAGED;
+    wal = malloc(n);
+    if (wal == NULL)
+        return CKV_ERR_NOMEM;
+    snprintf(wal, n, "%s-wal", path);
+    no_wal = stat(wal, &wsb) != 0 || wsb.st_size == 0;
+    free(wal);
+    pages = rd32(h + 28);
+    /* the in-header size is valid when "version-valid-for" equals the change counter */
+    if (no_wal && pages != 0 && rd32(h + 92) == rd32(h + 24) &&
+        (off_t)pages * page != sb.st_size)
+        return CKV_ERR_PROFILE_DAMAGED;
+    return CKV_OK;
+}
+
 static ckv_profile *profile_new(void)
 {
     ckv_profile *p = sodium_malloc(sizeof *p); /* guarded, locked, wiped on free */
@@ -522,10 +574,9 @@ ckv_status ckv_profile_open(const char *dir, const uint8_t *passphrase, size_t p
         st = CKV_ERR_PERM;
         goto out;
     }
-    if (stat(path, &sb) == 0 && sb.st_size < 512) {
-        st = CKV_ERR_PROFILE_DAMAGED; /* truncated below one SQLite page */
+    st = check_file_shape(path);
+    if (st != CKV_OK)
         goto out;
-    }
     st = ckv_db_open(path, 0, &p->db);
     if (st != CKV_OK) {
         if (st == CKV_ERR_DB)
