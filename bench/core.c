@@ -38,7 +38,20 @@ struct opts {
     unsigned long setups;   /* per run */
     unsigned long safety;   /* per run */
     int durable, memory;
+    const char *only; /* comma-separated test names, or NULL for all */
 };
+
+/* 1 when test `name` is selected by --only (a comma-separated list). */
+static int selected(const struct opts *o, const char *name)
+{
+    size_t n = strlen(name);
+    if (!o->only)
+        return 1;
+    for (const char *s = o->only; (s = strstr(s, name)) != NULL; s += n)
+        if ((s == o->only || s[-1] == ',') && (s[n] == ',' || s[n] == '\0'))
+            return 1;
+    return 0;
+}
 
 struct pair {
     char dir[256]; /* temporary directory (durable), "" in memory */
@@ -230,11 +243,12 @@ static double run_safety(int durable, int cached, unsigned long n, const uint8_t
 static void usage(FILE *f)
 {
     fputs("usage: ckv-bench core [--runs N] [--messages N] [--setups N] [--safety N]\n"
-          "                      [--store durable|memory|both] [--quick]\n"
+          "                      [--store durable|memory|both] [--only T1,T2] [--quick]\n"
           "Defaults: --runs 5 --messages 2000 --setups 200 --safety 200 --store both.\n"
           "--quick: --runs 1 --messages 200 --setups 20 --safety 20.\n"
           "Prints JSON lines: one_way, ping_pong (msgs/s), session_setup,\n"
-          "safety_number, safety_number_cached (ops/s) per store, peak_rss (MiB).\n",
+          "safety_number, safety_number_cached (ops/s) per store, peak_rss (MiB).\n"
+          "--only runs the named tests only (e.g. --only one_way,ping_pong).\n",
           f);
 }
 
@@ -254,9 +268,10 @@ int ckv_bench_core(int argc, char **argv)
         {"runs", required_argument, NULL, 'r'}, {"messages", required_argument, NULL, 'm'},
         {"setups", required_argument, NULL, 's'}, {"safety", required_argument, NULL, 'f'},
         {"store", required_argument, NULL, 'S'}, {"quick", no_argument, NULL, 'q'},
+        {"only", required_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
     };
-    struct opts o = {5, 2000, 200, 200, 1, 1};
+    struct opts o = {5, 2000, 200, 200, 1, 1, NULL};
     unsigned long v;
     int c;
     uint8_t msg[MSG_LEN];
@@ -288,6 +303,9 @@ int ckv_bench_core(int argc, char **argv)
                 return 2;
             }
             break;
+        case 'o':
+            o.only = optarg;
+            break;
         case 'q':
             o.runs = 1;
             o.messages = 200;
@@ -317,6 +335,8 @@ int ckv_bench_core(int argc, char **argv)
                      {"session_setup", o.setups}, {"safety_number", o.safety},
                      {"safety_number_cached", o.safety}};
         for (size_t t = 0; t < sizeof(tests) / sizeof(tests[0]); t++) {
+            if (!selected(&o, tests[t].name))
+                continue;
             for (int i = 0; i < o.runs; i++) {
                 switch (t) {
                 case 0: r[i] = run_messages(durable, 0, tests[t].n, msg); break;
