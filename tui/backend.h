@@ -46,7 +46,7 @@ void tui_online_lookup(struct tui_online *o, struct tui_verify *v);
 void tui_online_log(struct tui_online *o, struct tui_worker *w, const char *name);
 /* Follow the log; quiet = only post alerts. */
 ckv_status tui_online_monitor(struct tui_online *o, struct tui_worker *w, int quiet);
-void tui_online_audit(struct tui_online *o, struct tui_worker *w);
+void tui_online_audit(struct tui_online *o, struct tui_worker *w, ckv_profile *p);
 void tui_online_view(struct tui_online *o, struct tui_worker *w);
 #endif
 

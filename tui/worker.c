@@ -414,8 +414,8 @@ static int open_profile(struct tui_worker *w)
         tui_worker_post(w, r);
     }
     if (s->create)
-        tui_worker_note(w, "", TUI_LINE_INFO, "profile for %s created in %s", r ? r->name : "",
-                        s->profile_dir);
+        tui_worker_note(w, "", TUI_LINE_INFO, "profile for %s created in %s",
+                        ckv_profile_account(w->profile), s->profile_dir);
     tui_worker_post_contacts(w);
     return 0;
 }
@@ -591,7 +591,7 @@ static int handle(struct tui_worker *w, struct tui_cmd *c)
     case TUI_CMD_AUDIT:
 #ifdef CKV_TUI_ONLINE
         if (o) {
-            tui_online_audit(o, w);
+            tui_online_audit(o, w, w->profile);
             break;
         }
 #endif
