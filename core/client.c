@@ -24,6 +24,8 @@
 #include "online.h"
 
 #include <signal/protocol.h>
+#include <signal/session_record.h>
+#include <signal/session_state.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -685,6 +687,35 @@ ckv_status ckv_client_add_contact(ckv_client *c, const char *name, ckv_trust_rep
     return st;
 }
 
+/* The remote identity key of our session with name; *has = 0 when none. */
+static ckv_status session_key(ckv_profile *p, const char *name, uint8_t out[33], int *has)
+{
+    signal_protocol_address a = {name, strlen(name), 1};
+    session_record *rec = NULL;
+    signal_buffer *b = NULL;
+    ec_public_key *k;
+    ckv_status st = CKV_OK;
+    int r;
+
+    *has = 0;
+    r = signal_protocol_session_contains_session(p->store, &a);
+    if (r < 0)
+        return CKV_ERR_DB;
+    if (r == 0)
+        return CKV_OK;
+    if (signal_protocol_session_load_session(p->store, &rec, &a) != 0)
+        return CKV_ERR_DB;
+    k = session_state_get_remote_identity_key(session_record_get_state(rec));
+    if (k != NULL && ec_public_key_serialize(&b, k) == 0 &&
+        signal_buffer_len(b) == CKV_IDENTITY_KEY_LEN) {
+        memcpy(out, signal_buffer_data(b), CKV_IDENTITY_KEY_LEN);
+        *has = 1;
+    }
+    signal_buffer_free(b);
+    SIGNAL_UNREF(rec);
+    return st;
+}
+
 /* The check before every send (client.h): the pinned key must be the latest
  * logged key under a fresh checkpoint; a changed key is applied with the
  * trust rules (blocking for a verified contact) and a new session started. */
@@ -693,6 +724,7 @@ static ckv_status presend(ckv_client *c, const char *name)
     ckv_kt_entry *k = malloc(sizeof *k);
     ckv_contact *ct = NULL;
     ckv_trust_report rep;
+    uint8_t skey[CKV_IDENTITY_KEY_LEN];
     int has = 0;
     ckv_status st;
 
@@ -737,8 +769,9 @@ static ckv_status presend(ckv_client *c, const char *name)
         if (st != CKV_OK)
             goto out;
     }
-    st = ckv_session_exists(c->p, name, &has);
-    if (st == CKV_OK && !has)
+    /* a session made with an older key of the contact is replaced */
+    st = session_key(c->p, name, skey, &has);
+    if (st == CKV_OK && (!has || sodium_memcmp(skey, k->e.key, CKV_IDENTITY_KEY_LEN) != 0))
         st = start_session(c, name, k, NULL);
 out:
     ckv_contact_free(ct);
@@ -1343,6 +1376,7 @@ static ckv_status replace_key(ckv_client *c, ckv_dir_type type)
     e.prev_index = k->leaf_index;
     memcpy(e.prev_hash, k->leaf_hash, 32);
     e.time = ckv_now();
+    e.has_old_sig = type == CKV_DIR_ROTATE;
     st = ckv_identity_generate(c->p, rec, rec + 33);
     if (st != CKV_OK)
         goto out;

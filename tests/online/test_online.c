@@ -191,11 +191,259 @@ static void test_gap_reorder(void **state)
     srv_stop(&s);
 }
 
+
+/* A rotation is a key change for the contact: a verified contact blocks
+ * sending (and the new key's messages) until accepted; an unverified one
+ * goes on with a new session. */
+static void test_rotate(void **state)
+{
+    srv s;
+    user a, b, c;
+    ckv_event *ev = NULL;
+    size_t n = 0;
+    ckv_key_info ki, *hist = NULL;
+    uint8_t old_key[33], new_key[33];
+    (void)state;
+
+    srv_start(&s);
+    pair(&s, &a, &b);
+    user_new(&c, &s, "carol", NULL);
+    OK(c.c, ckv_client_register(c.c));
+    OK(b.c, ckv_client_add_contact(b.c, "alice", NULL));
+    OK(c.c, ckv_client_add_contact(c.c, "alice", NULL));
+    send_text(&b, "alice", "from bob", 1);
+    send_text(&c, "alice", "from carol", 1);
+    assert_int_equal(recv_until(&a, CKV_EV_MESSAGE, 2, &ev, &n), 2);
+    ckv_client_events_free(ev, n);
+    ev = NULL;
+    n = 0;
+    /* bob compared codes with alice */
+    OK(b.c, ckv_contact_verify(b.p, "alice", CKV_VERIFY_IN_PERSON, NULL));
+
+    ckv_profile_identity_key(a.p, old_key);
+    OK(a.c, ckv_client_rotate(a.c));
+    ckv_profile_identity_key(a.p, new_key);
+    assert_memory_not_equal(old_key, new_key, 33);
+
+    /* the log has both keys, chained */
+    OK(b.c, ckv_client_key_history(b.c, "alice", &hist, &n));
+    assert_int_equal(n, 2);
+    assert_memory_equal(hist[0].key, old_key, 33);
+    assert_memory_equal(hist[1].key, new_key, 33);
+    assert_int_equal(hist[1].type, 2);
+    assert_int_equal(hist[1].version, 2);
+    free(hist);
+    n = 0;
+
+    /* verified bob: blocked before sending */
+    uint64_t seq = 0;
+    assert_int_equal(ckv_client_send(b.c, "alice", (const uint8_t *)"x", 1, &seq),
+                     CKV_ERR_KEY_CHANGED_BLOCKED);
+    assert_non_null(strstr(ckv_client_last_error(b.c), "alice"));
+    assert_int_equal(state_of(&b, "alice"), CKV_TRUST_CHANGED);
+
+    /* unverified carol: sees the change (lookup) and goes on */
+    OK(c.c, ckv_client_lookup(c.c, "alice", &ki));
+    assert_memory_equal(ki.key, new_key, 33);
+    assert_int_equal(ki.version, 2);
+    send_text(&c, "alice", "after rotation", 2);
+
+    /* alice, with her new key, writes to bob: bob sees the key change and
+     * keeps the message queued until he accepts */
+    send_text(&a, "bob", "new key here", 1);
+    OK(b.c, ckv_client_receive(b.c, 1, &ev, &n));
+    assert_int_equal(count_kind(ev, n, CKV_EV_MESSAGE), 0);
+    assert_non_null(find(ev, n, CKV_EV_KEY_CHANGED, 0));
+    assert_int_equal(find(ev, n, CKV_EV_KEY_CHANGED, 0)->state, CKV_TRUST_CHANGED);
+    assert_int_equal(find(ev, n, CKV_EV_REJECTED, 0)->status, CKV_ERR_UNTRUSTED_IDENTITY);
+    ckv_client_events_free(ev, n);
+    ev = NULL;
+    n = 0;
+    OK(b.c, ckv_contact_accept(b.p, "alice", new_key));
+    assert_int_equal(recv_until(&b, CKV_EV_MESSAGE, 1, &ev, &n), 1);
+    assert_string_equal(find(ev, n, CKV_EV_MESSAGE, 0)->text, "new key here");
+    ckv_client_events_free(ev, n);
+    ev = NULL;
+    n = 0;
+    send_text(&b, "alice", "accepted", 2);
+
+    /* alice gets carol's and bob's messages under her new key */
+    assert_int_equal(recv_until(&a, CKV_EV_MESSAGE, 2, &ev, &n), 2);
+    ckv_client_events_free(ev, n);
+
+    user_free(&a);
+    user_free(&b);
+    user_free(&c);
+    srv_stop(&s);
+}
+
+/* Someone else "resets" alice's name: alice's monitor raises the alarm; her
+ * contact sees a key change; an older entry served later is refused. */
+static void test_reset_and_monitor(void **state)
+{
+    srv s;
+    user a, b, m;
+    ckv_monitor_report rep;
+    ckv_key_info ki;
+    uint8_t key[33];
+    (void)state;
+
+    srv_start(&s);
+    pair(&s, &a, &b);
+    OK(b.c, ckv_client_add_contact(b.c, "alice", NULL));
+    OK(a.c, ckv_client_monitor(a.c, &rep));
+    assert_int_equal(rep.own_entries, 1);
+    assert_int_equal(rep.foreign_entries, 0);
+    assert_true(rep.entries_read >= 2);
+    OK(a.c, ckv_client_monitor(a.c, &rep));
+    assert_int_equal(rep.entries_read, 0);
+
+    /* a rotation by alice herself is no alarm */
+    OK(a.c, ckv_client_rotate(a.c));
+    OK(a.c, ckv_client_monitor(a.c, &rep));
+    assert_int_equal(rep.own_entries, 2);
+    assert_int_equal(rep.foreign_entries, 0);
+
+    user_new(&m, &s, "alice", NULL);
+    assert_int_equal(ckv_client_register(m.c), CKV_ERR_DIR_NAME_TAKEN);
+    OK(m.c, ckv_client_reset(m.c));
+    ckv_profile_identity_key(m.p, key);
+
+    assert_int_equal(ckv_client_monitor(a.c, &rep), CKV_ERR_KT_FOREIGN_ENTRY);
+    assert_int_equal(rep.foreign_entries, 1);
+    assert_int_equal(rep.own_entries, 3);
+    assert_int_equal(rep.foreign_index, 3);
+    assert_non_null(strstr(ckv_client_last_error(a.c), "alice"));
+
+    OK(b.c, ckv_client_lookup(b.c, "alice", &ki));
+    assert_int_equal(ki.type, 3);
+    assert_int_equal(ki.version, 3);
+    assert_memory_equal(ki.key, key, 33);
+    ckv_contact *ct = NULL;
+    assert_int_equal(ckv_contact_get(b.p, "alice", &ct), CKV_OK);
+    assert_memory_equal(ct->identity_key, key, 33);
+    int changed = 0;
+    for (size_t i = 0; i < ct->n_events; i++)
+        changed += ct->events[i].kind == CKV_EVENT_KEY_CHANGED;
+    assert_true(changed >= 1);
+    ckv_contact_free(ct);
+
+    /* a rotation by alice now fails: the latest entry is not hers */
+    assert_int_equal(ckv_client_rotate(a.c), CKV_ERR_KT_FOREIGN_ENTRY);
+
+    user_free(&a);
+    user_free(&b);
+    user_free(&m);
+    srv_stop(&s);
+}
+
+/* A checkpoint signed by a key that was not pinned is refused. */
+static void test_unpinned_log_key(void **state)
+{
+    srv s1, s2;
+    user u, v;
+    ckv_key_info ki;
+    ckv_monitor_report rep;
+    (void)state;
+
+    srv_start(&s1);
+    srv_start(&s2);
+    user_new(&v, &s2, "victor", NULL);
+    OK(v.c, ckv_client_register(v.c));
+    /* pinned to s2's URL, but with s1's log key */
+    user_new(&u, &s2, "uma", s1.vkey);
+    assert_int_equal(ckv_client_lookup(u.c, "victor", &ki), CKV_ERR_KT_BAD_CHECKPOINT);
+    assert_non_null(strstr(ckv_client_last_error(u.c), "pinned log key"));
+    assert_int_equal(ckv_client_monitor(u.c, &rep), CKV_ERR_KT_BAD_CHECKPOINT);
+    assert_int_equal(ckv_client_register(u.c), CKV_ERR_KT_BAD_CHECKPOINT);
+    ckv_view view;
+    OK(u.c, ckv_client_view(u.c, &view));
+    assert_int_equal(view.tree_size, 0);
+
+    user_free(&u);
+    user_free(&v);
+    srv_stop(&s1);
+    srv_stop(&s2);
+}
+
+/* kill -9 mid-conversation: nothing acknowledged is lost, nothing shown
+ * twice (also when a stored message is delivered again). */
+static void test_kill9(void **state)
+{
+    srv s;
+    user a, b;
+    ckv_event *ev = NULL;
+    size_t n = 0;
+    char txt[32];
+    (void)state;
+
+    srv_start(&s);
+    pair(&s, &a, &b);
+    OK(a.c, ckv_client_add_contact(a.c, "bob", NULL));
+    for (int i = 1; i <= 5; i++) {
+        snprintf(txt, sizeof txt, "m%d", i);
+        send_text(&a, "bob", txt, (uint64_t)i);
+    }
+    assert_int_equal(recv_until(&b, CKV_EV_MESSAGE, 5, &ev, &n), 5);
+    ckv_client_events_free(ev, n);
+    ev = NULL;
+    n = 0;
+    /* keep a copy of an envelope bob already stored, to deliver it again */
+    assert_int_equal(srv_sql(&s, "CREATE TABLE IF NOT EXISTS ghost(recipient, sender, body, ts)"),
+                     0);
+    for (int i = 6; i <= 10; i++) {
+        snprintf(txt, sizeof txt, "m%d", i);
+        send_text(&a, "bob", txt, (uint64_t)i);
+    }
+    assert_int_equal(srv_sql(&s, "INSERT INTO ghost SELECT recipient, sender, body, ts FROM "
+                                 "messages ORDER BY id LIMIT 1"),
+                     0);
+    srv_kill(&s, SIGKILL);
+    /* while the server is down: sending fails, the message waits in the outbox */
+    assert_int_not_equal(ckv_client_send(a.c, "bob", (const uint8_t *)"m11", 3, NULL), CKV_OK);
+    srv_restart(&s);
+    send_text(&a, "bob", "m12", 12);
+    assert_int_equal(recv_until(&b, CKV_EV_MESSAGE, 7, &ev, &n), 7);
+    for (size_t i = 0; i < n; i++)
+        if (ev[i].kind == CKV_EV_MESSAGE)
+            assert_true(ev[i].seq >= 6);
+    assert_int_equal(count_kind(ev, n, CKV_EV_GAP), 0);
+    assert_int_equal(count_kind(ev, n, CKV_EV_REORDERED), 0);
+    ckv_client_events_free(ev, n);
+    ev = NULL;
+    n = 0;
+    /* a message bob stored comes again (as after a crash before the ack) */
+    assert_int_equal(srv_sql(&s, "INSERT INTO messages(recipient, sender, body, ts) SELECT * FROM "
+                                 "ghost"),
+                     0);
+    OK(b.c, ckv_client_receive(b.c, 1, &ev, &n));
+    assert_int_equal(count_kind(ev, n, CKV_EV_MESSAGE), 0);
+    ckv_client_events_free(ev, n);
+    assert_int_equal(srv_sql_int(&s, "SELECT count(*) FROM messages WHERE sender='alice'"), 0);
+    ckv_message *h = NULL;
+    size_t hn = 0;
+    assert_int_equal(ckv_history_list(b.p, "alice", 0, &h, &hn), CKV_OK);
+    assert_int_equal(hn, 12);
+    for (size_t i = 0; i < hn; i++) {
+        snprintf(txt, sizeof txt, "m%zu", i + 1);
+        assert_string_equal((const char *)h[i].body, txt);
+    }
+    ckv_history_free(h, hn);
+
+    user_free(&a);
+    user_free(&b);
+    srv_stop(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_chat),
         cmocka_unit_test(test_gap_reorder),
+        cmocka_unit_test(test_rotate),
+        cmocka_unit_test(test_reset_and_monitor),
+        cmocka_unit_test(test_unpinned_log_key),
+        cmocka_unit_test(test_kill9),
     };
     signal(SIGPIPE, SIG_IGN);
     return cmocka_run_group_tests(tests, NULL, NULL);
