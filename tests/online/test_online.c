@@ -17,6 +17,13 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "proxy.h"
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "ckv/bundle.h"
+#include "ckv/tlog.h"
 
 #define OK(c, expr)                                                                            \
     do {                                                                                       \
@@ -435,6 +442,131 @@ static void test_kill9(void **state)
     srv_stop(&s);
 }
 
+/* A server that lies: a wrong inclusion proof, another name's entry, an
+ * older entry than one proven before, a bundle with a key that is not in
+ * the log, a forked checkpoint signed by the log key. Each is refused with
+ * a sentence, and changes no contact. */
+static char *flip_proof(const char *json)
+{
+    json_t *o = json_loads(json, 0, NULL);
+    json_t *p = json_object_get(o, "proof");
+    uint8_t h[32];
+    size_t hl = 0;
+    char b64[64];
+    assert_true(json_array_size(p) > 0);
+    assert_int_equal(sodium_base642bin(h, sizeof h, json_string_value(json_array_get(p, 0)),
+                                       44, NULL, &hl, NULL, sodium_base64_VARIANT_ORIGINAL),
+                     0);
+    h[5] ^= 1;
+    sodium_bin2base64(b64, sizeof b64, h, 32, sodium_base64_VARIANT_ORIGINAL);
+    json_array_set_new(p, 0, json_string(b64));
+    char *out = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return out;
+}
+
+static void test_lying_server(void **state)
+{
+    srv s;
+    proxy px;
+    user a, b, d;
+    ckv_key_info ki;
+    ckv_monitor_report rep;
+    char url[256], *real_bob, *real_alice, *body;
+    (void)state;
+
+    srv_start(&s);
+    pair(&s, &a, &b);
+    assert_int_equal(proxy_start(&px, s.url), 0);
+    srv ps = s;
+    snprintf(ps.url, sizeof ps.url, "%s", px.url);
+    user_new(&d, &ps, "dave", NULL);
+    OK(d.c, ckv_client_register(d.c));
+
+    snprintf(url, sizeof url, "%s/v1/directory/bob", s.url);
+    real_bob = http_get(url);
+    snprintf(url, sizeof url, "%s/v1/directory/alice", s.url);
+    real_alice = http_get(url);
+    assert_non_null(real_bob);
+    assert_non_null(real_alice);
+
+    /* a wrong inclusion proof */
+    body = flip_proof(real_bob);
+    proxy_override(&px, "/v1/directory/bob", body);
+    free(body);
+    assert_int_equal(ckv_client_lookup(d.c, "bob", &ki), CKV_ERR_KT_BAD_PROOF);
+    assert_non_null(strstr(ckv_client_last_error(d.c), "inclusion proof"));
+    assert_int_equal(ckv_client_add_contact(d.c, "bob", NULL), CKV_ERR_KT_BAD_PROOF);
+    ckv_contact *ct = NULL;
+    assert_int_equal(ckv_contact_get(d.p, "bob", &ct), CKV_ERR_NO_CONTACT);
+
+    /* another name's entry */
+    proxy_override(&px, "/v1/directory/bob", real_alice);
+    assert_int_equal(ckv_client_lookup(d.c, "bob", &ki), CKV_ERR_KT_NAME_MISMATCH);
+
+    /* a bundle whose identity key is not bob's logged key */
+    ckv_bundle fake;
+    char *bj = NULL;
+    assert_int_equal(ckv_profile_export_bundle(a.p, 0, &fake), CKV_OK);
+    assert_int_equal(ckv_bundle_to_json(&fake, &bj), CKV_OK);
+    json_t *bo = json_loads(bj, 0, NULL);
+    json_object_set_new(bo, "name", json_string("bob"));
+    body = json_dumps(bo, JSON_COMPACT);
+    json_decref(bo);
+    free(bj);
+    proxy_override(&px, "/v1/keys/bob", body);
+    free(body);
+    assert_int_equal(ckv_client_add_contact(d.c, "bob", NULL), CKV_ERR_KT_BUNDLE_KEY);
+    assert_int_equal(ckv_contact_get(d.p, "bob", &ct), CKV_ERR_NO_CONTACT);
+    proxy_override(&px, NULL, NULL);
+    OK(d.c, ckv_client_add_contact(d.c, "bob", NULL));
+
+    /* an older entry than one proven before */
+    OK(d.c, ckv_client_lookup(d.c, "alice", &ki));
+    assert_int_equal(ki.version, 1);
+    OK(a.c, ckv_client_rotate(a.c));
+    OK(d.c, ckv_client_lookup(d.c, "alice", &ki));
+    assert_int_equal(ki.version, 2);
+    proxy_override(&px, "/v1/directory/alice", real_alice);
+    assert_int_equal(ckv_client_lookup(d.c, "alice", &ki), CKV_ERR_KT_STALE);
+    assert_non_null(strstr(ckv_client_last_error(d.c), "version 1"));
+    proxy_override(&px, NULL, NULL);
+
+    /* a forked checkpoint: same size, another root, signed by the log key */
+    ckv_view v;
+    ckv_tlog_signer *signer = NULL;
+    ckv_tlog_hash root;
+    char kpath[300], *text = NULL, *note = NULL;
+    size_t tl = 0, nl = 0;
+    OK(d.c, ckv_client_view(d.c, &v));
+    snprintf(kpath, sizeof kpath, "%s/data/log.key", s.dir);
+    assert_int_equal(ckv_tlog_signer_load(kpath, &signer), CKV_OK);
+    memset(root.b, 0x42, sizeof root.b);
+    assert_int_equal(ckv_tlog_checkpoint_format(ckv_tlog_signer_name(signer), v.tree_size, &root,
+                                                NULL, &text, &tl),
+                     CKV_OK);
+    assert_int_equal(ckv_tlog_note_sign(text, tl, signer, &note, &nl), CKV_OK);
+    proxy_override(&px, "/checkpoint", note);
+    assert_int_equal(ckv_client_monitor(d.c, &rep), CKV_ERR_KT_INCONSISTENT);
+    assert_non_null(strstr(ckv_client_last_error(d.c), "forked"));
+    ckv_view v2;
+    OK(d.c, ckv_client_view(d.c, &v2));
+    assert_int_equal(v2.tree_size, v.tree_size);
+    proxy_override(&px, NULL, NULL);
+    OK(d.c, ckv_client_monitor(d.c, &rep));
+    ckv_tlog_signer_free(signer);
+    free(text);
+    free(note);
+
+    free(real_bob);
+    free(real_alice);
+    user_free(&d);
+    proxy_stop(&px);
+    user_free(&a);
+    user_free(&b);
+    srv_stop(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -444,6 +576,7 @@ int main(void)
         cmocka_unit_test(test_reset_and_monitor),
         cmocka_unit_test(test_unpinned_log_key),
         cmocka_unit_test(test_kill9),
+        cmocka_unit_test(test_lying_server),
     };
     signal(SIGPIPE, SIG_IGN);
     return cmocka_run_group_tests(tests, NULL, NULL);
