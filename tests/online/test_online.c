@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -298,6 +299,7 @@ static void test_reset_and_monitor(void **state)
     srv_start(&s);
     pair(&s, &a, &b);
     OK(b.c, ckv_client_add_contact(b.c, "alice", NULL));
+    OK(b.c, ckv_contact_verify(b.p, "alice", CKV_VERIFY_PUBLIC_CODE, NULL));
     OK(a.c, ckv_client_monitor(a.c, &rep));
     assert_int_equal(rep.own_entries, 1);
     assert_int_equal(rep.foreign_entries, 0);
@@ -322,6 +324,15 @@ static void test_reset_and_monitor(void **state)
     assert_int_equal(rep.foreign_index, 3);
     assert_non_null(strstr(ckv_client_last_error(a.c), "alice"));
 
+    /* bob had verified alice: the reset blocks sending to her (once his
+     * proof of her old key is older than his maximum checkpoint age) */
+    ckv_client_options o = {.max_checkpoint_age = 1, .timeout_ms = 5000};
+    ckv_client_close(b.c);
+    OK(NULL, ckv_client_open(b.p, &o, &b.c));
+    sleep(2);
+    assert_int_equal(ckv_client_send(b.c, "alice", (const uint8_t *)"x", 1, NULL),
+                     CKV_ERR_KEY_CHANGED_BLOCKED);
+    assert_int_equal(state_of(&b, "alice"), CKV_TRUST_CHANGED);
     OK(b.c, ckv_client_lookup(b.c, "alice", &ki));
     assert_int_equal(ki.type, 3);
     assert_int_equal(ki.version, 3);
