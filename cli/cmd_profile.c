@@ -121,7 +121,6 @@ int cmd_bundle(struct cli_globals *g, int argc, char **argv)
         goto out;
     }
     size_t n = strlen(json);
-    json[n] = '\0';
     if (cli_write_stdout(json, n) != 0 || cli_write_stdout("\n", 1) != 0)
         goto out;
     rc = 0;

@@ -73,6 +73,32 @@ out:
     return rc;
 }
 
+/* While echo is off, a signal that ends the process first restores the
+ * terminal (then dies by the same signal). */
+static int g_tty_fd = -1;
+static struct termios g_tty_saved;
+
+static void restore_and_die(int sig)
+{
+    if (g_tty_fd >= 0)
+        tcsetattr(g_tty_fd, TCSAFLUSH, &g_tty_saved);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void guard(int fd, const struct termios *saved, int on)
+{
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTSTP};
+    if (on) {
+        g_tty_saved = *saved;
+        g_tty_fd = fd;
+    }
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+        signal(sigs[i], on ? restore_and_die : SIG_DFL);
+    if (!on)
+        g_tty_fd = -1;
+}
+
 /* Read one line from the terminal with echo off. */
 static int prompt_once(struct cli_passphrase *p, const char *prompt)
 {
@@ -102,13 +128,16 @@ static int prompt_once(struct cli_passphrase *p, const char *prompt)
     quiet.c_lflag |= ICANON;
     fputs(prompt, tty);
     fflush(tty);
+    guard(fd, &old, 1);
     if (tcsetattr(fd, TCSAFLUSH, &quiet) != 0) {
+        guard(fd, &old, 0);
         cli_error("cannot turn off the terminal echo: %s", strerror(errno));
         goto out;
     }
     restored = 1;
     char *got = fgets(line, sizeof(line), tty);
     tcsetattr(fd, TCSAFLUSH, &old);
+    guard(fd, &old, 0);
     restored = 0;
     fputs("\n", tty);
     fflush(tty);
@@ -123,8 +152,10 @@ static int prompt_once(struct cli_passphrase *p, const char *prompt)
     }
     rc = take(p, line, "the terminal");
 out:
-    if (restored)
+    if (restored) {
         tcsetattr(fd, TCSAFLUSH, &old);
+        guard(fd, &old, 0);
+    }
     sodium_memzero(line, sizeof(line));
     fclose(tty);
     return rc;

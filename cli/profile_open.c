@@ -46,6 +46,11 @@ int cli_profile_open(const struct cli_globals *g, ckv_profile **out)
                            "Passphrase for profile: ", 0) != 0)
         goto out;
     ckv_status st = ckv_profile_open(dir, (const uint8_t *)pass.buf, pass.len, &p);
+    if (st == CKV_ERR_WRONG_PASSPHRASE) {
+        cli_error("cannot open profile '%s': the passphrase is wrong; check CKV_PASSPHRASE, "
+                  "--passphrase-file or what you typed", g->profile);
+        goto out;
+    }
     if (st != CKV_OK) {
         cli_fail(st, "cannot open profile '%s'", g->profile);
         goto out;

@@ -439,7 +439,8 @@ ckv_status ckv_contact_list(ckv_profile *p, ckv_contact **out, size_t *count)
             ckv_name_hash(p, list[i].name, strlen(list[i].name), h);
             list[i].has_session = session_exists_h(p, h);
         }
-        qsort(list, n, sizeof *list, by_name);
+        if (n > 1)
+            qsort(list, n, sizeof *list, by_name);
         *out = n ? list : NULL;
         *count = n;
         if (n == 0)

@@ -12,7 +12,10 @@
  *   prekeys(id, handed_out, v)             one-time prekeys
  *   signed_prekeys(id, v)                  signed prekeys
  *   contacts(name_h, v)                    contact + trust journal
- *   messages(id, name_h, v)                history (direction, time, text)
+ *   messages(name_h, id, v)                history (direction, time, text);
+ *                                          id counts per contact; one b-tree
+ *                                          (WITHOUT ROWID) so that storing a
+ *                                          message writes one page
  *   sender_keys(k, v)                      group sender keys (unused by ckv yet)
  * Durability: WAL with synchronous=NORMAL (a killed process loses nothing
  * committed; a power cut may lose the last commits, never consistency).
@@ -35,8 +38,8 @@ static const char *const schema_sql =
     " v BLOB NOT NULL);"
     "CREATE TABLE signed_prekeys(id INTEGER PRIMARY KEY, v BLOB NOT NULL);"
     "CREATE TABLE contacts(name_h BLOB PRIMARY KEY, v BLOB NOT NULL);"
-    "CREATE TABLE messages(id INTEGER PRIMARY KEY, name_h BLOB NOT NULL, v BLOB NOT NULL);"
-    "CREATE INDEX messages_by_name ON messages(name_h, id);"
+    "CREATE TABLE messages(name_h BLOB NOT NULL, id INTEGER NOT NULL, v BLOB NOT NULL,"
+    " PRIMARY KEY(name_h, id)) WITHOUT ROWID;"
     "CREATE TABLE sender_keys(k BLOB PRIMARY KEY, v BLOB NOT NULL);";
 
 static const char *const stmt_sql[STMT_COUNT_] = {
@@ -46,8 +49,8 @@ static const char *const stmt_sql[STMT_COUNT_] = {
     [STMT_META_GET] = "SELECT v FROM meta WHERE k = ?1",
     [STMT_META_PUT] = "INSERT OR REPLACE INTO meta(k, v) VALUES (?1, ?2)",
     [STMT_SESSION_GET] = "SELECT v FROM sessions WHERE name_h = ?1 AND device = ?2",
-    [STMT_SESSION_PUT] = "INSERT INTO sessions(name_h, device, v) VALUES (?1, ?2, ?3)"
-                         " ON CONFLICT(name_h, device) DO UPDATE SET v = excluded.v",
+    [STMT_SESSION_PUT] = ("INSERT INTO sessions(name_h, device, v) VALUES (?1, ?2, ?3)"
+                          " ON CONFLICT(name_h, device) DO UPDATE SET v = excluded.v"),
     [STMT_SESSION_HAS] = "SELECT 1 FROM sessions WHERE name_h = ?1 AND device = ?2",
     [STMT_SESSION_DEL] = "DELETE FROM sessions WHERE name_h = ?1 AND device = ?2",
     [STMT_SESSION_DEL_ALL] = "DELETE FROM sessions WHERE name_h = ?1",
@@ -66,8 +69,10 @@ static const char *const stmt_sql[STMT_COUNT_] = {
     [STMT_CONTACT_GET] = "SELECT v FROM contacts WHERE name_h = ?1",
     [STMT_CONTACT_PUT] = "INSERT OR REPLACE INTO contacts(name_h, v) VALUES (?1, ?2)",
     [STMT_CONTACT_ALL] = "SELECT name_h, v FROM contacts",
-    [STMT_MSG_NEXT_ID] = "SELECT coalesce(max(id), 0) + 1 FROM messages",
+    [STMT_MSG_NEXT_ID] = "SELECT coalesce(max(id), 0) + 1 FROM messages WHERE name_h = ?1",
     [STMT_MSG_PUT] = "INSERT INTO messages(id, name_h, v) VALUES (?1, ?2, ?3)",
+    [STMT_MSG_GET] = "SELECT v FROM messages WHERE name_h = ?1 AND id = ?2",
+    [STMT_MSG_SET] = "UPDATE messages SET v = ?3 WHERE name_h = ?1 AND id = ?2",
     [STMT_MSG_LIST] = "SELECT id, v FROM messages WHERE name_h = ?1 ORDER BY id DESC LIMIT ?2",
     [STMT_SENDER_GET] = "SELECT v FROM sender_keys WHERE k = ?1",
     [STMT_SENDER_PUT] = "INSERT OR REPLACE INTO sender_keys(k, v) VALUES (?1, ?2)",
@@ -119,7 +124,8 @@ ckv_status ckv_db_open(const char *path, int create, sqlite3 **out)
     if (path != NULL) {
         st = exec(db, "PRAGMA journal_mode = WAL");
         if (st == CKV_OK)
-            st = exec(db, "PRAGMA synchronous = NORMAL");
+            st = exec(db, "PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 4000;"
+                          " PRAGMA journal_size_limit = 16777216");
     } else {
         st = exec(db, "PRAGMA journal_mode = MEMORY");
     }

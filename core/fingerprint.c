@@ -19,7 +19,10 @@
  */
 #include "internal.h"
 
-#include <openssl/evp.h>
+/* SHA512_Transform (the bare compression function) is "deprecated" in
+ * OpenSSL 3 but present; it is what makes 5200 iterations cheap. */
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/sha.h>
 #include <signal/fingerprint.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -28,34 +31,46 @@
 
 #define ITER_MAX 100000
 
+/* SHA-512 initial hash value, FIPS 180-4 §5.3.5 */
+static const uint64_t sha512_iv[8] = {
+    0x6a09e667f3bcc908ULL, 0xbb67ae8584caa73bULL, 0x3c6ef372fe94f82bULL, 0xa54ff53a5f1d36f1ULL,
+    0x510e527fade682d1ULL, 0x9b05688c2b3e6c1fULL, 0x1f83d9abfb41bd6bULL, 0x5be0cd19137e2179ULL};
+
 ckv_status ckv_fingerprint_half(const char *id, const uint8_t key[33], unsigned iterations,
                                 char digits[CKV_PUBLIC_CODE_DIGITS + 1], uint8_t scannable32[32])
 {
-    EVP_MD_CTX *ctx = NULL;
-    const EVP_MD *md = EVP_sha512();
-    uint8_t h[64];
-    unsigned int n = 0;
     static const uint8_t version[2] = {0, 0};
-    ckv_status st = CKV_ERR_CRYPTO;
+    uint8_t block[128], h[64];
+    SHA512_CTX ctx;
+    size_t id_len;
 
     if (id == NULL || key == NULL || iterations < 1 || iterations > ITER_MAX)
         return CKV_ERR_INVALID_ARG;
-    ctx = EVP_MD_CTX_new();
-    if (ctx == NULL)
-        return CKV_ERR_NOMEM;
+    id_len = strlen(id);
+    if (id_len > 1024)
+        return CKV_ERR_INVALID_ARG;
     /* first round: H1 = SHA-512(version || key || id || key) */
-    if (EVP_DigestInit_ex(ctx, md, NULL) != 1 || EVP_DigestUpdate(ctx, version, 2) != 1 ||
-        EVP_DigestUpdate(ctx, key, 33) != 1 || EVP_DigestUpdate(ctx, id, strlen(id)) != 1 ||
-        EVP_DigestUpdate(ctx, key, 33) != 1 || EVP_DigestFinal_ex(ctx, h, &n) != 1)
-        goto out;
+    if (SHA512_Init(&ctx) != 1 || SHA512_Update(&ctx, version, 2) != 1 ||
+        SHA512_Update(&ctx, key, 33) != 1 || SHA512_Update(&ctx, id, id_len) != 1 ||
+        SHA512_Update(&ctx, key, 33) != 1 || SHA512_Final(h, &ctx) != 1)
+        return CKV_ERR_CRYPTO;
+    /* every later round hashes exactly 97 bytes (H || key): one padded block
+     * (FIPS 180-4 §5.1.2: 0x80, zeros, 128-bit length 776), so we run the
+     * compression function alone on a block whose tail never changes */
+    memset(block, 0, sizeof block);
+    memcpy(block, h, 64);
+    memcpy(block + 64, key, 33);
+    block[97] = 0x80;
+    block[126] = (uint8_t)((97 * 8) >> 8);
+    block[127] = (uint8_t)(97 * 8);
     for (unsigned i = 1; i < iterations; i++) {
-        uint8_t in[64 + 33];
-        memcpy(in, h, 64);
-        memcpy(in + 64, key, 33);
-        if (EVP_DigestInit_ex(ctx, md, NULL) != 1 || EVP_DigestUpdate(ctx, in, sizeof in) != 1 ||
-            EVP_DigestFinal_ex(ctx, h, &n) != 1)
-            goto out;
+        memcpy(ctx.h, sha512_iv, sizeof sha512_iv);
+        SHA512_Transform(&ctx, block);
+        for (int w = 0; w < 8; w++)
+            for (int b = 0; b < 8; b++)
+                block[8 * w + b] = (uint8_t)(ctx.h[w] >> (56 - 8 * b));
     }
+    memcpy(h, block, 64);
     if (digits != NULL) {
         for (int g = 0; g < 6; g++) {
             const uint8_t *c = h + 5 * g;
@@ -67,11 +82,8 @@ ckv_status ckv_fingerprint_half(const char *id, const uint8_t key[33], unsigned 
     }
     if (scannable32 != NULL)
         memcpy(scannable32, h, 32);
-    st = CKV_OK;
-out:
-    sodium_memzero(h, sizeof h);
-    EVP_MD_CTX_free(ctx);
-    return st;
+    sodium_memzero(&ctx, sizeof ctx);
+    return CKV_OK;
 }
 
 static ckv_status make_scannable(unsigned version, const uint8_t local32[32],

@@ -87,6 +87,8 @@ enum ckv_stmt_id {
     STMT_MSG_NEXT_ID,
     STMT_MSG_PUT,
     STMT_MSG_LIST,
+    STMT_MSG_GET,
+    STMT_MSG_SET,
     STMT_SENDER_GET,
     STMT_SENDER_PUT,
     STMT_COUNT_

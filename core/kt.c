@@ -658,7 +658,7 @@ ckv_status ckv_client_lookup(ckv_client *c, const char *name, ckv_key_info *out)
 out:
     ckv_contact_free(ct);
     free(k);
-    return st;
+    return ckv_client_done(c, st);
 }
 
 ckv_status ckv_client_key_history(ckv_client *c, const char *name, ckv_key_info **out,
@@ -696,7 +696,7 @@ ckv_status ckv_client_key_history(ckv_client *c, const char *name, ckv_key_info 
     *count = n;
 out:
     free(l);
-    return st;
+    return ckv_client_done(c, st);
 }
 
 ckv_status ckv_client_view(ckv_client *c, ckv_view *out)
@@ -985,5 +985,5 @@ out:
     free(entries);
     free(path);
     free(cp);
-    return st;
+    return ckv_client_done(c, st);
 }

@@ -29,6 +29,13 @@ ckv_status ckv_client_fail(ckv_client *c, ckv_status st, const char *fmt, ...)
     return st;
 }
 
+ckv_status ckv_client_done(ckv_client *c, ckv_status st)
+{
+    if (st != CKV_OK && c != NULL && c->err[0] == 0)
+        ckv_client_fail(c, st, "%s", ckv_strerror(st));
+    return st;
+}
+
 char *ckv_b64(const uint8_t *in, size_t len)
 {
     size_t n = sodium_base64_encoded_len(len, sodium_base64_VARIANT_ORIGINAL);

@@ -54,6 +54,9 @@ struct ckv_client {
 ckv_status ckv_client_fail(ckv_client *c, ckv_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* st, after making sure c->err has a sentence when st is an error. */
+ckv_status ckv_client_done(ckv_client *c, ckv_status st);
+
 /* ---- net.c ---------------------------------------------------------------- */
 
 /* One HTTP request to the pinned server. path starts with '/'. body (may be

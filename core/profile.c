@@ -728,6 +728,77 @@ out:
     return st;
 }
 
+/* messages has no rowid: list the keys first, then re-seal row by row. */
+static ckv_status reseal_messages(ckv_profile *p, const uint8_t new_key[CKV_KEY_LEN])
+{
+    sqlite3_stmt *sel = NULL;
+    uint8_t *keys = NULL; /* n x (name_h 32 || id 8) */
+    size_t n = 0, cap = 0;
+    ckv_status st = CKV_OK;
+    int rc;
+
+    if (sqlite3_prepare_v2(p->db, "SELECT name_h, id FROM messages", -1, &sel, NULL) != SQLITE_OK)
+        return ckv_db_status(sqlite3_errcode(p->db));
+    while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
+        const void *h = sqlite3_column_blob(sel, 0);
+        if (h == NULL || sqlite3_column_bytes(sel, 0) != 32) {
+            st = CKV_ERR_PROFILE_DAMAGED;
+            break;
+        }
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 256;
+            uint8_t *nk = realloc(keys, ncap * 40);
+            if (nk == NULL) {
+                st = CKV_ERR_NOMEM;
+                break;
+            }
+            keys = nk;
+            cap = ncap;
+        }
+        memcpy(keys + n * 40, h, 32);
+        be64(keys + n * 40 + 32, (uint64_t)sqlite3_column_int64(sel, 1));
+        n++;
+    }
+    if (st == CKV_OK && rc != SQLITE_DONE)
+        st = ckv_db_status(rc);
+    sqlite3_finalize(sel);
+    for (size_t i = 0; i < n && st == CKV_OK; i++) {
+        const uint8_t *rk = keys + i * 40;
+        sqlite3_int64 id = 0;
+        uint8_t *plain = NULL, *sealed = NULL;
+        size_t plain_len = 0, sealed_len = 0;
+        sqlite3_stmt *s;
+        for (int b = 0; b < 8; b++)
+            id = (sqlite3_int64)(((uint64_t)id << 8) | rk[32 + b]);
+        s = ckv_stmt(p, STMT_MSG_GET);
+        sqlite3_bind_blob(s, 1, rk, 32, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, id);
+        rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW)
+            st = ckv_unseal(p->seal_key, SEAL_MESSAGE, rk, 40, sqlite3_column_blob(s, 0),
+                            (size_t)sqlite3_column_bytes(s, 0), &plain, &plain_len);
+        else
+            st = rc == SQLITE_DONE ? CKV_ERR_INTERNAL : ckv_db_status(rc);
+        sqlite3_reset(s);
+        if (st == CKV_OK)
+            st = ckv_seal(new_key, SEAL_MESSAGE, rk, 40, plain, plain_len, &sealed, &sealed_len);
+        ckv_wipe_free(plain, plain_len);
+        if (st == CKV_OK) {
+            s = ckv_stmt(p, STMT_MSG_SET);
+            sqlite3_bind_blob(s, 1, rk, 32, SQLITE_STATIC);
+            sqlite3_bind_int64(s, 2, id);
+            sqlite3_bind_blob(s, 3, sealed, (int)sealed_len, SQLITE_STATIC);
+            rc = sqlite3_step(s);
+            sqlite3_reset(s);
+            if (rc != SQLITE_DONE)
+                st = ckv_db_status(rc);
+        }
+        free(sealed);
+    }
+    free(keys);
+    return st;
+}
+
 ckv_status ckv_profile_change_passphrase(ckv_profile *p, const uint8_t *new_passphrase,
                                          size_t new_passphrase_len, ckv_kdf_cost cost)
 {
@@ -741,7 +812,6 @@ ckv_status ckv_profile_change_passphrase(ckv_profile *p, const uint8_t *new_pass
         {"prekeys", SEAL_PREKEY, "id"},
         {"signed_prekeys", SEAL_SIGNED_PREKEY, "id"},
         {"contacts", SEAL_CONTACT, "name_h"},
-        {"messages", SEAL_MESSAGE, "name_h"},
         {"sender_keys", SEAL_SENDER_KEY, "k"},
     };
     uint8_t mk[CKV_KEY_LEN];
@@ -760,6 +830,8 @@ ckv_status ckv_profile_change_passphrase(ckv_profile *p, const uint8_t *new_pass
         goto out;
     for (size_t i = 0; i < sizeof tables / sizeof tables[0] && st == CKV_OK; i++)
         st = reseal_table(p, tables[i].table, tables[i].tag, tables[i].keycols, mk);
+    if (st == CKV_OK)
+        st = reseal_messages(p, mk);
     if (st == CKV_OK)
         st = write_header(p, new_passphrase, new_passphrase_len, cost, mk);
     if (st == CKV_OK)

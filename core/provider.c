@@ -5,8 +5,10 @@
  * libsignal-protocol-c brings its own curve25519/XEdDSA code but asks the
  * application for random bytes, HMAC-SHA256, SHA-512 and AES. We give it:
  *   random       libsodium randombytes_buf
- *   HMAC-SHA256  libsodium crypto_auth_hmacsha256 (streaming state)
+ *   HMAC-SHA256  RFC 2104 over OpenSSL's SHA-256 (SHA instructions)
  *   SHA-512      OpenSSL EVP (digest fetched once; ~1.5x libsodium here).
+ *   (digests and ciphers are fetched once: OpenSSL 3's implicit fetch
+ *   on every init would double the cost of small operations)
  *                `final` re-initialises the context: the fingerprint code
  *                calls init once and update/final 5200 times.
  *   AES-256-CBC  OpenSSL EVP with PKCS#5 padding (libsodium has no CBC);
@@ -18,17 +20,36 @@
  */
 #include "internal.h"
 
+/* the low-level SHA-256 calls are "deprecated" in OpenSSL 3 but present
+ * and much cheaper per call than EVP for HMAC's short inputs */
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/evp.h>
+#include <openssl/sha.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* Digest and ciphers fetched once (OpenSSL 3 re-fetches implicitly on every
+ * init when given EVP_sha512() and friends, which costs about as much as
+ * the work itself here). */
+static pthread_once_t fetch_once = PTHREAD_ONCE_INIT;
+static EVP_MD *md_sha512;
+static EVP_CIPHER *ciphers[2][3]; /* [cbc, ctr][128, 192, 256] */
+
+static void fetch_all(void)
+{
+    static const char *const names[2][3] = {{"AES-128-CBC", "AES-192-CBC", "AES-256-CBC"},
+                                            {"AES-128-CTR", "AES-192-CTR", "AES-256-CTR"}};
+    md_sha512 = EVP_MD_fetch(NULL, "SHA512", NULL);
+    for (int m = 0; m < 2; m++)
+        for (int k = 0; k < 3; k++)
+            ciphers[m][k] = EVP_CIPHER_fetch(NULL, names[m][k], NULL);
+}
+
 static const EVP_MD *sha512_md(void)
 {
-    static const EVP_MD *md; /* fetched once; EVP_sha512 is a static object */
-    if (md == NULL)
-        md = EVP_sha512();
-    return md;
+    pthread_once(&fetch_once, fetch_all);
+    return md_sha512;
 }
 
 static int random_cb(uint8_t *data, size_t len, void *ud)
@@ -38,35 +59,61 @@ static int random_cb(uint8_t *data, size_t len, void *ud)
     return 0;
 }
 
+/* HMAC-SHA256 (RFC 2104) on OpenSSL's SHA-256, which uses the CPU's SHA
+ * instructions here (about 3x libsodium's portable code; libsignal makes
+ * several HMACs per message). */
+struct hmac_ctx {
+    SHA256_CTX inner;
+    uint8_t opad_key[SHA256_CBLOCK]; /* K xor opad */
+};
+
 static int hmac_init(void **ctx, const uint8_t *key, size_t key_len, void *ud)
 {
     (void)ud;
-    crypto_auth_hmacsha256_state *st = sodium_malloc(sizeof *st);
-    if (st == NULL)
+    uint8_t k[SHA256_CBLOCK], ipad[SHA256_CBLOCK];
+    struct hmac_ctx *h = malloc(sizeof *h);
+    if (h == NULL)
         return SG_ERR_NOMEM;
-    if (crypto_auth_hmacsha256_init(st, key, key_len) != 0) {
-        sodium_free(st);
-        return SG_ERR_UNKNOWN;
+    memset(k, 0, sizeof k);
+    if (key_len > SHA256_CBLOCK)
+        SHA256(key, key_len, k); /* long keys are hashed first */
+    else if (key_len > 0)
+        memcpy(k, key, key_len);
+    for (size_t i = 0; i < SHA256_CBLOCK; i++) {
+        ipad[i] = k[i] ^ 0x36;
+        h->opad_key[i] = k[i] ^ 0x5c;
     }
-    *ctx = st;
+    SHA256_Init(&h->inner);
+    SHA256_Update(&h->inner, ipad, sizeof ipad);
+    sodium_memzero(k, sizeof k);
+    sodium_memzero(ipad, sizeof ipad);
+    *ctx = h;
     return 0;
 }
 
 static int hmac_update(void *ctx, const uint8_t *data, size_t len, void *ud)
 {
     (void)ud;
-    return crypto_auth_hmacsha256_update(ctx, data, len) == 0 ? 0 : SG_ERR_UNKNOWN;
+    struct hmac_ctx *h = ctx;
+    return SHA256_Update(&h->inner, data, len) == 1 ? 0 : SG_ERR_UNKNOWN;
 }
 
 static int hmac_final(void *ctx, signal_buffer **out, void *ud)
 {
     (void)ud;
-    uint8_t mac[crypto_auth_hmacsha256_BYTES];
-    signal_buffer *b = NULL;
-    if (crypto_auth_hmacsha256_final(ctx, mac) != 0)
-        return SG_ERR_UNKNOWN;
+    struct hmac_ctx *h = ctx;
+    uint8_t inner[SHA256_DIGEST_LENGTH], mac[SHA256_DIGEST_LENGTH];
+    SHA256_CTX outer;
+    signal_buffer *b;
+    SHA256_Final(inner, &h->inner);
+    SHA256_Init(&outer);
+    SHA256_Update(&outer, h->opad_key, sizeof h->opad_key);
+    SHA256_Update(&outer, inner, sizeof inner);
+    SHA256_Final(mac, &outer);
     b = signal_buffer_create(mac, sizeof mac);
+    sodium_memzero(inner, sizeof inner);
     sodium_memzero(mac, sizeof mac);
+    sodium_memzero(&outer, sizeof outer);
     if (b == NULL)
         return SG_ERR_NOMEM;
     *out = b;
@@ -76,8 +123,10 @@ static int hmac_final(void *ctx, signal_buffer **out, void *ud)
 static void hmac_cleanup(void *ctx, void *ud)
 {
     (void)ud;
-    if (ctx != NULL)
-        sodium_free(ctx); /* sodium_free wipes */
+    if (ctx != NULL) {
+        sodium_memzero(ctx, sizeof(struct hmac_ctx));
+        free(ctx);
+    }
 }
 
 static int sha512_init(void **ctx, void *ud)
@@ -126,22 +175,12 @@ static void sha512_cleanup(void *ctx, void *ud)
 
 static const EVP_CIPHER *pick_cipher(int cipher, size_t key_len)
 {
-    if (cipher == SG_CIPHER_AES_CBC_PKCS5) {
-        if (key_len == 16)
-            return EVP_aes_128_cbc();
-        if (key_len == 24)
-            return EVP_aes_192_cbc();
-        if (key_len == 32)
-            return EVP_aes_256_cbc();
-    } else if (cipher == SG_CIPHER_AES_CTR_NOPADDING) {
-        if (key_len == 16)
-            return EVP_aes_128_ctr();
-        if (key_len == 24)
-            return EVP_aes_192_ctr();
-        if (key_len == 32)
-            return EVP_aes_256_ctr();
-    }
-    return NULL;
+    int m = cipher == SG_CIPHER_AES_CBC_PKCS5 ? 0 : cipher == SG_CIPHER_AES_CTR_NOPADDING ? 1 : -1;
+    int k = key_len == 16 ? 0 : key_len == 24 ? 1 : key_len == 32 ? 2 : -1;
+    if (m < 0 || k < 0)
+        return NULL;
+    pthread_once(&fetch_once, fetch_all);
+    return ciphers[m][k];
 }
 
 /* AES in CBC (PKCS#5 padding) or CTR (no padding), one shot. */

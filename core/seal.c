@@ -2,7 +2,7 @@
  * seal.c: sealing values at rest.
  *
  * Every secret or private value in a profile is stored as
- *     nonce (24 random bytes) || XChaCha20-Poly1305(key, nonce, AD, value)
+ *     nonce (24 bytes, unique) || XChaCha20-Poly1305(key, nonce, AD, value)
  * with AD = "ckv1" || table tag (1 byte) || row key. The row key is what
  * identifies the row (a meta key name, a name hash and device id, a prekey
  * id, a message id ...), so a value moved to another row or table no longer
@@ -12,11 +12,46 @@
  */
 #include "internal.h"
 
+#include <pthread.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define AD_MAX 96
+
+/* Nonces: a random 16-byte prefix drawn once per process (again in a
+ * forked child) followed by a 64-bit counter. Unique for every value this
+ * process seals (XChaCha20's 192-bit nonce leaves room for the prefix to be
+ * random), and one getrandom() per process instead of one per value: the
+ * system call was a visible share of the cost of a message. */
+static pthread_once_t nonce_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t nonce_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint8_t nonce_prefix[16];
+static uint64_t nonce_counter;
+
+static void nonce_reseed(void)
+{
+    randombytes_buf(nonce_prefix, sizeof nonce_prefix);
+    nonce_counter = 0;
+}
+
+static void nonce_init(void)
+{
+    nonce_reseed();
+    pthread_atfork(NULL, NULL, nonce_reseed);
+}
+
+static void make_nonce(uint8_t out[CKV_SEAL_NONCE])
+{
+    uint64_t c;
+    pthread_once(&nonce_once, nonce_init);
+    pthread_mutex_lock(&nonce_lock);
+    c = ++nonce_counter;
+    memcpy(out, nonce_prefix, 16);
+    pthread_mutex_unlock(&nonce_lock);
+    for (int i = 0; i < 8; i++)
+        out[16 + i] = (uint8_t)(c >> (56 - 8 * i));
+}
 
 static ckv_status make_ad(int table, const uint8_t *rowkey, size_t rowkey_len,
                           uint8_t ad[AD_MAX], size_t *ad_len)
@@ -48,7 +83,7 @@ ckv_status ckv_seal(const uint8_t key[CKV_KEY_LEN], int table, const uint8_t *ro
     buf = malloc(len + CKV_SEAL_OVERHEAD);
     if (buf == NULL)
         return CKV_ERR_NOMEM;
-    randombytes_buf(buf, CKV_SEAL_NONCE);
+    make_nonce(buf);
     if (crypto_aead_xchacha20poly1305_ietf_encrypt(buf + CKV_SEAL_NONCE, &clen, in, len, ad,
                                                    ad_len, NULL, buf, key) != 0) {
         free(buf);

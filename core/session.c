@@ -63,7 +63,9 @@ ckv_status ckv_history_add(ckv_profile *p, const char *name, int outgoing, const
         p->history_hook = hook;
         return st;
     }
+    ckv_name_hash(p, name, strlen(name), rk);
     s = ckv_stmt(p, STMT_MSG_NEXT_ID);
+    sqlite3_bind_blob(s, 1, rk, 32, SQLITE_STATIC);
     rc = sqlite3_step(s);
     if (rc != SQLITE_ROW) {
         sqlite3_reset(s);
@@ -71,7 +73,6 @@ ckv_status ckv_history_add(ckv_profile *p, const char *name, int outgoing, const
     }
     id = sqlite3_column_int64(s, 0);
     sqlite3_reset(s);
-    ckv_name_hash(p, name, strlen(name), rk);
     be64(rk + 32, (uint64_t)id);
     plain = malloc(len + 9);
     if (plain == NULL)

@@ -28,6 +28,10 @@ def test(t):
     check(len(base64.b64decode(b["identity_key"])) == 33, "identity_key is 33 bytes")
     check(base64.b64decode(b["identity_key"])[0] == 5, "identity_key has the 0x05 prefix")
 
+    # each bundle hands out another one-time prekey
+    _, b2 = t.bundle_file("bob", "bundle-bob-2.json")
+    check(b2["prekey_id"] != b["prekey_id"], "two bundles share a one-time prekey")
+    check(b2["identity_key"] == b["identity_key"], "same identity in every bundle")
     t.ok("alice", "start", "bob", bfile)
     check("bob" in t.contacts("alice"), "bob listed after start")
 
@@ -39,6 +43,10 @@ def test(t):
     t.decrypt("bob", "alice", m1, "hello bob")
     check("alice" in t.contacts("bob"), "alice listed after her first message")
     t.decrypt("bob", "alice", m2, "second")
+    # a replayed PreKey message is a duplicate and changes nothing
+    snap = t.snapshot("bob")
+    t.fail("bob", "decrypt", "alice", stdin=m1, want=["already"])
+    check(t.snapshot("bob") == snap, "a replayed PreKey message changed the profile")
 
     # bob -> alice
     r1 = t.encrypt("bob", "alice", "hi alice")

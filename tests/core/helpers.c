@@ -74,7 +74,7 @@ int db_digest(const char *db_file, uint8_t out[32])
     for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++) {
         char sql[128];
         sqlite3_stmt *s = NULL;
-        snprintf(sql, sizeof sql, "SELECT * FROM %s ORDER BY rowid", tables[t]);
+        snprintf(sql, sizeof sql, "SELECT * FROM %s ORDER BY 1, 2", tables[t]);
         if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
             goto out;
         crypto_generichash_update(&h, (const uint8_t *)tables[t], strlen(tables[t]) + 1);

@@ -5,6 +5,8 @@
  * and 2. Also: our fast halves agree with libsignal-protocol-c's own
  * fingerprint generator (which runs on our crypto provider, so this also
  * checks the provider's SHA-512 re-init after final), and formatting.
+ * The provider's HMAC-SHA256 is checked through libsignal's HKDF against
+ * RFC 5869 A.1 and A.2 (A.2 has an 80-byte salt: the long-key path).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +19,7 @@
 #include <jansson.h>
 #include <signal/curve.h>
 #include <signal/fingerprint.h>
+#include <signal/hkdf.h>
 #include <sodium.h>
 
 #include "../../core/internal.h"
@@ -118,6 +121,49 @@ static void test_matches_libsignal_generator(void **state)
     pthread_mutex_destroy(&lock);
 }
 
+static void hkdf_case(signal_context *ctx, const uint8_t *ikm, size_t ikm_len, const uint8_t *salt,
+                      size_t salt_len, const uint8_t *info, size_t info_len, const char *okm_hex)
+{
+    uint8_t want[128];
+    int n = hex_to_bin(okm_hex, want, sizeof want);
+    hkdf_context *h = NULL;
+    uint8_t *out = NULL;
+    assert_true(n > 0);
+    assert_int_equal(hkdf_create(&h, 3, ctx), 0);
+    assert_int_equal(hkdf_derive_secrets(h, &out, ikm, ikm_len, salt, salt_len, info, info_len,
+                                         (size_t)n),
+                     n);
+    assert_memory_equal(out, want, (size_t)n);
+    free(out);
+    SIGNAL_UNREF(h);
+}
+
+static void test_provider_hmac_rfc5869(void **state)
+{
+    (void)state;
+    pthread_mutex_t lock;
+    signal_context *ctx = NULL;
+    uint8_t ikm[80], salt[80], info[80];
+    assert_int_equal(ckv_sg_context_create(&lock, &ctx), CKV_OK);
+    memset(ikm, 0x0b, 22);
+    for (int i = 0; i < 13; i++)
+        salt[i] = (uint8_t)i;
+    for (int i = 0; i < 10; i++)
+        info[i] = (uint8_t)(0xf0 + i);
+    hkdf_case(ctx, ikm, 22, salt, 13, info, 10,
+              "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865");
+    for (int i = 0; i < 80; i++) {
+        ikm[i] = (uint8_t)i;
+        salt[i] = (uint8_t)(0x60 + i);
+        info[i] = (uint8_t)(0xb0 + i);
+    }
+    hkdf_case(ctx, ikm, 80, salt, 80, info, 80,
+              "b11e398dc80327a1c8e7f78c596a49344f012eda2d4efad8a050cc4c19afa97c59045a99cac7827271cb41c65e"
+              "590e09da3275600c2f09b8367793a9aca3db71cc30c58179ec3e87c14c01d5c1f3434f1d87");
+    signal_context_destroy(ctx);
+    pthread_mutex_destroy(&lock);
+}
+
 static void test_format_and_args(void **state)
 {
     (void)state;
@@ -142,6 +188,7 @@ int main(void)
         cmocka_unit_test(test_vectors),
         cmocka_unit_test(test_matches_libsignal_generator),
         cmocka_unit_test(test_format_and_args),
+        cmocka_unit_test(test_provider_hmac_rfc5869),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
