@@ -65,6 +65,10 @@ double ckv_bench_median(double *v, size_t n)
     return ckv_bench_percentile(v, n, 50.0);
 }
 
+#ifdef CKV_BENCH_HAVE_TUI
+int ckv_bench_tui(int argc, char **argv); /* bench/tui.c */
+#endif
+
 struct area {
     const char *name;
     int (*run)(int, char **);
@@ -77,6 +81,9 @@ static const struct area areas[] = {
 #endif
 #ifdef CKV_BENCH_HAVE_CORE
     {"core", ckv_bench_core, "messaging core: encrypt/decrypt, set-ups, safety numbers"},
+#endif
+#ifdef CKV_BENCH_HAVE_TUI
+    {"tui", ckv_bench_tui, "ckv-chat: key-to-doupdate latency, resident memory"},
 #endif
     {NULL, NULL, NULL},
 };

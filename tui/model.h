@@ -46,6 +46,11 @@ struct tui_line {
     uint64_t seq;     /* outgoing: sequence number in the conversation, 0 unknown */
     uint64_t token;   /* outgoing: the UI's id for the pending send, 0 none */
     char *text;       /* malloc'd, cleaned UTF-8 */
+    /* view.c's cache: rows this line wraps to at width wrap_w with delivery
+     * mark wrap_dlv (0 width = not computed) */
+    uint16_t wrap_w;
+    uint8_t wrap_dlv;
+    uint32_t wrap_rows;
 };
 
 struct tui_conv {

@@ -114,6 +114,11 @@ static int trust_role(int state)
 /* Decode the next character of s (UTF-8); returns bytes used (>= 1). */
 static size_t next_char(const char *s, wchar_t *wc, int *width)
 {
+    if ((unsigned char)*s >= 0x20 && (unsigned char)*s < 0x7f) { /* printable ASCII */
+        *wc = (wchar_t)*s;
+        *width = 1;
+        return 1;
+    }
     mbstate_t st;
     memset(&st, 0, sizeof(st));
     size_t k = mbrtowc(wc, s, MB_CUR_MAX, &st);
@@ -295,15 +300,22 @@ static void draw_conv(struct tui_view *v, struct tui_model *m, int top, int h, i
     v->conv_rows = h;
     if (h <= 0 || w <= 4)
         return;
-    /* Clamp the scroll: walk up until scroll + h rows are covered. */
+    /* Clamp the scroll: walk up until scroll + h rows are covered (row
+     * counts are cached per line, so deep scrolling stays cheap). */
     size_t need = c->scroll + (size_t)h, total = 0;
     for (size_t i = c->n; i-- > 0 && total < need;) {
-        int pw;
-        char *s = compose(v, m, c, &c->lines[i], &pw);
-        if (!s)
-            return;
-        total += wrap(s, w, w - indent, NULL, 0);
-        free(s);
+        struct tui_line *l = &c->lines[i];
+        if (l->wrap_w != (uint16_t)w || l->wrap_dlv != l->delivery) {
+            int pw;
+            char *s = compose(v, m, c, l, &pw);
+            if (!s)
+                return;
+            l->wrap_rows = (uint32_t)wrap(s, w, w - indent, NULL, 0);
+            l->wrap_w = (uint16_t)w;
+            l->wrap_dlv = l->delivery;
+            free(s);
+        }
+        total += l->wrap_rows;
     }
     if (total < need)
         c->scroll = total > (size_t)h ? total - (size_t)h : 0;
@@ -313,6 +325,10 @@ static void draw_conv(struct tui_view *v, struct tui_model *m, int top, int h, i
     for (size_t i = c->n; i-- > 0 && y >= top;) {
         const struct tui_line *l = &c->lines[i];
         int pw;
+        if (skip >= l->wrap_rows && l->wrap_w == (uint16_t)w && l->wrap_dlv == l->delivery) {
+            skip -= l->wrap_rows; /* entirely below the pane */
+            continue;
+        }
         char *s = compose(v, m, c, l, &pw);
         if (!s)
             return;

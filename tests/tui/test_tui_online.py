@@ -24,11 +24,9 @@ from tuidrive import Fail, Term, Tmux, has_qr, safety_groups  # noqa
 
 CHAT, CKVD, ROTATE = sys.argv[1], sys.argv[2], sys.argv[3]
 SHOTS = os.environ.get("CKV_TUI_SHOTS")
-# How bob replaces his key. ckv_client_rotate fails with CKV_ERR_INVALID_ARG
-# in this core (the rotate entry's body is checked before its old-key
-# signature is set: reported to online-core); a reset is the same key change
-# for alice (a new key under bob's name in the log), so the test uses it.
-KEY_CHANGE = os.environ.get("CKV_TUI_KEY_CHANGE", "reset")
+# How bob replaces his key: rotate (default) or reset (CKV_TUI_KEY_CHANGE);
+# for alice both are a new key under bob's name in the log.
+KEY_CHANGE = os.environ.get("CKV_TUI_KEY_CHANGE", "rotate")
 
 
 def shot(name, text):
