@@ -175,6 +175,21 @@ ckv_status tui_online_register(struct tui_online *o, struct tui_worker *w)
     return st;
 }
 
+void tui_online_ensure_registered(struct tui_online *o, struct tui_worker *w, const char *account)
+{
+    ckv_key_info ki;
+    ckv_status st = ckv_client_lookup(o->c, account, &ki);
+    if (st == CKV_ERR_NOT_REGISTERED || st == CKV_ERR_NOT_FOUND) {
+        tui_worker_note(w, "", TUI_LINE_INFO, "%s is not registered on the server yet: registering",
+                        account);
+        (void)tui_online_register(o, w);
+    } else if (st == CKV_OK) {
+        post_conn(o, w, TUI_CONN_ONLINE, NULL);
+    } else {
+        failed(o, w, "", st, "cannot look up your own account");
+    }
+}
+
 void tui_online_send(struct tui_online *o, struct tui_worker *w, const struct tui_cmd *cmd)
 {
     char d[600];

@@ -37,6 +37,9 @@ ckv_status tui_online_open(ckv_profile *p, struct tui_online **out, char **serve
 void tui_online_close(struct tui_online *o);
 
 ckv_status tui_online_register(struct tui_online *o, struct tui_worker *w);
+/* Register when the log has no entry for account yet (a first run whose
+ * registration failed, e.g. the server was down). */
+void tui_online_ensure_registered(struct tui_online *o, struct tui_worker *w, const char *account);
 void tui_online_send(struct tui_online *o, struct tui_worker *w, const struct tui_cmd *cmd);
 void tui_online_add(struct tui_online *o, struct tui_worker *w, const char *name);
 /* Receive what is queued (no waiting) and post events. */

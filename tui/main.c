@@ -257,6 +257,7 @@ static int run(struct tui_start *start)
     set_escdelay(25);
     tui_view_init(&v, utf8);
     tui_ui_init(&u, w);
+    tui_model_note(&u.m, 0, TUI_LINE_INFO, "unlocking the profile...");
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_winch;

@@ -420,10 +420,10 @@ static void draw_status(struct tui_view *v, const struct tui_model *m, int y, in
             o += (size_t)snprintf(act + o, sizeof(act) - o, "%s%s(%u)", o ? "," : " act:",
                                   m->convs[i].name, m->convs[i].unread);
     int conn = m->conn >= 0 && m->conn <= 3 ? m->conn : 0;
-    snprintf(buf, sizeof(buf), " %s | %s | %s | log %llu | checkpoint %s%s%s",
+    snprintf(buf, sizeof(buf), " %s | %s | %s | log %llu | checkpoint %s%s%s%s",
              m->account[0] ? m->account : "(locked)", m->server[0] ? m->server : "no server",
              conn_names[conn], (unsigned long long)m->tree_size, age,
-             m->audit_active ? " | auditing" : "", act);
+             m->checkpoint_at > 0 ? " ago" : "", m->audit_active ? " | auditing" : "", act);
     fill(y, 0, w, att(v, conn == TUI_CONN_ERROR ? R_ALERT : R_BAR));
     attron(att(v, conn == TUI_CONN_ERROR ? R_ALERT : R_BAR));
     put(y, 0, buf, NULL, w);

@@ -460,6 +460,8 @@ static void go_online(struct tui_worker *w)
         st = tui_online_register(w->online, w);
         if (st != CKV_OK)
             return;
+    } else {
+        tui_online_ensure_registered(w->online, w, ckv_profile_account(w->profile));
     }
     tui_online_view(w->online, w);
 }
