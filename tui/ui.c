@@ -113,14 +113,7 @@ void tui_ui_apply(struct tui_ui *u, struct tui_res *r)
         m->quit = 1;
         break;
     case TUI_RES_CONTACTS: {
-        for (size_t i = 0; i < r->n_contacts; i++) {
-            const struct tui_contact *old = tui_model_contact(m, r->contacts[i].name);
-            int was = old ? old->state : -1;
-            if (r->contacts[i].state == TUI_CHANGED && was != TUI_CHANGED && was != -1)
-                tui_model_note(m, conv_of(u, r->contacts[i].name), TUI_LINE_ALERT,
-                               "%s's key changed after you verified it: sending is blocked",
-                               r->contacts[i].name);
-        }
+        /* a changed key shows as the mark, the banner and the input line */
         tui_model_set_contacts(m, r->contacts, r->n_contacts);
         r->contacts = NULL;
         r->n_contacts = 0;

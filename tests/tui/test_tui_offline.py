@@ -149,6 +149,15 @@ def main():
         check_whole(a, w0, h0, r"^ alice \| no server \| offline", r"^\[bob\]")
         print("resized to 80x24 and back to %dx%d" % (w0, h0))
 
+        # /code: our public code (the same 30 digits) and its QR code.
+        a.type("/code")
+        s = a.wait(r"Your public code \(alice\)")
+        rows = s.split("\n")
+        code = " ".join(re.findall(r"\d{5}", rows[2] + " " + rows[3]))
+        if code != mine_a or not has_qr(s):
+            raise Fail("/code shows %r (want %r) or no QR:\n%s" % (code, mine_a, s))
+        a.keys("Escape")
+
         # /help, then quit.
         a.type("/help")
         a.wait(r"/verify \[NAME\] safety number")
