@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -151,6 +152,28 @@ def main():
         b.wait(r"alice: welcome back", 30)
         a.wait("alice: welcome back \u2713\u2713", 30)
         print("rotation: banner, blocked, accepted, chat resumed")
+
+        # A message dropped by the server shows as a gap in bob's numbers.
+        a.type("/quit")
+        a.wait(r"EXIT=0")
+        for t in ("gap one", "gap two", "gap three"):
+            b.type(t)
+        b.wait("bob: gap three \u2713", 20)  # stored by the server
+        db = sqlite3.connect(os.path.join(tmp, "srv", "ckvd.db"), timeout=10)
+        ids = [r[0] for r in db.execute("SELECT id FROM messages WHERE sender = 'bob' ORDER BY id")]
+        if len(ids) != 3:
+            raise Fail("expected bob's 3 queued messages for alice, found %d" % len(ids))
+        db.execute("DELETE FROM messages WHERE id = ?", (ids[1],))
+        db.commit()
+        db.close()
+        a = Term(tmux, "alice3", [CHAT, "--profile", "alice"], env)
+        a.wait(r"profile of alice unlocked")
+        a.type("/msg bob")
+        s = a.wait(r"bob: gap three", 30)
+        s = a.wait(r"a message is missing \(number \d+ from bob never arrived\)")
+        if "gap two" in s or "gap one" not in s:
+            raise Fail("gap: wrong messages shown:\n" + s)
+        print("a dropped message shows as a gap")
 
         # /log, /monitor, /audit on alice's side.
         a.type("/log bob")
