@@ -22,6 +22,7 @@ struct tui_online {
     ckv_client *c;
     int conn;                 /* last state posted */
     char last_err[600];       /* last error posted (not repeated every retry) */
+    char last_log_bad[600];   /* last log inconsistency posted */
     uint64_t tree_size;       /* last view posted */
     int64_t accepted_at;
     /* contacts whose blocked key change was already announced: core keeps
@@ -67,22 +68,25 @@ static int is_log_bad(ckv_status st)
            st == CKV_ERR_TLOG_ROLLBACK || st == CKV_ERR_KT_BAD_CHECKPOINT;
 }
 
+/* The log contradicts our view (fork, rollback, bad checkpoint): a red
+ * banner saying what to do, and the detail in the status window. Posted
+ * again only when the detail changes. */
 static void log_bad(struct tui_online *o, struct tui_worker *w, ckv_status st)
 {
-    char d[400];
+    char d[600];
+    why(o, st, d, sizeof(d));
+    if (strcmp(d, o->last_log_bad) == 0)
+        return;
+    snprintf(o->last_log_bad, sizeof(o->last_log_bad), "%s", d);
+    tui_worker_note(w, "", TUI_LINE_ALERT, "log check failed: %s", d);
     struct tui_res *r = tui_res_new(TUI_RES_LOG_BAD);
     if (!r)
         return;
     r->status = st;
-    size_t need = 800;
-    r->text = malloc(need);
-    if (r->text)
-        snprintf(r->text, need,
-                 "LOG INCONSISTENT: the server's log does not agree with what this client "
-                 "saw before: %s. Do not trust new keys from it. Keep this profile as "
-                 "evidence, tell the operator and your contacts, and audit the log with "
-                 "ckv-audit. /ack hides this banner.",
-                 why(o, st, d, sizeof(d)));
+    r->text = strdup("LOG INCONSISTENT: the server showed a log that contradicts what this client "
+                     "saw before (a fork or a rollback). Do not trust new keys from it; keep this "
+                     "profile as evidence, tell the operator and your contacts, and audit the log "
+                     "with ckv-audit. Details in the status window; /ack hides this banner.");
     tui_worker_post(w, r);
 }
 
@@ -442,10 +446,10 @@ ckv_status tui_online_monitor(struct tui_online *o, struct tui_worker *w, int qu
         return CKV_OK;
     }
     if (st != CKV_OK) {
-        if (is_log_bad(st))
-            log_bad(o, w, st);
         if (!quiet)
             failed(o, w, "", st, "monitor failed");
+        else if (is_log_bad(st))
+            log_bad(o, w, st);
         return st;
     }
     if (!quiet)

@@ -110,7 +110,7 @@ struct tui_model {
     int foreign_alert;   /* a key under our name we did not make: until acknowledged */
     char foreign_text[300];
     int log_alert;       /* the log is inconsistent with our view */
-    char log_text[400];
+    char log_text[600];
 
     int overlay; /* enum tui_overlay */
     struct tui_verify verify;

@@ -212,7 +212,6 @@ void tui_ui_apply(struct tui_ui *u, struct tui_res *r)
     case TUI_RES_LOG_BAD:
         m->log_alert = 1;
         snprintf(m->log_text, sizeof(m->log_text), "%s", r->text ? r->text : "");
-        tui_model_note(m, 0, TUI_LINE_ALERT, "%s", m->log_text);
         break;
     case TUI_RES_PROGRESS:
         m->audit_total = r->total;

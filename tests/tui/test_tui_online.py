@@ -36,10 +36,19 @@ def shot(name, text):
             f.write(text.rstrip("\n") + "\n")
 
 
-def start_ckvd(tmp):
+def stop_ckvd(p):
+    p.send_signal(signal.SIGTERM)
+    try:
+        p.wait(10)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+
+
+def start_ckvd(tmp, port=0):
     errpath = os.path.join(tmp, "ckvd.stderr")
     err = open(errpath, "w")
-    p = subprocess.Popen([CKVD, "--listen", "127.0.0.1:0", "--data", os.path.join(tmp, "srv"),
+    p = subprocess.Popen([CKVD, "--listen", "127.0.0.1:%d" % port, "--data", os.path.join(tmp, "srv"),
                           "--checkpoint-interval", "50"], stdout=subprocess.DEVNULL, stderr=err)
     deadline = time.time() + 15
     while time.time() < deadline:
@@ -77,6 +86,14 @@ def main():
         b.type(vkey)
         b.wait(r"registered: your key is in the server's transparency log", 30)
         b.wait(r"^ bob \| http://127\.0\.0\.1:\d+ \| online \| log [12] \| checkpoint \d+s")
+
+        # Keep a copy of the server as it is now (log of 2 entries), to roll
+        # it back at the end.
+        stop_ckvd(srv)
+        shutil.copytree(os.path.join(tmp, "srv"), os.path.join(tmp, "srv-old"))
+        srv, url2, _ = start_ckvd(tmp, int(url.rsplit(":", 1)[1]))
+        if url2 != url:
+            raise Fail("ckvd restarted on %s, not %s" % (url2, url))
 
         # alice adds bob; they chat both ways.
         a.type("/add bob")
@@ -195,6 +212,27 @@ def main():
         o.wait(r"!! KEY UNDER YOUR NAME")  # stays in the status window
         o.type("/quit")
         o.wait(r"EXIT=0")
+
+        # A split view: the server goes back to its older state and grows a
+        # different log to the same size alice has seen (carol registers
+        # where bob's rotation was): the same tree size with another root.
+        stop_ckvd(srv)
+        shutil.rmtree(os.path.join(tmp, "srv"))
+        shutil.copytree(os.path.join(tmp, "srv-old"), os.path.join(tmp, "srv"))
+        srv, _, _ = start_ckvd(tmp, int(url.rsplit(":", 1)[1]))
+        c = Term(tmux, "carol", [CHAT, "--profile", "carol", "--name", "carol", "--server", url,
+                                 "--log-key", vkey], env)
+        c.wait(r"registered: your key is in the server's transparency log", 30)
+        c.wait(r"\| log 3 \|", 10)
+        c.type("/quit")
+        c.wait(r"EXIT=0")
+        a.type("/monitor")
+        s = a.wait(r"\u2502 LOG INCONSISTENT: the server showed a log that contradicts", 30)
+        if not re.search(r"\u2502 .*/ack hides this banner", s):
+            raise Fail("the log alert is cut short:\n" + s)
+        a.wait(r"!! log check failed: the server's log is inconsistent")
+        shot("online-log-alert", s)
+        print("forked log: red banner")
         a.type("/quit")
         a.wait(r"EXIT=0")
         b.type("/quit")
@@ -203,11 +241,7 @@ def main():
     finally:
         tmux.kill()
         if srv:
-            srv.send_signal(signal.SIGTERM)
-            try:
-                srv.wait(10)
-            except subprocess.TimeoutExpired:
-                srv.kill()
+            stop_ckvd(srv)
         if os.environ.get("CKV_TUI_KEEP"):
             print("kept", tmp)
         else:
