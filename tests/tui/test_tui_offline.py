@@ -82,7 +82,7 @@ def main():
         a.keys("Tab")
         a.wait(r"^\[bob\] /verify$")
         a.type("bob")
-        sa = a.wait(r"Verify bob: safety number")
+        sa = a.wait_qr(r"Verify bob: safety number")
         ga = safety_groups(sa)
         if len(ga) != 12:
             raise Fail("alice: %d groups of 5 digits, want 12:\n%s" % (len(ga), sa))
@@ -93,7 +93,7 @@ def main():
         b = Term(tmux, "bob", [CHAT, "--profile", "bob"], env)
         b.wait(r"profile of bob unlocked")
         b.type("/verify alice")
-        sb = b.wait(r"Verify alice: safety number")
+        sb = b.wait_qr(r"Verify alice: safety number")
         gb = safety_groups(sb)
         if ga != gb:
             raise Fail("the safety numbers differ:\nalice %s\nbob   %s" % (ga, gb))
@@ -134,24 +134,24 @@ def main():
         a.resize(80, 24)
         time.sleep(0.3)
         a.wait(r"^ alice \| no server")
-        s = check_whole(a, 80, 24, r"^ alice \| no server \| offline", r"^\[bob\]")
-        if "\u2714 bob" not in s or "reply 1000 from bob" not in s:
-            raise Fail("80x24 lost content:\n" + s)
+        s = check_whole(a, 80, 24, r"^ alice \| no server \| offline", r"^\[bob\]",
+                        must=("\u2714 bob", "reply 1000 from bob", "Contacts"))
         shot("main-80x24", s)
         a.type("/verify bob")
-        s = a.wait(r"Verify bob")
+        s = a.wait_qr(r"Verify bob")
         if not has_qr(s) or len(safety_groups(s)) != 12:
             raise Fail("verification screen incomplete at 80x24:\n" + s)
         a.keys("Escape")
         a.resize(w0, h0)
         time.sleep(0.3)
         a.wait(r"reply 1000 from bob")
-        check_whole(a, w0, h0, r"^ alice \| no server \| offline", r"^\[bob\]")
+        check_whole(a, w0, h0, r"^ alice \| no server \| offline", r"^\[bob\]",
+                    must=("\u2714 bob", "reply 1000 from bob", "Contacts"))
         print("resized to 80x24 and back to %dx%d" % (w0, h0))
 
         # /code: our public code (the same 30 digits) and its QR code.
         a.type("/code")
-        s = a.wait(r"Your public code \(alice\)")
+        s = a.wait_qr(r"Your public code \(alice\)")
         rows = s.split("\n")
         code = " ".join(re.findall(r"\d{5}", rows[2] + " " + rows[3]))
         if code != mine_a or not has_qr(s):

@@ -113,9 +113,9 @@ def main():
 
         # The verification screen on both sides.
         a.type("/verify bob")
-        sa = a.wait(r"Log: entry #\d+, key version 1", 20)
+        sa = a.wait_qr(r"Log: entry #\d+, key version 1", 20)
         b.type("/verify alice")
-        sb = b.wait(r"Log: entry #\d+, key version 1", 20)
+        sb = b.wait_qr(r"Log: entry #\d+, key version 1", 20)
         ga, gb = safety_groups(sa), safety_groups(sb)
         if len(ga) != 12 or ga != gb:
             raise Fail("safety numbers: alice %s, bob %s" % (ga, gb))

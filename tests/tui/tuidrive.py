@@ -58,6 +58,16 @@ class Term:
     def resize(self, w, h):
         self.t.run("resize-window", "-t", self.name, "-x", str(w), "-y", str(h))
 
+    def wait_qr(self, pattern, timeout=15):
+        """Wait for the pattern and a whole QR block (a capture can catch a
+        frame half drawn)."""
+        deadline = time.time() + timeout
+        while True:
+            s = self.wait(pattern, max(1, deadline - time.time()))
+            if has_qr(s) or time.time() > deadline:
+                return s
+            time.sleep(0.1)
+
     def wait(self, pattern, timeout=15, absent=False):
         """Wait until the regex matches the screen (or no longer matches)."""
         deadline = time.time() + timeout
@@ -97,20 +107,34 @@ def public_code_after(screen, label):
 
 
 def has_qr(screen):
-    """A QR block: at least 15 consecutive rows dense with half blocks."""
+    """A QR block: at least 12 consecutive rows of half blocks (the
+    smallest code, version 1 with its quiet zone, is 13 rows)."""
     run = best = 0
     for line in screen.split("\n"):
-        if sum(line.count(c) for c in "\u2580\u2584\u2588") >= 20:
+        if sum(line.count(c) for c in "\u2580\u2584\u2588") >= 10:
             run += 1
             best = max(best, run)
         else:
             run = 0
-    return best >= 15
+    return best >= 12
 
 
-def check_whole(term, w, h, status_pat, input_pat):
+def check_whole(term, w, h, status_pat, input_pat, must=(), timeout=5):
     """The screen fits w x h and shows its frame: status bar on row h-2,
-    input line on row h-1, nothing wider than w."""
+    input line on row h-1, nothing wider than w, and every string in
+    `must`. Retried until `timeout` (a capture can catch a frame half
+    drawn); the last failure is raised."""
+    deadline = time.time() + timeout
+    while True:
+        try:
+            return _check_whole(term, w, h, status_pat, input_pat, must)
+        except Fail:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def _check_whole(term, w, h, status_pat, input_pat, must):
     rows = term.rows()
     s = "\n".join(rows)
     if len(rows) < h:
@@ -122,4 +146,7 @@ def check_whole(term, w, h, status_pat, input_pat):
         raise Fail("row %d is not the status bar (%r):\n%s" % (h - 2, status_pat, s))
     if not re.search(input_pat, rows[h - 1]):
         raise Fail("row %d is not the input line (%r):\n%s" % (h - 1, input_pat, s))
+    for m in must:
+        if m not in s:
+            raise Fail("%r missing:\n%s" % (m, s))
     return s
