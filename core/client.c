@@ -169,6 +169,8 @@ void ckv_client_close(ckv_client *c)
     if (c->curl != NULL)
         curl_easy_cleanup(c->curl);
     ckv_tlog_verifier_free(c->vkey);
+    free(c->view_note);
+    free(c->view_cp);
     free(c->url);
     free(c->ca_file);
     sodium_memzero(c, sizeof *c);

@@ -195,6 +195,31 @@ out:
 
 /* Open a signed checkpoint from the server and make it part of our view
  * (see the top of the file). */
+/* Remember the note of the view just stored (see struct ckv_client). */
+static ckv_status cache_view(ckv_client *c, const char *note, size_t len,
+                             const ckv_tlog_checkpoint *cp, ckv_status st)
+{
+    if (st != CKV_OK)
+        return st;
+    free(c->view_note);
+    c->view_note = malloc(len + 1);
+    if (c->view_note == NULL) {
+        c->view_note_len = 0;
+        return CKV_OK; /* only a cache */
+    }
+    if (c->view_cp == NULL && (c->view_cp = malloc(sizeof *c->view_cp)) == NULL) {
+        free(c->view_note);
+        c->view_note = NULL;
+        return CKV_OK;
+    }
+    memcpy(c->view_note, note, len);
+    c->view_note[len] = 0;
+    c->view_note_len = len;
+    *c->view_cp = *cp;
+    c->view_refreshed = ckv_now();
+    return CKV_OK;
+}
+
 static ckv_status accept_checkpoint(ckv_client *c, const char *note, size_t len,
                                     ckv_tlog_checkpoint *cp)
 {
@@ -202,6 +227,19 @@ static ckv_status accept_checkpoint(ckv_client *c, const char *note, size_t len,
     struct view v;
     ckv_status st;
 
+    if (c->view_note != NULL && len == c->view_note_len && memcmp(note, c->view_note, len) == 0) {
+        /* exactly the note of our current view, verified before */
+        *cp = *c->view_cp;
+        if (ckv_now() == c->view_refreshed)
+            return CKV_OK;
+        /* refresh accepted_at, unless another client on this profile
+         * moved the view meanwhile */
+        if (load_view(c, &v) == CKV_OK && v.size == cp->size &&
+            sodium_memcmp(v.root, cp->root.b, 32) == 0)
+            return cache_view(c, note, len, cp, store_view(c, cp, note, len, 0));
+        free(c->view_note);
+        c->view_note = NULL;
+    }
     st = ckv_tlog_checkpoint_open(note, len, c->origin, vs, 1, cp, NULL);
     if (st != CKV_OK)
         return ckv_client_fail(c, CKV_ERR_KT_BAD_CHECKPOINT,
@@ -210,7 +248,7 @@ static ckv_status accept_checkpoint(ckv_client *c, const char *note, size_t len,
                                c->origin, ckv_strerror(st));
     st = load_view(c, &v);
     if (st == CKV_ERR_NOT_FOUND)
-        return store_view(c, cp, note, len, 1);
+        return cache_view(c, note, len, cp, store_view(c, cp, note, len, 1));
     if (st != CKV_OK)
         return ckv_client_fail(c, st, "cannot read the stored log view: %s", ckv_strerror(st));
     if (cp->size == v.size) {
@@ -219,13 +257,14 @@ static ckv_status accept_checkpoint(ckv_client *c, const char *note, size_t len,
                                    "the server signed two different checkpoints of size %llu: "
                                    "the log forked (the one accepted before is kept)",
                                    (unsigned long long)v.size);
-        return store_view(c, cp, note, len, 0); /* confirmed again: fresh */
+        /* confirmed again: fresh */
+        return cache_view(c, note, len, cp, store_view(c, cp, note, len, 0));
     }
     if (cp->size > v.size) {
         st = check_consistency(c, v.size, v.root, cp->size, cp->root.b);
         if (st != CKV_OK)
             return st;
-        return store_view(c, cp, note, len, 1);
+        return cache_view(c, note, len, cp, store_view(c, cp, note, len, 1));
     }
     /* an older checkpoint: valid only as a prefix of our view */
     return check_consistency(c, cp->size, cp->root.b, v.size, v.root);

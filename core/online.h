@@ -48,6 +48,12 @@ struct ckv_client {
     char token[128];            /* "" when none */
     int64_t token_expires;
     char err[CKV_ERRMSG_MAX];
+    /* the note of the current view, as last accepted (so that the same
+     * note is not verified again on every lookup) */
+    char *view_note;
+    size_t view_note_len;
+    ckv_tlog_checkpoint *view_cp;
+    int64_t view_refreshed; /* when kt_view's accepted_at was last written */
 };
 
 /* Set c->err (printf-like). Returns st, for `return fail(c, st, ...)`. */
