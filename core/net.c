@@ -26,6 +26,11 @@ ckv_status ckv_client_fail(ckv_client *c, ckv_status st, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(c->err, sizeof c->err, fmt, ap);
     va_end(ap);
+    /* the sentence may quote the server: keep it printable ASCII, so that
+     * no server can put terminal escapes on the user's screen */
+    for (char *q = c->err; *q != 0; q++)
+        if ((unsigned char)*q < 0x20 || (unsigned char)*q >= 0x7f)
+            *q = '?';
     return st;
 }
 

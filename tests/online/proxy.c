@@ -72,7 +72,8 @@ static void serve(proxy *px, int fd)
     }
     pthread_mutex_lock(&px->lock);
     if (px->override_path != NULL && strcmp(path, px->override_path) == 0) {
-        answer(fd, 200, "application/json", px->override_body, strlen(px->override_body));
+        answer(fd, px->override_status ? px->override_status : 200, "application/json",
+               px->override_body, strlen(px->override_body));
         px->hits++;
         pthread_mutex_unlock(&px->lock);
         free(req);
@@ -164,6 +165,15 @@ void proxy_override(proxy *px, const char *path, const char *body)
     px->override_path = path ? strdup(path) : NULL;
     px->override_body = body ? strdup(body) : NULL;
     px->hits = 0;
+    px->override_status = 200;
+    pthread_mutex_unlock(&px->lock);
+}
+
+void proxy_override_status(proxy *px, const char *path, long status, const char *body)
+{
+    proxy_override(px, path, body);
+    pthread_mutex_lock(&px->lock);
+    px->override_status = status;
     pthread_mutex_unlock(&px->lock);
 }
 

@@ -514,6 +514,14 @@ static void test_lying_server(void **state)
     ckv_contact *ct = NULL;
     assert_int_equal(ckv_contact_get(d.p, "bob", &ct), CKV_ERR_NO_CONTACT);
 
+    /* an error message with terminal escapes reaches the user as plain text */
+    proxy_override_status(&px, "/v1/directory/bob", 400,
+                          "{\"error\":\"nope \\u001b[2J\\u001b]0;pwned\\u0007\",\"code\":\"x\"}");
+    assert_int_equal(ckv_client_lookup(d.c, "bob", &ki), CKV_ERR_HTTP);
+    assert_non_null(strstr(ckv_client_last_error(d.c), "nope"));
+    assert_null(strchr(ckv_client_last_error(d.c), '\x1b'));
+    assert_null(strchr(ckv_client_last_error(d.c), '\a'));
+
     /* another name's entry */
     proxy_override(&px, "/v1/directory/bob", real_alice);
     assert_int_equal(ckv_client_lookup(d.c, "bob", &ki), CKV_ERR_KT_NAME_MISMATCH);
