@@ -134,6 +134,7 @@ static ckv_status perform(ckv_client *c, const char *method, const char *path, c
     memcpy(url + ul, path, pl + 1);
     memset(out, 0, sizeof *out);
     out->max = cap;
+    c->last_http = 0;
     curl_easy_reset(e);
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -181,6 +182,7 @@ static ckv_status perform(ckv_client *c, const char *method, const char *path, c
                                curl_easy_strerror(rc));
     }
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, status);
+    c->last_http = *status;
     *retry_after = hd.retry_after;
     return CKV_OK;
 }

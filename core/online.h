@@ -48,6 +48,7 @@ struct ckv_client {
     char token[128];            /* "" when none */
     int64_t token_expires;
     char err[CKV_ERRMSG_MAX];
+    long last_http;             /* status of the last answer (0: none) */
     /* the note of the current view, as last accepted (so that the same
      * note is not verified again on every lookup) */
     char *view_note;

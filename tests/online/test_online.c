@@ -580,6 +580,32 @@ static void test_lying_server(void **state)
     free(text);
     free(note);
 
+    /* the server applies dave's rotation but answers 500: the new key is
+     * kept pending, and the next register finds it in the log and
+     * finishes the switch (no key is lost, no alarm for our own entry) */
+    uint8_t k_before[33], k_after[33];
+    ckv_profile_identity_key(d.p, k_before);
+    proxy_lie_after(&px, "/v1/accounts", 500, "{\"error\":\"oops\",\"code\":\"db\"}");
+    assert_int_equal(ckv_client_rotate(d.c), CKV_ERR_HTTP);
+    ckv_profile_identity_key(d.p, k_after);
+    assert_memory_equal(k_before, k_after, 33);
+    proxy_override(&px, NULL, NULL);
+    OK(d.c, ckv_client_register(d.c));
+    ckv_profile_identity_key(d.p, k_after);
+    assert_memory_not_equal(k_before, k_after, 33);
+    OK(d.c, ckv_client_lookup(d.c, "dave", &ki));
+    assert_memory_equal(ki.key, k_after, 33);
+    assert_int_equal(ki.version, 2);
+    OK(d.c, ckv_client_monitor(d.c, &rep));
+    assert_int_equal(rep.own_entries, 2);
+    assert_int_equal(rep.foreign_entries, 0);
+    /* and it still chats: bob writes to the new key */
+    OK(b.c, ckv_client_send(b.c, "dave", (const uint8_t *)"hi dave", 7, NULL));
+    ckv_event *ev = NULL;
+    size_t n = 0;
+    assert_int_equal(recv_until(&d, CKV_EV_MESSAGE, 1, &ev, &n), 1);
+    ckv_client_events_free(ev, n);
+
     free(real_bob);
     free(real_alice);
     user_free(&d);
