@@ -258,6 +258,13 @@ static void test_rotate(void **state)
     assert_memory_equal(ki.key, new_key, 33);
     assert_int_equal(ki.version, 2);
     send_text(&c, "alice", "after rotation", 2);
+    ckv_contact *cc = NULL;
+    assert_int_equal(ckv_contact_get(c.p, "alice", &cc), CKV_OK);
+    assert_memory_equal(cc->identity_key, new_key, 33);
+    assert_int_equal(cc->events[cc->n_events - 1].kind == CKV_EVENT_KEY_CHANGED ||
+                         cc->events[cc->n_events - 2].kind == CKV_EVENT_KEY_CHANGED,
+                     1);
+    ckv_contact_free(cc);
 
     /* alice, with her new key, writes to bob: bob sees the key change and
      * keeps the message queued until he accepts */
