@@ -19,8 +19,8 @@
 #include <sodium.h>
 
 #define PASS_HELP \
-    "The passphrase comes from the environment variable CKV_PASSPHRASE, else\n" \
-    "from the first line of --passphrase-file FILE, else a prompt on the terminal.\n"
+    "The passphrase comes from the first line of --passphrase-file FILE, else\n" \
+    "from the environment variable CKV_PASSPHRASE, else a prompt on the terminal.\n"
 
 const struct cli_command cli_commands[] = {
     {"init", cmd_init, "init --name ACCOUNT\tcreate the profile for ACCOUNT",
@@ -89,9 +89,9 @@ const struct cli_command cli_commands[] = {
     {"passwd", cmd_passwd, "passwd\tchange the passphrase",
      "usage: ckv [--profile NAME] passwd [--new-passphrase-file FILE] [--kdf COST]\n"
      "Re-seal the profile under a new passphrase; nothing else changes.\n"
-     "The current passphrase as for every command; the new one from the\n"
-     "environment variable CKV_NEW_PASSPHRASE, else the first line of\n"
-     "--new-passphrase-file FILE, else a prompt (asked twice). --kdf as for init.\n"},
+     "The current passphrase as for every command; the new one from the first\n"
+     "line of --new-passphrase-file FILE, else the environment variable\n"
+     "CKV_NEW_PASSPHRASE, else a prompt (asked twice). --kdf as for init.\n"},
     {NULL, NULL, NULL, NULL},
 };
 
