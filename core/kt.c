@@ -661,6 +661,26 @@ ckv_status ckv_kt_add_own(ckv_client *c, const uint8_t leaf_hash[32])
     return st;
 }
 
+ckv_status ckv_kt_vouch(ckv_client *c, const char *name, const uint8_t key[CKV_IDENTITY_KEY_LEN])
+{
+    ckv_contact *ct = NULL;
+    int known = 0;
+    ckv_status st = ckv_contact_get(c->p, name, &ct);
+    if (st != CKV_OK)
+        return st;
+    if (sodium_memcmp(ct->identity_key, key, CKV_IDENTITY_KEY_LEN) != 0) {
+        ckv_contact_free(ct);
+        return CKV_ERR_UNTRUSTED_IDENTITY;
+    }
+    for (size_t i = 0; i < ct->n_events; i++)
+        known |= ct->events[i].kind == CKV_EVENT_LOGGED &&
+                 sodium_memcmp(ct->events[i].key, key, CKV_IDENTITY_KEY_LEN) == 0;
+    if (ct->state == CKV_TRUST_UNVERIFIED || !known)
+        st = ckv_contact_set_logged(c->p, name, key);
+    ckv_contact_free(ct);
+    return st;
+}
+
 /* ---- public: lookup, history, view ------------------------------------- */
 
 ckv_status ckv_client_lookup(ckv_client *c, const char *name, ckv_key_info *out)
@@ -685,7 +705,7 @@ ckv_status ckv_client_lookup(ckv_client *c, const char *name, ckv_key_info *out)
     /* a contact: the log vouches for its key, or reports that it changed */
     if (ckv_contact_get(c->p, norm, &ct) == CKV_OK) {
         if (sodium_memcmp(ct->identity_key, k->e.key, CKV_IDENTITY_KEY_LEN) == 0)
-            st = ckv_contact_set_logged(c->p, norm, k->e.key);
+            st = ckv_kt_vouch(c, norm, k->e.key);
         else
             st = ckv_contact_pin(c->p, norm, k->e.key, NULL);
         if (st != CKV_OK) {

@@ -114,6 +114,10 @@ ckv_status ckv_kt_view(ckv_client *c, uint64_t *size, uint8_t root[32], int64_t 
 /* Remember that this profile made the entry with this leaf hash. */
 ckv_status ckv_kt_add_own(ckv_client *c, const uint8_t leaf_hash[32]);
 
+/* The log vouches for contact name's pinned key: unverified -> logged; the
+ * journal gets one LOGGED event per key (not one per lookup). */
+ckv_status ckv_kt_vouch(ckv_client *c, const char *name, const uint8_t key[CKV_IDENTITY_KEY_LEN]);
+
 /* Fill a public ckv_key_info from a verified entry. */
 void ckv_kt_info(const ckv_kt_entry *k, ckv_key_info *out);
 

@@ -101,6 +101,16 @@ static void test_chat(void **state)
     OK(a.c, ckv_client_add_contact(a.c, "bob", &r));
     assert_int_equal(r.new_contact, 1);
     assert_int_equal(state_of(&a, "bob"), CKV_TRUST_LOGGED);
+    /* lookups do not grow the contact's journal: one LOGGED per key */
+    ckv_contact *ct = NULL;
+    assert_int_equal(ckv_contact_get(a.p, "bob", &ct), CKV_OK);
+    size_t journal = ct->n_events;
+    ckv_contact_free(ct);
+    for (int i = 0; i < 5; i++)
+        OK(a.c, ckv_client_lookup(a.c, "bob", &ki));
+    assert_int_equal(ckv_contact_get(a.p, "bob", &ct), CKV_OK);
+    assert_int_equal(ct->n_events, journal);
+    ckv_contact_free(ct);
 
     send_text(&a, "bob", "hello bob", 1);
     send_text(&a, "bob", "second", 2);
