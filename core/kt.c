@@ -504,7 +504,7 @@ out:
 /* Check k (verified under a checkpoint) against what we know of its name:
  * never older, never a different entry for a known version, and a valid
  * chain. */
-static ckv_status check_chain(ckv_client *c, ckv_kt_entry *k)
+static ckv_status check_chain(ckv_client *c, ckv_kt_entry *k, ckv_kt_entry *stored_out)
 {
     ckv_kt_entry *prev = malloc(sizeof *prev), *hist = NULL;
     size_t nh = 0;
@@ -566,6 +566,12 @@ static ckv_status check_chain(ckv_client *c, ckv_kt_entry *k)
     }
     st = CKV_OK;
 out:
+    if (st == CKV_OK && stored_out != NULL) {
+        if (have)
+            *stored_out = *prev;
+        else
+            stored_out->e.version = 0;
+    }
     free(hist);
     free(prev);
     return st;
@@ -576,11 +582,11 @@ ckv_status ckv_kt_lookup(ckv_client *c, const char *name, ckv_kt_entry *out)
     char path[128];
     json_t *ans = NULL;
     ckv_tlog_checkpoint *cp = malloc(sizeof *cp);
-    ckv_kt_entry *k = malloc(sizeof *k);
+    ckv_kt_entry *k = malloc(sizeof *k), *prev = malloc(sizeof *prev);
     const char *note;
     ckv_status st;
 
-    if (cp == NULL || k == NULL) {
+    if (cp == NULL || k == NULL || prev == NULL) {
         st = CKV_ERR_NOMEM;
         goto out;
     }
@@ -601,19 +607,22 @@ ckv_status ckv_kt_lookup(ckv_client *c, const char *name, ckv_kt_entry *out)
     if (st == CKV_OK)
         st = verify_entry(c, name, ans, cp, k);
     if (st == CKV_OK)
-        st = check_chain(c, k);
+        st = check_chain(c, k, prev);
     if (st == CKV_OK) {
-        struct view v;
         /* the freshness of a proof is that of our view when it was made */
-        if (load_view(c, &v) == CKV_OK && v.size == cp->size)
-            k->checked_at = v.at;
-        st = kt_store(c, k);
+        if (c->view_note != NULL && c->view_cp->size == cp->size)
+            k->checked_at = c->view_refreshed;
+        /* nothing new: no write */
+        if (!(prev->e.version == k->e.version && prev->leaf_index == k->leaf_index &&
+              prev->tree_size == k->tree_size && prev->checked_at == k->checked_at))
+            st = kt_store(c, k);
     }
     if (st == CKV_OK)
         *out = *k;
 out:
     free(cp);
     free(k);
+    free(prev);
     json_decref(ans);
     return st;
 }
@@ -739,7 +748,7 @@ ckv_status ckv_client_key_history(ckv_client *c, const char *name, ckv_key_info 
     if (st != CKV_OK)
         goto out;
     latest = &l[n - 1];
-    st = check_chain(c, latest); /* never older than what we proved before */
+    st = check_chain(c, latest, NULL); /* never older than what we proved before */
     if (st == CKV_OK)
         st = kt_store(c, latest);
     if (st != CKV_OK)
