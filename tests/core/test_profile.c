@@ -18,6 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "helpers.h"
 
 struct fx {
@@ -205,12 +207,17 @@ static void test_corrupted(void **state)
 static void test_header_damage_vs_wrong_passphrase(void **state)
 {
     struct fx *f = *state;
+    sqlite3 *db = NULL;
     /* Altering the stored KDF parameters is damage, not a wrong passphrase */
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "sqlite3 '%s' 'UPDATE header SET opslimit = opslimit + 1' 2>/dev/null",
-             f->file);
-    if (system(cmd) != 0)
-        skip();
+    assert_int_equal(sqlite3_open(f->file, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "UPDATE header SET opslimit = opslimit + 1", NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_close(db), SQLITE_OK);
+    expect_damaged(f);
+    /* so is a missing unlock record */
+    assert_int_equal(sqlite3_open(f->file, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "DELETE FROM header", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_close(db), SQLITE_OK);
     expect_damaged(f);
 }
 
