@@ -579,8 +579,18 @@ int cmd_send(struct cli_globals *g, int argc, char **argv)
         goto out;
     }
     if (st != CKV_OK) {
-        online_fail(c, st, "send: the message to '%s' was not sent", norm);
+        online_fail(c, st, "send: the message to '%s' was not accepted by the server", norm);
         goto out;
+    }
+    /* the check before the send may have moved to a newer logged key */
+    if (ct) {
+        ckv_contact *now = NULL;
+        if (ckv_contact_get(p, norm, &now) == CKV_OK &&
+            sodium_memcmp(now->identity_key, ct->identity_key, sizeof(ct->identity_key)) != 0)
+            cli_warn("%s's identity key changed (a newer key is in the log; state %s); compare "
+                     "safety numbers with 'ckv code %s'", norm, ckv_trust_state_name(now->state),
+                     norm);
+        ckv_contact_free(now);
     }
     fprintf(stderr, "ckv: sent message %llu to '%s'\n", (unsigned long long)seq, norm);
     rc = 0;
