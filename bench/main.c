@@ -65,6 +65,10 @@ double ckv_bench_median(double *v, size_t n)
     return ckv_bench_percentile(v, n, 50.0);
 }
 
+#ifdef CKV_BENCH_HAVE_RELAY
+int ckv_bench_relay(int argc, char **argv); /* relay.c */
+#endif
+
 struct area {
     const char *name;
     int (*run)(int, char **);
@@ -77,6 +81,9 @@ static const struct area areas[] = {
 #endif
 #ifdef CKV_BENCH_HAVE_CORE
     {"core", ckv_bench_core, "messaging core: encrypt/decrypt, set-ups, safety numbers"},
+#endif
+#ifdef CKV_BENCH_HAVE_RELAY
+    {"relay", ckv_bench_relay, "ckvd and 50 clients on loopback: messages, latency, lookups"},
 #endif
     {NULL, NULL, NULL},
 };
