@@ -77,7 +77,8 @@ static void post_register(const srv *s, const char *origin, const char *name)
         if (status == 200)
             return;
         assert_int_equal(status, 429);
-        usleep(210000);
+        struct timespec ts = {0, 210000000L};
+        nanosleep(&ts, NULL);
     }
     fail_msg("ckvd kept refusing registrations");
 }
