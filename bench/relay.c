@@ -65,6 +65,7 @@ struct child_result {
     uint64_t duplicates;  /* messages seen twice */
     uint64_t receipts;    /* distinct receipts for our messages */
     uint64_t lookups;     /* lookups that passed every check */
+    uint64_t send_ns, recv_ns, nsend, nrecv, nrecv_empty; /* where the time goes */
     double lat_us[MAX_MSGS]; /* per message: send start -> receipt */
 };
 
@@ -188,6 +189,8 @@ static int child_main(struct shared *sh, int i)
             int len = snprintf(text, sizeof text, "message %llu from %s",
                                (unsigned long long)r->sent + 1, me);
             st = ckv_client_send(c, next, (const uint8_t *)text, (size_t)len, &seq);
+            r->send_ns += ckv_bench_now_ns() - t0;
+            r->nsend++;
             if (st != CKV_OK || seq < 1 || seq > (uint64_t)sh->msgs) {
                 child_fail(r, "send", st, c);
                 break;
@@ -198,7 +201,11 @@ static int child_main(struct shared *sh, int i)
         ckv_event *ev = NULL;
         size_t n = 0;
         int idle = r->sent == (uint64_t)sh->msgs || r->sent - r->receipts >= (uint64_t)sh->window;
+        uint64_t t0 = ckv_bench_now_ns();
         st = ckv_client_receive(c, idle ? 1 : 0, &ev, &n);
+        r->recv_ns += ckv_bench_now_ns() - t0;
+        r->nrecv++;
+        r->nrecv_empty += n == 0;
         if (st != CKV_OK) {
             child_fail(r, "receive", st, c);
             break;
@@ -303,7 +310,7 @@ static int wait_ready(struct shared *sh, int k, int n)
     while (__atomic_load_n(&sh->ready[k], __ATOMIC_SEQ_CST) < n) {
         if (ckv_bench_now_ns() > end)
             return -1;
-        msleep(1);
+        msleep(2);
     }
     return 0;
 }
@@ -422,6 +429,13 @@ int ckv_bench_relay(int argc, char **argv)
         lookups += r->lookups;
         nlat += r->receipts;
     }
+    if (getenv("CKV_BENCH_VERBOSE"))
+        for (int i = 0; i < n; i++)
+            fprintf(stderr, "client %d: %llu sends %.0f us each, %llu receives (%llu empty) "
+                    "%.0f us each\n", i, (unsigned long long)sh->r[i].nsend,
+                    sh->r[i].nsend ? (double)sh->r[i].send_ns / 1e3 / (double)sh->r[i].nsend : 0,
+                    (unsigned long long)sh->r[i].nrecv, (unsigned long long)sh->r[i].nrecv_empty,
+                    sh->r[i].nrecv ? (double)sh->r[i].recv_ns / 1e3 / (double)sh->r[i].nrecv : 0);
     double *lat = malloc((nlat ? nlat : 1) * sizeof(double));
     if (!lat)
         goto stop;
