@@ -224,6 +224,32 @@ static int online_fail(ckv_client *c, ckv_status st, const char *fmt, ...)
     return 1;
 }
 
+/* One line for a failure whose context already says what to do: the
+ * context and the client's own reason (else the status sentence). */
+static int online_say(ckv_client *c, ckv_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int online_say(ckv_client *c, ckv_status st, const char *fmt, ...)
+{
+    char ctx[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ctx, sizeof(ctx), fmt, ap);
+    va_end(ap);
+    const char *why = c ? ckv_client_last_error(c) : "";
+    cli_error("%s (%s)", ctx, why && *why ? why : ckv_strerror(st));
+    return 1;
+}
+
+/* A failure about another account's name: "not registered" means them. */
+static int name_fail(ckv_client *c, ckv_status st, const char *cmd, const char *name,
+                     const char *what)
+{
+    if (st == CKV_ERR_NOT_REGISTERED)
+        return online_say(c, st, "%s: '%s' is not registered on the server; check the name%s",
+                          cmd, name, what);
+    return online_fail(c, st, "%s: cannot look up '%s'%s", cmd, name, what);
+}
+
 /* Parse a non-negative integer in [0, max]; -1 on a bad value. */
 static int parse_seconds(const char *s, long max, long *out)
 {
@@ -337,12 +363,12 @@ static int account_op(struct cli_globals *g, int argc, char **argv, const char *
     else
         st = ckv_client_reset(c);
     if (st == CKV_ERR_DIR_NAME_TAKEN) {
-        rc = online_fail(c, st, "%s: '%s' is registered already by another key; choose another "
-                         "account name (or 'ckv reset' if you lost that key)", name,
-                         ckv_profile_account(p));
+        rc = online_say(c, st, "%s: '%s' is registered already by another key; choose another "
+                        "account name (or 'ckv reset' if you lost that key)", name,
+                        ckv_profile_account(p));
     } else if (st == CKV_ERR_NOT_REGISTERED) {
-        rc = online_fail(c, st, "%s: '%s' is not registered; run 'ckv register' first", name,
-                         ckv_profile_account(p));
+        rc = online_say(c, st, "%s: '%s' is not registered; run 'ckv register' first", name,
+                        ckv_profile_account(p));
     } else if (st != CKV_OK) {
         rc = online_fail(c, st, "%s: '%s' failed; nothing was changed unless the server said "
                          "so; run it again", name, ckv_profile_account(p));
@@ -416,7 +442,7 @@ int cmd_lookup(struct cli_globals *g, int argc, char **argv)
     if (st == CKV_OK)
         st = ckv_fingerprint_format(digits, code, sizeof(code));
     if (st != CKV_OK) {
-        rc = online_fail(c, st, "lookup: cannot look up '%s'", name);
+        rc = name_fail(c, st, "lookup", name, "");
         goto out;
     }
     key_hex(ki.key, hex);
@@ -464,7 +490,7 @@ int cmd_add(struct cli_globals *g, int argc, char **argv)
     memset(&r, 0, sizeof(r));
     ckv_status st = ckv_client_add_contact(c, name, &r);
     if (st != CKV_OK) {
-        rc = online_fail(c, st, "add: cannot add '%s' from the directory", name);
+        rc = name_fail(c, st, "add", name, "; no contact was added");
     } else {
         report_added(name, &r);
         rc = 0;
@@ -489,13 +515,11 @@ int cmd_monitor(struct cli_globals *g, int argc, char **argv)
     memset(&m, 0, sizeof(m));
     ckv_status st = ckv_client_monitor(c, &m);
     if (st == CKV_ERR_KT_FOREIGN_ENTRY) {
-        const char *why = ckv_client_last_error(c);
         cli_error("monitor: ALARM: log entry %llu puts a key under your name '%s' that this "
                   "profile did not create (%llu such entr%s): someone else registered, rotated "
-                  "or reset your account; warn your contacts to compare safety numbers%s%s%s",
+                  "or reset your account; warn your contacts to compare safety numbers",
                   (unsigned long long)m.foreign_index, ckv_profile_account(p),
-                  (unsigned long long)m.foreign_entries, m.foreign_entries == 1 ? "y" : "ies",
-                  why && *why ? " (" : "", why && *why ? why : "", why && *why ? ")" : "");
+                  (unsigned long long)m.foreign_entries, m.foreign_entries == 1 ? "y" : "ies");
         rc = 3;
     } else if (st != CKV_OK) {
         rc = online_fail(c, st, "monitor: cannot follow the log");
@@ -564,7 +588,7 @@ int cmd_send(struct cli_globals *g, int argc, char **argv)
         memset(&r, 0, sizeof(r));
         st = ckv_client_add_contact(c, norm, &r);
         if (st != CKV_OK) {
-            online_fail(c, st, "send: cannot add '%s' from the directory; nothing was sent", norm);
+            name_fail(c, st, "send", norm, "; nothing was sent");
             goto out;
         }
         report_added(norm, &r);
@@ -574,8 +598,9 @@ int cmd_send(struct cli_globals *g, int argc, char **argv)
     }
     st = ckv_client_send(c, norm, (const uint8_t *)text, len, &seq);
     if (st == CKV_ERR_KEY_CHANGED_BLOCKED) {
-        online_fail(c, st, "send: nothing was sent to '%s': compare 'ckv code %s' with them and "
-                    "run 'ckv verify %s', or 'ckv accept %s'", norm, norm, norm, norm);
+        online_say(c, st, "send: nothing was sent to '%s': their key changed after you verified "
+                   "it; compare 'ckv code %s' with them and run 'ckv verify %s', or 'ckv accept "
+                   "%s'", norm, norm, norm, norm);
         goto out;
     }
     if (st != CKV_OK) {
