@@ -24,7 +24,8 @@
     "from the environment variable CKV_PASSPHRASE, else a prompt on the terminal.\n"
 
 const struct cli_command cli_commands[] = {
-    {"init", cmd_init, "init --name ACCOUNT [--server URL --log-key VKEY]\tcreate the profile",
+    {"init", cmd_init, "init --name ACCOUNT [--server URL]\tcreate the profile (online with\n"
+     "                                   --server URL --log-key VKEY)",
      "usage: ckv [--profile NAME] init --name ACCOUNT [--kdf COST]\n"
      "                                [--server URL --log-key VKEY|@FILE]\n"
      "Create a new profile (identity key pair, registration id, a signed prekey\n"
