@@ -73,6 +73,7 @@ static const struct status_text table[] = {
     S(CKV_ERR_FINGERPRINT_VERSION, "the scanned code has another version; both sides must update"),
     S(CKV_ERR_FINGERPRINT_IDENTITY, "the scanned code is for other accounts"),
     S(CKV_ERR_WEAK_PASSPHRASE, "the passphrase is empty; choose a non-empty passphrase"),
+    S(CKV_ERR_PROFILE_BUSY, "the profile is in use by another ckv process; close it and try again"),
 
     S(CKV_ERR_DIR_BAD_ENTRY, "the directory entry is malformed"),
     S(CKV_ERR_DIR_BAD_CHAIN, "the account's chain of directory entries is broken"),

@@ -38,8 +38,8 @@ struct cli_passphrase {
     size_t len;
 };
 
-/* Obtain a passphrase: the environment variable env_name, else the first
- * line of file (when not NULL), else a prompt on /dev/tty with echo off
+/* Obtain a passphrase: the first line of file (when not NULL), else the
+ * environment variable env_name, else a prompt on /dev/tty with echo off
  * (asked twice when twice is non-zero). Returns 0, or -1 after printing the
  * error. p is wiped first, and again on failure. */
 int cli_passphrase_get(struct cli_passphrase *p, const char *env_name, const char *file,

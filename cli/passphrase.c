@@ -1,9 +1,9 @@
 /*
  * passphrase.c: how the ckv command obtains a passphrase.
  *
- * In order: the environment (CKV_PASSPHRASE, or CKV_NEW_PASSPHRASE for a new
- * one), a file named on the command line (its first line, without the line
- * end), else a prompt on the controlling terminal (/dev/tty) with echo
+ * In order: a file named on the command line (its first line, without the
+ * line end; an explicit option wins), the environment (CKV_PASSPHRASE, or
+ * CKV_NEW_PASSPHRASE for a new one), else a prompt on the controlling terminal (/dev/tty) with echo
  * turned off through termios. A new passphrase typed at the terminal is
  * asked twice. The passphrase lives in a fixed-size buffer owned by the
  * caller, who wipes it with cli_passphrase_wipe() on every path.
@@ -169,10 +169,10 @@ int cli_passphrase_get(struct cli_passphrase *p, const char *env_name, const cha
     int rc = -1;
 
     cli_passphrase_wipe(p);
-    if (env)
-        return take(p, env, env_name);
     if (file)
         return from_file(p, file);
+    if (env)
+        return take(p, env, env_name);
     if (prompt_once(p, prompt) != 0)
         return -1;
     if (!twice)

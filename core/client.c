@@ -169,6 +169,8 @@ void ckv_client_close(ckv_client *c)
     if (c->curl != NULL)
         curl_easy_cleanup(c->curl);
     ckv_tlog_verifier_free(c->vkey);
+    free(c->view_note);
+    free(c->view_cp);
     free(c->url);
     free(c->ca_file);
     sodium_memzero(c, sizeof *c);
@@ -467,8 +469,10 @@ static ckv_status replace_key(ckv_client *c, ckv_dir_type type)
     st = post_entry(c, text, len, NULL, NULL);
     if (st == CKV_OK)
         st = finish_pending(c, 1);
-    else if (st != CKV_ERR_NET)
+    else if (c->last_http >= 400 && c->last_http < 500)
         (void)ckv_meta_put(c->p, "pending_identity", (const uint8_t *)"", 0); /* refused */
+    /* else (no answer, a 5xx): the outcome is unknown; the next register,
+     * rotate or reset finishes or drops the switch by reading the log */
 out:
     sodium_memzero(rec, sizeof rec);
     sodium_memzero(&e, sizeof e);

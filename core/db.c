@@ -19,6 +19,8 @@
  *   sender_keys(k, v)                      group sender keys (unused by ckv yet)
  * Durability: WAL with synchronous=NORMAL (a killed process loses nothing
  * committed; a power cut may lose the last commits, never consistency).
+ * Locking: EXCLUSIVE: the process that opened a profile owns it until it
+ * closes it; others get CKV_ERR_PROFILE_BUSY.
  */
 #include "internal.h"
 
@@ -91,6 +93,9 @@ ckv_status ckv_db_status(int rc)
     case SQLITE_NOTADB:
     case SQLITE_FORMAT:
         return CKV_ERR_PROFILE_DAMAGED;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return CKV_ERR_PROFILE_BUSY;
     case SQLITE_FULL:
     case SQLITE_IOERR:
     case SQLITE_CANTOPEN:
@@ -120,9 +125,17 @@ ckv_status ckv_db_open(const char *path, int create, sqlite3 **out)
         st = ckv_db_status(rc);
         goto out;
     }
-    sqlite3_busy_timeout(db, 5000);
+    sqlite3_busy_timeout(db, 2000);
     if (path != NULL) {
-        st = exec(db, "PRAGMA journal_mode = WAL");
+        /* One process owns an open profile: EXCLUSIVE locking, set before
+         * the first access so that the WAL index lives in our memory (no
+         * -shm file, no lock system calls per transaction). A second
+         * process gets CKV_ERR_PROFILE_BUSY instead of racing us (which
+         * would be unsafe across a passphrase change: it would keep
+         * sealing with the old key). */
+        st = exec(db, "PRAGMA locking_mode = EXCLUSIVE");
+        if (st == CKV_OK)
+            st = exec(db, "PRAGMA journal_mode = WAL");
         if (st == CKV_OK)
             st = exec(db, "PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 4000;"
                           " PRAGMA journal_size_limit = 16777216");

@@ -174,8 +174,8 @@ ckv_status ckv_contact_record_blocked_change(ckv_profile *p, const char *name,
                                              const uint8_t key[33], ckv_trust_report *report);
 ckv_status ckv_contact_check_send(ckv_profile *p, const char *name);
 
-/* codec.c: the bundle keys decode and its signature verifies */
-ckv_status ckv_bundle_check(const ckv_bundle *b);
+/* codec.c: the bundle keys decode and (verify_signature) its signature verifies */
+ckv_status ckv_bundle_check(const ckv_bundle *b, int verify_signature);
 
 /* session.c */
 ckv_status ckv_history_add(ckv_profile *p, const char *name, int outgoing, const uint8_t *body,

@@ -195,6 +195,31 @@ out:
 
 /* Open a signed checkpoint from the server and make it part of our view
  * (see the top of the file). */
+/* Remember the note of the view just stored (see struct ckv_client). */
+static ckv_status cache_view(ckv_client *c, const char *note, size_t len,
+                             const ckv_tlog_checkpoint *cp, ckv_status st)
+{
+    if (st != CKV_OK)
+        return st;
+    free(c->view_note);
+    c->view_note = malloc(len + 1);
+    if (c->view_note == NULL) {
+        c->view_note_len = 0;
+        return CKV_OK; /* only a cache */
+    }
+    if (c->view_cp == NULL && (c->view_cp = malloc(sizeof *c->view_cp)) == NULL) {
+        free(c->view_note);
+        c->view_note = NULL;
+        return CKV_OK;
+    }
+    memcpy(c->view_note, note, len);
+    c->view_note[len] = 0;
+    c->view_note_len = len;
+    *c->view_cp = *cp;
+    c->view_refreshed = ckv_now();
+    return CKV_OK;
+}
+
 static ckv_status accept_checkpoint(ckv_client *c, const char *note, size_t len,
                                     ckv_tlog_checkpoint *cp)
 {
@@ -202,6 +227,19 @@ static ckv_status accept_checkpoint(ckv_client *c, const char *note, size_t len,
     struct view v;
     ckv_status st;
 
+    if (c->view_note != NULL && len == c->view_note_len && memcmp(note, c->view_note, len) == 0) {
+        /* exactly the note of our current view, verified before */
+        *cp = *c->view_cp;
+        if (ckv_now() == c->view_refreshed)
+            return CKV_OK;
+        /* refresh accepted_at, unless another client on this profile
+         * moved the view meanwhile */
+        if (load_view(c, &v) == CKV_OK && v.size == cp->size &&
+            sodium_memcmp(v.root, cp->root.b, 32) == 0)
+            return cache_view(c, note, len, cp, store_view(c, cp, note, len, 0));
+        free(c->view_note);
+        c->view_note = NULL;
+    }
     st = ckv_tlog_checkpoint_open(note, len, c->origin, vs, 1, cp, NULL);
     if (st != CKV_OK)
         return ckv_client_fail(c, CKV_ERR_KT_BAD_CHECKPOINT,
@@ -210,7 +248,7 @@ static ckv_status accept_checkpoint(ckv_client *c, const char *note, size_t len,
                                c->origin, ckv_strerror(st));
     st = load_view(c, &v);
     if (st == CKV_ERR_NOT_FOUND)
-        return store_view(c, cp, note, len, 1);
+        return cache_view(c, note, len, cp, store_view(c, cp, note, len, 1));
     if (st != CKV_OK)
         return ckv_client_fail(c, st, "cannot read the stored log view: %s", ckv_strerror(st));
     if (cp->size == v.size) {
@@ -219,13 +257,14 @@ static ckv_status accept_checkpoint(ckv_client *c, const char *note, size_t len,
                                    "the server signed two different checkpoints of size %llu: "
                                    "the log forked (the one accepted before is kept)",
                                    (unsigned long long)v.size);
-        return store_view(c, cp, note, len, 0); /* confirmed again: fresh */
+        /* confirmed again: fresh */
+        return cache_view(c, note, len, cp, store_view(c, cp, note, len, 0));
     }
     if (cp->size > v.size) {
         st = check_consistency(c, v.size, v.root, cp->size, cp->root.b);
         if (st != CKV_OK)
             return st;
-        return store_view(c, cp, note, len, 1);
+        return cache_view(c, note, len, cp, store_view(c, cp, note, len, 1));
     }
     /* an older checkpoint: valid only as a prefix of our view */
     return check_consistency(c, cp->size, cp->root.b, v.size, v.root);
@@ -465,7 +504,7 @@ out:
 /* Check k (verified under a checkpoint) against what we know of its name:
  * never older, never a different entry for a known version, and a valid
  * chain. */
-static ckv_status check_chain(ckv_client *c, ckv_kt_entry *k)
+static ckv_status check_chain(ckv_client *c, ckv_kt_entry *k, ckv_kt_entry *stored_out)
 {
     ckv_kt_entry *prev = malloc(sizeof *prev), *hist = NULL;
     size_t nh = 0;
@@ -527,6 +566,12 @@ static ckv_status check_chain(ckv_client *c, ckv_kt_entry *k)
     }
     st = CKV_OK;
 out:
+    if (st == CKV_OK && stored_out != NULL) {
+        if (have)
+            *stored_out = *prev;
+        else
+            stored_out->e.version = 0;
+    }
     free(hist);
     free(prev);
     return st;
@@ -537,11 +582,11 @@ ckv_status ckv_kt_lookup(ckv_client *c, const char *name, ckv_kt_entry *out)
     char path[128];
     json_t *ans = NULL;
     ckv_tlog_checkpoint *cp = malloc(sizeof *cp);
-    ckv_kt_entry *k = malloc(sizeof *k);
+    ckv_kt_entry *k = malloc(sizeof *k), *prev = malloc(sizeof *prev);
     const char *note;
     ckv_status st;
 
-    if (cp == NULL || k == NULL) {
+    if (cp == NULL || k == NULL || prev == NULL) {
         st = CKV_ERR_NOMEM;
         goto out;
     }
@@ -562,19 +607,22 @@ ckv_status ckv_kt_lookup(ckv_client *c, const char *name, ckv_kt_entry *out)
     if (st == CKV_OK)
         st = verify_entry(c, name, ans, cp, k);
     if (st == CKV_OK)
-        st = check_chain(c, k);
+        st = check_chain(c, k, prev);
     if (st == CKV_OK) {
-        struct view v;
         /* the freshness of a proof is that of our view when it was made */
-        if (load_view(c, &v) == CKV_OK && v.size == cp->size)
-            k->checked_at = v.at;
-        st = kt_store(c, k);
+        if (c->view_note != NULL && c->view_cp->size == cp->size)
+            k->checked_at = c->view_refreshed;
+        /* nothing new: no write */
+        if (!(prev->e.version == k->e.version && prev->leaf_index == k->leaf_index &&
+              prev->tree_size == k->tree_size && prev->checked_at == k->checked_at))
+            st = kt_store(c, k);
     }
     if (st == CKV_OK)
         *out = *k;
 out:
     free(cp);
     free(k);
+    free(prev);
     json_decref(ans);
     return st;
 }
@@ -622,6 +670,26 @@ ckv_status ckv_kt_add_own(ckv_client *c, const uint8_t leaf_hash[32])
     return st;
 }
 
+ckv_status ckv_kt_vouch(ckv_client *c, const char *name, const uint8_t key[CKV_IDENTITY_KEY_LEN])
+{
+    ckv_contact *ct = NULL;
+    int known = 0;
+    ckv_status st = ckv_contact_get(c->p, name, &ct);
+    if (st != CKV_OK)
+        return st;
+    if (sodium_memcmp(ct->identity_key, key, CKV_IDENTITY_KEY_LEN) != 0) {
+        ckv_contact_free(ct);
+        return CKV_ERR_UNTRUSTED_IDENTITY;
+    }
+    for (size_t i = 0; i < ct->n_events; i++)
+        known |= ct->events[i].kind == CKV_EVENT_LOGGED &&
+                 sodium_memcmp(ct->events[i].key, key, CKV_IDENTITY_KEY_LEN) == 0;
+    if (ct->state == CKV_TRUST_UNVERIFIED || !known)
+        st = ckv_contact_set_logged(c->p, name, key);
+    ckv_contact_free(ct);
+    return st;
+}
+
 /* ---- public: lookup, history, view ------------------------------------- */
 
 ckv_status ckv_client_lookup(ckv_client *c, const char *name, ckv_key_info *out)
@@ -646,7 +714,7 @@ ckv_status ckv_client_lookup(ckv_client *c, const char *name, ckv_key_info *out)
     /* a contact: the log vouches for its key, or reports that it changed */
     if (ckv_contact_get(c->p, norm, &ct) == CKV_OK) {
         if (sodium_memcmp(ct->identity_key, k->e.key, CKV_IDENTITY_KEY_LEN) == 0)
-            st = ckv_contact_set_logged(c->p, norm, k->e.key);
+            st = ckv_kt_vouch(c, norm, k->e.key);
         else
             st = ckv_contact_pin(c->p, norm, k->e.key, NULL);
         if (st != CKV_OK) {
@@ -680,7 +748,7 @@ ckv_status ckv_client_key_history(ckv_client *c, const char *name, ckv_key_info 
     if (st != CKV_OK)
         goto out;
     latest = &l[n - 1];
-    st = check_chain(c, latest); /* never older than what we proved before */
+    st = check_chain(c, latest, NULL); /* never older than what we proved before */
     if (st == CKV_OK)
         st = kt_store(c, latest);
     if (st != CKV_OK)

@@ -486,7 +486,7 @@ static ckv_status start_session(ckv_client *c, const char *name, const ckv_kt_en
 
 static ckv_status mark_logged(ckv_client *c, const char *name, const uint8_t key[33])
 {
-    ckv_status st = ckv_contact_set_logged(c->p, name, key);
+    ckv_status st = ckv_kt_vouch(c, name, key);
     if (st != CKV_OK)
         return ckv_client_fail(c, st, "cannot record that the log vouches for '%s': %s", name,
                                ckv_strerror(st));
@@ -838,9 +838,8 @@ static ckv_status receive_one(ckv_client *c, json_t *m, struct evlist *out, stru
             }
             e->state = rep.state;
         }
-        if (checked && ckv_contact_set_logged(c->p, from, k->e.key) == CKV_OK &&
-            rep.state == CKV_TRUST_UNVERIFIED)
-            rep.state = CKV_TRUST_LOGGED;
+        if (checked && (rep.new_contact || rep.key_changed || rep.state == CKV_TRUST_UNVERIFIED))
+            (void)ckv_kt_vouch(c, from, k->e.key); /* the key was checked just above */
         st = ev_move(out, &h.ev);
         names_add(rcpt, from);
         goto out;

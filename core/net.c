@@ -26,6 +26,11 @@ ckv_status ckv_client_fail(ckv_client *c, ckv_status st, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(c->err, sizeof c->err, fmt, ap);
     va_end(ap);
+    /* the sentence may quote the server: keep it printable ASCII, so that
+     * no server can put terminal escapes on the user's screen */
+    for (char *q = c->err; *q != 0; q++)
+        if ((unsigned char)*q < 0x20 || (unsigned char)*q >= 0x7f)
+            *q = '?';
     return st;
 }
 
@@ -129,6 +134,7 @@ static ckv_status perform(ckv_client *c, const char *method, const char *path, c
     memcpy(url + ul, path, pl + 1);
     memset(out, 0, sizeof *out);
     out->max = cap;
+    c->last_http = 0;
     curl_easy_reset(e);
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -176,6 +182,7 @@ static ckv_status perform(ckv_client *c, const char *method, const char *path, c
                                curl_easy_strerror(rc));
     }
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, status);
+    c->last_http = *status;
     *retry_after = hd.retry_after;
     return CKV_OK;
 }

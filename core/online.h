@@ -48,6 +48,13 @@ struct ckv_client {
     char token[128];            /* "" when none */
     int64_t token_expires;
     char err[CKV_ERRMSG_MAX];
+    long last_http;             /* status of the last answer (0: none) */
+    /* the note of the current view, as last accepted (so that the same
+     * note is not verified again on every lookup) */
+    char *view_note;
+    size_t view_note_len;
+    ckv_tlog_checkpoint *view_cp;
+    int64_t view_refreshed; /* when kt_view's accepted_at was last written */
 };
 
 /* Set c->err (printf-like). Returns st, for `return fail(c, st, ...)`. */
@@ -106,6 +113,10 @@ ckv_status ckv_kt_view(ckv_client *c, uint64_t *size, uint8_t root[32], int64_t 
 
 /* Remember that this profile made the entry with this leaf hash. */
 ckv_status ckv_kt_add_own(ckv_client *c, const uint8_t leaf_hash[32]);
+
+/* The log vouches for contact name's pinned key: unverified -> logged; the
+ * journal gets one LOGGED event per key (not one per lookup). */
+ckv_status ckv_kt_vouch(ckv_client *c, const char *name, const uint8_t key[CKV_IDENTITY_KEY_LEN]);
 
 /* Fill a public ckv_key_info from a verified entry. */
 void ckv_kt_info(const ckv_kt_entry *k, ckv_key_info *out);

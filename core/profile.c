@@ -489,6 +489,19 @@ ckv_status ckv_profile_create(const char *dir, const char *account, const uint8_
         st = make_dirs(dir);
         if (st != CKV_OK)
             goto out;
+        {
+            /* an existing profile directory must be private too: opening
+             * would refuse it later (CKV_ERR_PERM), so refuse it now */
+            struct stat dsb;
+            if (stat(dir, &dsb) != 0 || !S_ISDIR(dsb.st_mode)) {
+                st = CKV_ERR_IO;
+                goto out;
+            }
+            if ((dsb.st_mode & 077) != 0) {
+                st = CKV_ERR_PERM;
+                goto out;
+            }
+        }
         fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
         if (fd < 0) {
             st = errno == EEXIST ? CKV_ERR_PROFILE_EXISTS : CKV_ERR_IO;

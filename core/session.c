@@ -127,7 +127,10 @@ ckv_status ckv_session_start(ckv_profile *p, const char *contact, const ckv_bund
     st = ckv_name_normalize(contact, name);
     if (st != CKV_OK)
         return st;
-    st = ckv_bundle_check(bundle);
+    /* keys and ranges here; libsignal's session builder verifies the
+     * signed-prekey signature itself (SG_ERR_INVALID_KEY -> BAD_BUNDLE), so
+     * we do not pay for a second XEdDSA verification */
+    st = ckv_bundle_check(bundle, 0);
     if (st != CKV_OK)
         return st;
     if (curve_decode_point(&ik, bundle->identity_key, 33, p->sg) != 0 ||
@@ -426,17 +429,19 @@ ckv_status ckv_session_decrypt(ckv_profile *p, const char *contact, const ckv_en
             goto out;
         }
     }
-    st = ckv_db_commit(p);
-    in_txn = 0;
-    if (st != CKV_OK)
-        goto out;
-    copy = malloc(signal_buffer_len(pt) + 1);
+    copy = malloc(signal_buffer_len(pt) + 1); /* before the commit: no failure after it */
     if (copy == NULL) {
-        st = CKV_ERR_NOMEM; /* committed: the text is in the history */
+        st = CKV_ERR_NOMEM;
         goto out;
     }
     memcpy(copy, signal_buffer_data(pt), signal_buffer_len(pt));
     copy[signal_buffer_len(pt)] = 0;
+    st = ckv_db_commit(p);
+    in_txn = 0;
+    if (st != CKV_OK) {
+        ckv_wipe_free(copy, signal_buffer_len(pt));
+        goto out;
+    }
     *out_plaintext = copy;
     *out_len = signal_buffer_len(pt);
     if (report != NULL)

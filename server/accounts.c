@@ -34,6 +34,7 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS prekeys ("
     "  account INTEGER NOT NULL, key_id INTEGER NOT NULL, key BLOB NOT NULL,"
     "  PRIMARY KEY(account, key_id));"
+    "CREATE TABLE IF NOT EXISTS recovery (account INTEGER PRIMARY KEY, hash BLOB NOT NULL);"
     "CREATE TABLE IF NOT EXISTS nonces (nonce BLOB PRIMARY KEY, expires INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL);"
     "INSERT OR IGNORE INTO meta(k, v) VALUES('applied', 0);";
@@ -43,13 +44,26 @@ static sqlite3 *db_of(struct ckvd *d)
     return ckvd_store_db(d->store);
 }
 
+#define ACCOUNT_COLUMNS "SELECT id, name, version, leaf_index, leaf_hash, key, registration_id "
+
 int ckvd_accounts_init(struct ckvd *d, char *err, size_t errlen)
 {
-    if (ckvd_store_exec(d->store, schema) != CKVD_STORE_OK) {
+    if (ckvd_store_exec(d->store, schema) != CKVD_STORE_OK ||
+        sqlite3_prepare_v2(db_of(d), ACCOUNT_COLUMNS "FROM accounts WHERE name=?", -1,
+                           &d->q_by_name, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db_of(d), ACCOUNT_COLUMNS "FROM accounts WHERE id=?", -1, &d->q_by_id,
+                           NULL) != SQLITE_OK) {
         snprintf(err, errlen, "cannot create account tables: %s", sqlite3_errmsg(db_of(d)));
         return -1;
     }
     return 0;
+}
+
+void ckvd_accounts_close(struct ckvd *d)
+{
+    sqlite3_finalize(d->q_by_name);
+    sqlite3_finalize(d->q_by_id);
+    d->q_by_name = d->q_by_id = NULL;
 }
 
 static int read_account(sqlite3_stmt *q, struct ckvd_account *out)
@@ -67,18 +81,11 @@ static int read_account(sqlite3_stmt *q, struct ckvd_account *out)
     return 0;
 }
 
-static int account_query(struct ckvd *d, const char *where, const char *s, int64_t id,
+static int account_query(struct ckvd *d, sqlite3_stmt *q, const char *s, int64_t id,
                          struct ckvd_account *out)
 {
-    char sql[256];
-    sqlite3_stmt *q = NULL;
     int ret = -1;
-    snprintf(sql, sizeof(sql),
-             "SELECT id, name, version, leaf_index, leaf_hash, key, registration_id "
-             "FROM accounts WHERE %s",
-             where);
-    if (sqlite3_prepare_v2(db_of(d), sql, -1, &q, NULL) != SQLITE_OK)
-        return -1;
+    sqlite3_reset(q);
     if (s)
         sqlite3_bind_text(q, 1, s, -1, SQLITE_STATIC);
     else
@@ -88,18 +95,20 @@ static int account_query(struct ckvd *d, const char *where, const char *s, int64
         ret = read_account(q, out) == 0 ? 0 : -1;
     else if (rc == SQLITE_DONE)
         ret = 1;
-    sqlite3_finalize(q);
+    sqlite3_reset(q);
+    sqlite3_clear_bindings(q);
+    (void)d;
     return ret;
 }
 
 int ckvd_account_by_name(struct ckvd *d, const char *name, struct ckvd_account *out)
 {
-    return account_query(d, "name=?", name, 0, out);
+    return account_query(d, d->q_by_name, name, 0, out);
 }
 
 int ckvd_account_by_id(struct ckvd *d, int64_t id, struct ckvd_account *out)
 {
-    return account_query(d, "id=?", NULL, id, out);
+    return account_query(d, d->q_by_id, NULL, id, out);
 }
 
 /* The index update of step (3); runs inside the caller's transaction. */
@@ -350,16 +359,86 @@ dberr:
     return -1;
 }
 
+/* --- recovery codes ------------------------------------------------------- */
+
+/* The account's recovery hash: 0 found, 1 none, -1 database error. */
+static int get_recovery(struct ckvd *d, int64_t account, uint8_t hash[32])
+{
+    sqlite3_stmt *q = NULL;
+    int ret = -1;
+    if (sqlite3_prepare_v2(db_of(d), "SELECT hash FROM recovery WHERE account=?", -1, &q,
+                           NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(q, 1, account);
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW && sqlite3_column_bytes(q, 0) == 32) {
+        memcpy(hash, sqlite3_column_blob(q, 0), 32);
+        ret = 0;
+    } else if (rc == SQLITE_DONE) {
+        ret = 1;
+    }
+    sqlite3_finalize(q);
+    return ret;
+}
+
+static int set_recovery(struct ckvd *d, int64_t account, const uint8_t hash[32])
+{
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(db_of(d), "INSERT OR REPLACE INTO recovery(account, hash) VALUES(?,?)",
+                           -1, &q, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(q, 1, account);
+    sqlite3_bind_blob(q, 2, hash, 32, SQLITE_STATIC);
+    int rc = sqlite3_step(q);
+    sqlite3_finalize(q);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* A reset of an account that set a recovery hash must carry the code:
+ * SHA-256(code) == hash (compared in constant time). 0 allowed. */
+static int check_recovery(struct ckvd *d, int64_t account, json_t *o, uint8_t code[64],
+                          size_t *len, struct ckvd_resp *resp)
+{
+    uint8_t want[32], got[32];
+    int f = get_recovery(d, account, want);
+    if (f < 0) {
+        ckvd_resp_error(resp, 500, "db", "the server database failed; retry later");
+        return -1;
+    }
+    if (f == 1)
+        return 0; /* no recovery code set: the reset is public in the log */
+    if (!json_object_get(o, "recovery")) {
+        ckvd_resp_error(resp, 403, "recovery_required",
+                        "this account is protected by a recovery code; a reset must carry it "
+                        "in \"recovery\"");
+        return -1;
+    }
+    if (ckvd_json_b64(o, "recovery", code, 16, 64, len, resp) != 0)
+        return -1;
+    crypto_hash_sha256(got, code, *len);
+    int ok = sodium_memcmp(got, want, 32) == 0;
+    sodium_memzero(got, sizeof(got));
+    if (!ok) {
+        ckvd_resp_error(resp, 403, "bad_recovery", "the recovery code is wrong");
+        return -1;
+    }
+    return 0;
+}
+
 /* --- handlers ------------------------------------------------------------ */
 
 enum ckvd_handler_result ckvd_h_register(struct ckvd *d, struct ckvd_req *req,
                                          struct ckvd_resp *resp)
 {
-    static const char *const allowed[] = {"entry", "registration_id", "signed_prekey",
-                                          "prekeys", NULL};
+    static const char *const allowed[] = {"entry",   "registration_id", "signed_prekey",
+                                          "prekeys", "recovery_hash",   "recovery",
+                                          NULL};
     json_t *o = NULL;
     ckv_dir_entry e;
     struct ckvd_account prev;
+    uint8_t rhash[32], rcode[64];
+    size_t rlen = 0;
+    int has_rhash = 0;
     uint64_t regid = 0, index = 0;
     int64_t acct = 0;
     uint8_t h[32];
@@ -427,6 +506,23 @@ enum ckvd_handler_result ckvd_h_register(struct ckvd *d, struct ckvd_req *req,
         ckvd_resp_error(resp, st == CKV_ERR_DIR_BAD_SIGNATURE ? 403 : 409, "bad_chain", msg);
         goto out;
     }
+    /* A reset replaces the key without the old one: when the account set a
+     * recovery code, only its holder may reset. */
+    if (json_object_get(o, "recovery_hash")) {
+        if (ckvd_json_b64(o, "recovery_hash", rhash, 32, 32, NULL, resp) != 0)
+            goto out;
+        has_rhash = 1;
+    }
+    if (json_object_get(o, "recovery") && e.type != CKV_DIR_RESET) {
+        ckvd_resp_error(resp, 400, "bad_field", "\"recovery\" goes only with a reset entry");
+        goto out;
+    }
+    if (e.type == CKV_DIR_RESET && found == 0) {
+        int rc = check_recovery(d, prev.id, o, rcode, &rlen, resp);
+        sodium_memzero(rcode, sizeof(rcode));
+        if (rc != 0)
+            goto out;
+    }
     /* Prekeys are checked before anything is written. */
     json_t *spk = json_object_get(o, "signed_prekey");
     if (spk) {
@@ -454,6 +550,7 @@ enum ckvd_handler_result ckvd_h_register(struct ckvd *d, struct ckvd_req *req,
     snprintf(sql, sizeof(sql), "UPDATE accounts SET registration_id=%llu WHERE id=%lld",
              (unsigned long long)regid, (long long)acct);
     if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK ||
+        (has_rhash && set_recovery(d, acct, rhash) != 0) ||
         store_prekeys(d, acct, spk, json_object_get(o, "prekeys"), e.key, resp) != 0) {
         /* The entry is in the log; the index is repaired by the rollback +
          * catch-up only on restart, so commit the index part alone. */
@@ -514,16 +611,17 @@ enum ckvd_handler_result ckvd_h_login(struct ckvd *d, struct ckvd_req *req,
     struct ckvd_account a;
     int retry;
 
+    if ((retry = ckvd_ratelimit_take(d->limits.login_per_peer, req->peer, ckvd_now_ms()))) {
+        ckvd_resp_error(resp, 429, "rate_limited",
+                        "too many logins from this address; retry after the Retry-After delay");
+        resp->retry_after = retry;
+        return CKVD_RESPOND;
+    }
     if (!(o = ckvd_json_body(req, resp, allowed)))
         return CKVD_RESPOND;
     const char *raw = json_string_value(json_object_get(o, "name"));
     if (!raw || ckv_name_normalize(raw, name) != CKV_OK || strcmp(name, raw) != 0) {
         ckvd_resp_error(resp, 400, "bad_name", "field \"name\" must be a normalised account name");
-        goto out;
-    }
-    if ((retry = ckvd_ratelimit_take(d->limits.login_per_name, name, ckvd_now_ms()))) {
-        ckvd_resp_error(resp, 429, "rate_limited", "too many logins for this account; retry later");
-        resp->retry_after = retry;
         goto out;
     }
     if (ckvd_json_uint(o, "time", INT64_MAX, &t, resp) != 0 ||
@@ -573,12 +671,12 @@ enum ckvd_handler_result ckvd_h_login(struct ckvd *d, struct ckvd_req *req,
                                   : "this login was used before (replay); make a new one");
         goto out;
     }
-    if (ckvd_tokens_issue(d->tokens, a.id, now, token) != 0) {
+    if (ckvd_tokens_issue(d->tokens, a.id, now, d->token_ttl, token) != 0) {
         ckvd_resp_error(resp, 500, "internal", "server out of memory");
         goto out;
     }
     ckvd_resp_obj(resp, 200,
-                  json_pack("{s:s, s:i}", "token", token, "expires_in", CKVD_TOKEN_TTL));
+                  json_pack("{s:s, s:i}", "token", token, "expires_in", d->token_ttl));
     sodium_memzero(token, sizeof(token));
 out:
     json_decref(o);

@@ -26,6 +26,8 @@ struct ckvd_account {
 };
 
 int ckvd_accounts_init(struct ckvd *d, char *err, size_t errlen);
+/* Finalise the prepared statements (before the store closes). */
+void ckvd_accounts_close(struct ckvd *d);
 
 /* Apply log entries [applied, size) to the index (after a crash between the
  * log append and the index update). */

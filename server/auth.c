@@ -76,7 +76,8 @@ static int rehash(struct ckvd_tokens *t, size_t ncap, int64_t now)
     return 0;
 }
 
-int ckvd_tokens_issue(struct ckvd_tokens *t, int64_t account, int64_t now, char token_out[64])
+int ckvd_tokens_issue(struct ckvd_tokens *t, int64_t account, int64_t now, int ttl,
+                      char token_out[64])
 {
     uint8_t raw[32], h[32];
     if (t->n * 2 >= t->cap) {
@@ -96,7 +97,7 @@ int ckvd_tokens_issue(struct ckvd_tokens *t, int64_t account, int64_t now, char 
         j = (j + 1) & (t->cap - 1);
     memcpy(t->s[j].h, h, 32);
     t->s[j].account = account;
-    t->s[j].expires = now + CKVD_TOKEN_TTL;
+    t->s[j].expires = now + ttl;
     t->s[j].used = 1;
     t->n++;
     return 0;

@@ -7,7 +7,7 @@
  * replay window of CKVD_LOGIN_WINDOW seconds each way), refuses a nonce it
  * has seen within the window (nonces are kept in the database, so a restart
  * does not reopen the window), and hands out a random bearer token valid
- * for CKVD_TOKEN_TTL seconds. Tokens live in memory only, as SHA-256
+ * for CKVD_TOKEN_TTL seconds (--token-ttl). Tokens live in memory only, as SHA-256
  * hashes: a restart logs everyone out, and a memory dump shows no usable
  * token.
  */
@@ -26,8 +26,10 @@ struct ckvd_tokens;
 struct ckvd_tokens *ckvd_tokens_new(void);
 void ckvd_tokens_free(struct ckvd_tokens *t);
 
-/* Issue a token for account; token_out gets 43 chars of base64url + NUL. */
-int ckvd_tokens_issue(struct ckvd_tokens *t, int64_t account, int64_t now,
+/* Issue a token for account, valid ttl seconds from now; token_out gets 43
+ * chars of base64url + NUL (the caller wipes it after use). 0 or -1 (out of
+ * memory). */
+int ckvd_tokens_issue(struct ckvd_tokens *t, int64_t account, int64_t now, int ttl,
                       char token_out[64]);
 
 /* Account of a bearer token, or -1 when unknown or expired. */

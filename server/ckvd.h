@@ -21,10 +21,13 @@
 
 struct ckvd_log;
 struct ckvd_tokens;
+struct ckvd_lookup_cache;
+struct sqlite3_stmt;
 
+/* Abuse limits; a NULL limit is turned off (--limit KIND=0/0). */
 struct ckvd_limits {
     struct ckvd_ratelimit *register_per_peer;  /* account creation per client address */
-    struct ckvd_ratelimit *login_per_name;
+    struct ckvd_ratelimit *login_per_peer;     /* logins per client address */
     struct ckvd_ratelimit *bundle_per_requester; /* bundle fetches by one account */
     struct ckvd_ratelimit *bundle_per_pair;    /* requester -> target */
     struct ckvd_ratelimit *bundle_per_target;  /* all fetches of one target */
@@ -39,8 +42,16 @@ struct ckvd {
     struct ckvd_limits limits;
     struct ckvd_http *http;
     const char *origin;   /* the log's origin (borrowed from log) */
+    struct ckvd_lookup_cache *lookups; /* answers of GET /v1/directory/NAME */
+    struct sqlite3_stmt *q_by_name, *q_by_id; /* prepared account queries */
+    int token_ttl;        /* seconds a session token lives */
     int verbose;
 };
+
+/* The lookup answer cache (directory.c): an answer is reused while the
+ * published checkpoint and the account's latest entry stay the same. */
+struct ckvd_lookup_cache *ckvd_lookup_cache_new(void);
+void ckvd_lookup_cache_free(struct ckvd_lookup_cache *c);
 
 /* Router: the ckvd_handler for the HTTP layer. */
 enum ckvd_handler_result ckvd_route(void *ctx, struct ckvd_req *req, struct ckvd_resp *resp,

@@ -20,6 +20,46 @@
 
 #include "log.h"
 
+/* --- lookup answers, cached ---------------------------------------------
+ * A lookup's answer is a function of (name, the account's latest leaf
+ * index, the published checkpoint's size): reuse it while all three stay
+ * the same. Direct-mapped by a hash of the name; a collision just
+ * recomputes. The cache holds public data only. */
+#define LOOKUP_SLOTS 4096
+
+struct lookup_slot {
+    char name[CKV_NAME_MAX + 1];
+    uint64_t leaf_index, cp_size;
+    char *body; /* the JSON answer, or NULL */
+    size_t len;
+};
+
+struct ckvd_lookup_cache {
+    struct lookup_slot slot[LOOKUP_SLOTS];
+};
+
+struct ckvd_lookup_cache *ckvd_lookup_cache_new(void)
+{
+    return calloc(1, sizeof(struct ckvd_lookup_cache));
+}
+
+void ckvd_lookup_cache_free(struct ckvd_lookup_cache *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < LOOKUP_SLOTS; i++)
+        free(c->slot[i].body);
+    free(c);
+}
+
+static struct lookup_slot *lookup_slot_of(struct ckvd_lookup_cache *c, const char *name)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const char *p = name; *p; p++)
+        h = (h ^ (uint8_t)*p) * 16777619u;
+    return &c->slot[h % LOOKUP_SLOTS];
+}
+
 static json_t *hashes_b64(const ckv_tlog_hash *h, size_t n)
 {
     json_t *a = json_array();
@@ -85,6 +125,14 @@ enum ckvd_handler_result ckvd_h_lookup(struct ckvd *d, struct ckvd_req *req,
         ckvd_resp_error(resp, 500, "log", "no signed checkpoint available");
         return CKVD_RESPOND;
     }
+    struct lookup_slot *slot = history ? NULL : lookup_slot_of(d->lookups, name);
+    if (slot && slot->body && slot->cp_size == cp.size && slot->leaf_index == a.leaf_index &&
+        strcmp(slot->name, name) == 0) {
+        free(note);
+        ckvd_resp_bytes(resp, 200, "application/json", slot->body, slot->len);
+        resp->cache_seconds = 1;
+        return CKVD_RESPOND;
+    }
     if (a.leaf_index >= cp.size) {
         free(note);
         ckvd_resp_error(resp, 503, "pending",
@@ -126,6 +174,19 @@ enum ckvd_handler_result ckvd_h_lookup(struct ckvd *d, struct ckvd_req *req,
     json_object_set_new(out, "checkpoint", json_string(note));
     free(note);
     ckvd_resp_obj(resp, 200, out);
+    resp->cache_seconds = 1; /* cacheable: it changes at most once a checkpoint */
+    if (slot && resp->status == 200 && resp->body) {
+        char *copy = malloc(resp->len + 1);
+        if (copy) {
+            memcpy(copy, resp->body, resp->len + 1);
+            free(slot->body);
+            snprintf(slot->name, sizeof(slot->name), "%s", name);
+            slot->leaf_index = a.leaf_index;
+            slot->cp_size = cp.size;
+            slot->body = copy;
+            slot->len = resp->len;
+        }
+    }
     return CKVD_RESPOND;
 }
 

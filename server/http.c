@@ -36,6 +36,8 @@ struct ckvd_conn_state {
     int suspended;
     int timed_out;
     int resumed;
+    size_t drained;    /* bytes of an oversized chunked body thrown away */
+    uint64_t start_ms; /* when the request's headers arrived */
     void *user;
 };
 
@@ -201,6 +203,19 @@ static void peer_of(struct MHD_Connection *conn, char *out, size_t outlen)
                   (socklen_t)outlen);
 }
 
+/* With --verbose: one line per answered request. Method, path (no query
+ * string), status and time only: never a header, a token or a body. */
+static void log_request(struct ckvd_http *h, struct MHD_Connection *conn, const char *method,
+                        const char *url, const struct ckvd_conn_state *st, int status)
+{
+    char peer[64];
+    if (!h->cfg.verbose)
+        return;
+    peer_of(conn, peer, sizeof(peer));
+    fprintf(stderr, "ckvd: %s %s %.16s %.200s -> %d (%llu ms)\n", peer, "req", method, url,
+            status, (unsigned long long)(ckvd_now_ms() - st->start_ms));
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -215,15 +230,30 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!st)
             return MHD_NO;
         st->conn = conn;
+        st->start_ms = ckvd_now_ms();
         *con_cls = st;
+        /* A declared body over the cap is refused before it is read (MHD
+         * then sends no "100 Continue" and closes the connection). */
+        const char *cl =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl && strlen(cl) > 0 && (strlen(cl) > 12 || strtoull(cl, NULL, 10) > CKVD_MAX_BODY)) {
+            struct ckvd_resp resp = {0};
+            ckvd_resp_error(&resp, 413, "body_too_large",
+                            "request body is larger than the server accepts (256 KiB); send less");
+            log_request(h, conn, method, url, st, 413);
+            return send_resp(conn, &resp);
+        }
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
         if (st->too_large || st->len + n > CKVD_MAX_BODY) {
+            /* A chunked body over the cap: drain a little (to answer 413
+             * at the end), or close the connection if it goes on. */
             st->too_large = 1;
-            return MHD_YES; /* drain, answer 413 at the end */
+            st->drained += n;
+            return st->drained > 16u * CKVD_MAX_BODY ? MHD_NO : MHD_YES;
         }
         if (st->len + n + 1 > st->cap) {
             size_t ncap = st->cap ? st->cap : 1024;
@@ -244,7 +274,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     struct ckvd_resp resp = {0};
     if (st->too_large) {
         ckvd_resp_error(&resp, 413, "body_too_large",
-                        "request body is larger than the server accepts (256 KiB)");
+                        "request body is larger than the server accepts (256 KiB); send less");
+        log_request(h, conn, method, url, st, 413);
         return send_resp(conn, &resp);
     }
 
@@ -270,8 +301,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         pthread_mutex_lock(&h->mu);
         if (h->stopping || (h->nwaiters == h->capwaiters && h->capwaiters >= 65536)) {
             pthread_mutex_unlock(&h->mu);
+            free(resp.body);
+            resp = (struct ckvd_resp){0};
             ckvd_resp_error(&resp, 503, "busy", "server is busy or shutting down; retry");
             resp.retry_after = 1;
+            log_request(h, conn, method, url, st, 503);
             return send_resp(conn, &resp);
         }
         if (h->nwaiters == h->capwaiters) {
@@ -290,6 +324,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         pthread_mutex_unlock(&h->mu);
         return MHD_YES;
     }
+    log_request(h, conn, method, url, st, resp.status ? resp.status : 500);
     return send_resp(conn, &resp);
 }
 
@@ -338,19 +373,20 @@ int ckvd_http_start(const struct ckvd_http_config *cfg, struct ckvd_http **out, 
     }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ITC;
+    unsigned idle = cfg->idle_timeout_s ? cfg->idle_timeout_s : 30;
     if (cfg->tls_cert_pem)
         flags |= MHD_USE_TLS;
     if (cfg->tls_cert_pem) {
         h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, &sin,
                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-                                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+                                MHD_OPTION_CONNECTION_TIMEOUT, idle,
                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)4000,
                                 MHD_OPTION_HTTPS_MEM_CERT, cfg->tls_cert_pem,
                                 MHD_OPTION_HTTPS_MEM_KEY, cfg->tls_key_pem, MHD_OPTION_END);
     } else {
         h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, &sin,
                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-                                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+                                MHD_OPTION_CONNECTION_TIMEOUT, idle,
                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)4000, MHD_OPTION_END);
     }
     if (!h->d) {
@@ -382,7 +418,9 @@ void ckvd_http_stop(struct ckvd_http *h)
 {
     if (!h)
         return;
-    MHD_quiesce_daemon(h->d);
+    MHD_socket ls = MHD_quiesce_daemon(h->d);
+    if (ls != MHD_INVALID_SOCKET)
+        close(ls); /* quiesce hands the listening socket back to us */
     pthread_mutex_lock(&h->mu);
     h->stopping = 1;
     pthread_mutex_unlock(&h->mu);

@@ -64,6 +64,8 @@ struct ckvd_http_config {
     ckvd_handler handler;
     void (*free_user)(void *user);
     void *ctx;
+    unsigned idle_timeout_s; /* close idle or stalled connections (0 = 30 s) */
+    int verbose;             /* log one line per request on stderr */
 };
 
 /* Start serving. Returns 0 and *out on success, -1 with a message in err. */

@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -42,6 +44,15 @@ static void usage(FILE *f)
             "                             (default ckv.localhost/log)\n"
             "  --tls-cert FILE --tls-key FILE   serve HTTPS with these PEM files\n"
             "  --sync-full                fsync every commit (survives power loss)\n"
+            "  --limit KIND=RATE/BURST    an abuse limit: RATE requests per second, BURST\n"
+            "                             at once (0/0 turns it off). KIND: register (per\n"
+            "                             client address), login (per address), bundle (per\n"
+            "                             requester), bundle-pair (requester and target),\n"
+            "                             bundle-target (per target), lookup (per address),\n"
+            "                             send (per account). May be repeated.\n"
+            "  --token-ttl S              session token lifetime (default 900 s)\n"
+            "  --idle-timeout S           close a connection idle (or stalled in the middle\n"
+            "                             of a request) this long (default 30 s)\n"
             "  -v, --verbose              log every request (never bodies or tokens)\n"
             "  -h, --help                 this text\n"
             "\n"
@@ -65,6 +76,49 @@ static char *read_file(const char *path, char *err, size_t errlen)
     }
     buf[n] = 0;
     return buf;
+}
+
+static int parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
+{
+    char *end = NULL;
+    if (!*s || *s == '-' || *s == '+')
+        return -1;
+    unsigned long v = strtoul(s, &end, 10);
+    if (*end || v < min || v > max)
+        return -1;
+    *out = (unsigned)v;
+    return 0;
+}
+
+/* One abuse limit and the flag that sets it (--limit KIND=RATE/BURST). */
+struct limit_spec {
+    const char *name;
+    double rate, burst;
+    size_t keys; /* buckets kept at most */
+    struct ckvd_ratelimit **slot;
+};
+
+static int set_limit(struct limit_spec *ls, const char *arg)
+{
+    const char *eq = strchr(arg, '=');
+    for (; eq && ls->name; ls++) {
+        if (strlen(ls->name) != (size_t)(eq - arg) || strncmp(ls->name, arg, (size_t)(eq - arg)))
+            continue;
+        char *end = NULL, *end2 = NULL;
+        double r = strtod(eq + 1, &end);
+        if (end == eq + 1 || *end != '/')
+            break;
+        double b = strtod(end + 1, &end2);
+        if (end2 == end + 1 || *end2 || !(r >= 0 && r <= 1e9) || !(b >= 0 && b <= 1e9))
+            break;
+        ls->rate = r;
+        ls->burst = b;
+        return 0;
+    }
+    fprintf(stderr,
+            "ckvd: --limit wants KIND=RATE/BURST (e.g. bundle-pair=0.1/5); KIND is one of "
+            "register, login, bundle, bundle-pair, bundle-target, lookup, send\n");
+    return -1;
 }
 
 static int parse_listen(const char *s, char *addr, size_t addrlen, uint16_t *port)
@@ -92,19 +146,32 @@ int main(int argc, char **argv)
         {"tls-cert", required_argument, NULL, 'c'},
         {"tls-key", required_argument, NULL, 'k'},
         {"sync-full", no_argument, NULL, 'F'},
+        {"limit", required_argument, NULL, 'L'},
+        {"token-ttl", required_argument, NULL, 'T'},
+        {"idle-timeout", required_argument, NULL, 'I'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    struct ckvd d;
+    memset(&d, 0, sizeof(d));
     const char *listen_s = "127.0.0.1:8470", *data = NULL, *origin = "ckv.localhost/log";
     const char *cert_path = NULL, *key_path = NULL;
-    unsigned interval = 1000;
-    int sync_full = 0, verbose = 0, c, rc = 1, created = 0;
+    unsigned interval = 1000, token_ttl = CKVD_TOKEN_TTL, idle_timeout = 30;
+    struct limit_spec limits[] = {
+        {"register", 5, 50, 10000, &d.limits.register_per_peer},
+        {"login", 20, 200, 10000, &d.limits.login_per_peer},
+        {"bundle", 1, 50, 100000, &d.limits.bundle_per_requester},
+        {"bundle-pair", 0.1, 5, 100000, &d.limits.bundle_per_pair},
+        {"bundle-target", 1, 30, 100000, &d.limits.bundle_per_target},
+        {"lookup", 20000, 40000, 10000, &d.limits.lookup_per_peer},
+        {"send", 1000, 2000, 100000, &d.limits.send_per_account},
+        {NULL, 0, 0, 0, NULL},
+    };
+    int sync_full = 0, verbose = 0, c, rc = 1, created = 0, lockfd = -1;
     char addr[64], err[512];
     uint16_t port = 0;
     char *cert = NULL, *key = NULL;
-    struct ckvd d;
-    memset(&d, 0, sizeof(d));
 
     while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
         switch (c) {
@@ -135,6 +202,22 @@ int main(int argc, char **argv)
             break;
         case 'F':
             sync_full = 1;
+            break;
+        case 'L':
+            if (set_limit(limits, optarg) != 0)
+                return 2;
+            break;
+        case 'T':
+            if (parse_uint(optarg, 1, 86400, &token_ttl) != 0) {
+                fprintf(stderr, "ckvd: --token-ttl must be 1..86400 seconds\n");
+                return 2;
+            }
+            break;
+        case 'I':
+            if (parse_uint(optarg, 1, 3600, &idle_timeout) != 0) {
+                fprintf(stderr, "ckvd: --idle-timeout must be 1..3600 seconds\n");
+                return 2;
+            }
             break;
         case 'v':
             verbose = 1;
@@ -171,6 +254,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "ckvd: cannot create %s: %s\n", data, strerror(errno));
         return 1;
     }
+    /* One server per data directory: two would interleave the log. */
+    char lockpath[4096];
+    snprintf(lockpath, sizeof(lockpath), "%s/ckvd.lock", data);
+    lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lockfd < 0 || flock(lockfd, LOCK_EX | LOCK_NB) != 0) {
+        fprintf(stderr, "ckvd: %s is in use by another ckvd (or cannot be locked: %s); stop "
+                        "that one first\n",
+                data, strerror(errno));
+        goto out;
+    }
     if (cert_path && (!(cert = read_file(cert_path, err, sizeof(err))) ||
                       !(key = read_file(key_path, err, sizeof(err))))) {
         fprintf(stderr, "ckvd: %s\n", err);
@@ -201,19 +294,20 @@ int main(int argc, char **argv)
         goto out;
     }
     d.tokens = ckvd_tokens_new();
-    d.limits.register_per_peer = ckvd_ratelimit_new(5, 50, 10000);
-    d.limits.login_per_name = ckvd_ratelimit_new(2, 20, 100000);
-    d.limits.bundle_per_requester = ckvd_ratelimit_new(1, 50, 100000);
-    d.limits.bundle_per_pair = ckvd_ratelimit_new(0.1, 5, 100000);
-    d.limits.bundle_per_target = ckvd_ratelimit_new(1, 30, 100000);
-    d.limits.lookup_per_peer = ckvd_ratelimit_new(20000, 40000, 10000);
-    d.limits.send_per_account = ckvd_ratelimit_new(1000, 2000, 100000);
-    if (!d.tokens || !d.limits.register_per_peer || !d.limits.login_per_name ||
-        !d.limits.bundle_per_requester || !d.limits.bundle_per_pair ||
-        !d.limits.bundle_per_target || !d.limits.lookup_per_peer || !d.limits.send_per_account) {
+    d.lookups = ckvd_lookup_cache_new();
+    if (!d.tokens || !d.lookups) {
         fprintf(stderr, "ckvd: out of memory\n");
         goto out;
     }
+    for (struct limit_spec *ls = limits; ls->name; ls++) {
+        if (ls->rate <= 0 || ls->burst < 1)
+            continue; /* turned off */
+        if (!(*ls->slot = ckvd_ratelimit_new(ls->rate, ls->burst, ls->keys))) {
+            fprintf(stderr, "ckvd: out of memory\n");
+            goto out;
+        }
+    }
+    d.token_ttl = (int)token_ttl;
     d.verbose = verbose;
 
     struct ckvd_http_config hc = {
@@ -224,6 +318,8 @@ int main(int argc, char **argv)
         .handler = ckvd_route,
         .free_user = ckvd_free_req_user,
         .ctx = &d,
+        .idle_timeout_s = idle_timeout,
+        .verbose = verbose,
     };
     if (ckvd_http_start(&hc, &d.http, err, sizeof(err)) != 0) {
         fprintf(stderr, "ckvd: %s\n", err);
@@ -244,19 +340,18 @@ int main(int argc, char **argv)
 out:
     ckvd_http_stop(d.http);
     ckvd_log_close(d.log);
+    ckvd_accounts_close(&d);
     ckvd_store_close(d.store);
+    ckvd_lookup_cache_free(d.lookups);
     ckvd_tokens_free(d.tokens);
-    ckvd_ratelimit_free(d.limits.register_per_peer);
-    ckvd_ratelimit_free(d.limits.login_per_name);
-    ckvd_ratelimit_free(d.limits.bundle_per_requester);
-    ckvd_ratelimit_free(d.limits.bundle_per_pair);
-    ckvd_ratelimit_free(d.limits.bundle_per_target);
-    ckvd_ratelimit_free(d.limits.lookup_per_peer);
-    ckvd_ratelimit_free(d.limits.send_per_account);
+    for (struct limit_spec *ls = limits; ls->name; ls++)
+        ckvd_ratelimit_free(*ls->slot);
     if (key) {
         sodium_memzero(key, strlen(key));
         free(key);
     }
     free(cert);
+    if (lockfd >= 0)
+        close(lockfd); /* releases the lock */
     return rc;
 }

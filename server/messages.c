@@ -46,6 +46,14 @@ static int check_envelope(json_t *env, struct ckvd_resp *resp)
                         "envelope \"type\" must be 3 (PreKey message) or 2 (message)");
         return -1;
     }
+    json_t *b = json_object_get(env, "body");
+    if (json_is_string(b) &&
+        json_string_length(b) > sodium_base64_ENCODED_LEN(CKVD_MAX_MESSAGE,
+                                                          sodium_base64_VARIANT_ORIGINAL)) {
+        ckvd_resp_error(resp, 413, "too_large",
+                        "the envelope is larger than the server accepts (64 KiB of ciphertext)");
+        return -1;
+    }
     uint8_t *buf = malloc(CKVD_MAX_MESSAGE);
     size_t n = 0;
     if (!buf) {

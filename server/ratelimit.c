@@ -98,6 +98,8 @@ static void sweep(struct ckvd_ratelimit *r, uint64_t now)
 int ckvd_ratelimit_take(struct ckvd_ratelimit *r, const char *key, uint64_t now_ms)
 {
     char k[KEY_MAX];
+    if (!r)
+        return 0; /* this limit is turned off */
     strncpy(k, key, KEY_MAX - 1);
     k[KEY_MAX - 1] = 0;
     if (r->n * 2 >= r->cap)

@@ -20,7 +20,8 @@ struct ckvd_ratelimit *ckvd_ratelimit_new(double per_second, double burst, size_
 void ckvd_ratelimit_free(struct ckvd_ratelimit *r);
 
 /* Take one token for key at time now_ms. Returns 0 when allowed; otherwise
- * the number of seconds (>= 1) after which a token will be there. */
+ * the number of seconds (>= 1) after which a token will be there. A NULL
+ * r (a limit turned off) always allows. */
 int ckvd_ratelimit_take(struct ckvd_ratelimit *r, const char *key, uint64_t now_ms);
 
 #endif

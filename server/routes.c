@@ -42,6 +42,19 @@ static const char *tail(const char *path, const char *prefix)
     return path + n;
 }
 
+/* A path of the API, whatever the method (for 405 against 404). */
+static int known_path(const char *p)
+{
+    static const char *const exact[] = {"/checkpoint", "/v1/health", "/v1/accounts", "/v1/login",
+                                        "/v1/log/consistency", "/v1/keys", "/v1/messages",
+                                        "/v1/messages/ack", NULL};
+    for (const char *const *e = exact; *e; e++)
+        if (strcmp(p, *e) == 0)
+            return 1;
+    return strncmp(p, "/tile/", 6) == 0 || strncmp(p, "/v1/directory/", 14) == 0 ||
+           tail(p, "/v1/keys/") != NULL;
+}
+
 enum ckvd_handler_result ckvd_route(void *ctx, struct ckvd_req *req, struct ckvd_resp *resp,
                                     uint64_t *wake_key, uint64_t *deadline_ms)
 {
@@ -87,8 +100,13 @@ enum ckvd_handler_result ckvd_route(void *ctx, struct ckvd_req *req, struct ckvd
                      is(req, "POST", "/v1/messages") || (get && strcmp(p, "/v1/messages") == 0) ||
                      is(req, "POST", "/v1/messages/ack");
     if (!needs_auth) {
+        if (known_path(p)) {
+            ckvd_resp_error(resp, 405, "bad_method",
+                            "this resource does not take that method (see docs/server.md)");
+            return CKVD_RESPOND;
+        }
         ckvd_resp_error(resp, 404, "not_found",
-                        "no such resource or method (see docs/server.md for the API)");
+                        "no such resource (see docs/server.md for the API)");
         return CKVD_RESPOND;
     }
     if ((acct = authenticate(d, req, resp)) < 0)

@@ -12,6 +12,10 @@
  *
  * A ckv_profile is used from one thread at a time (libsignal's reference
  * counting is not atomic). Different profiles may live in different threads.
+ * An open profile file is owned by the process that opened it (SQLite
+ * EXCLUSIVE locking) until ckv_profile_close: another open of the same
+ * profile, from this or another process, fails with CKV_ERR_PROFILE_BUSY
+ * (after waiting up to 2 s).
  * Every function that changes the profile commits before it returns, or
  * changes nothing.
  *
@@ -80,8 +84,9 @@ CKV_MUST_USE ckv_status ckv_profile_create(const char *dir, const char *account,
 /* Open and unlock the profile in `dir`. Errors: CKV_ERR_NO_PROFILE (no
  * file), CKV_ERR_PERM (file or directory readable by group/others),
  * CKV_ERR_WRONG_PASSPHRASE, CKV_ERR_PROFILE_DAMAGED (truncated, corrupted
- * or not a ckv profile), CKV_ERR_UNSUPPORTED (a newer format), CKV_ERR_IO,
- * CKV_ERR_DB. Never modifies a profile it cannot unlock. */
+ * or not a ckv profile), CKV_ERR_PROFILE_BUSY (open elsewhere),
+ * CKV_ERR_UNSUPPORTED (a newer format), CKV_ERR_IO, CKV_ERR_DB. Never
+ * modifies a profile it cannot unlock. */
 CKV_MUST_USE ckv_status ckv_profile_open(const char *dir, const uint8_t *passphrase,
                                          size_t passphrase_len, ckv_profile **out);
 

@@ -87,22 +87,28 @@ CKV_MUST_USE ckv_status ckv_session_encrypt(ckv_profile *p, const char *contact,
  * be NULL) are written; the plaintext is in the history.
  * Errors, each changing no stored state:
  *   CKV_ERR_DUPLICATE_MESSAGE  already decrypted (replay);
- *   CKV_ERR_INVALID_MESSAGE    altered, or not for this session (also a
+ *   CKV_ERR_INVALID_MESSAGE    altered, truncated, not a Signal message of
+ *                              that type, or not for this session (also a
  *                              message too far ahead / from a dropped chain);
- *   CKV_ERR_BAD_ENVELOPE       type/body do not parse as a Signal message;
+ *   CKV_ERR_BAD_ENVELOPE       the envelope's type is not 2 or 3, or it has
+ *                              no body;
  *   CKV_ERR_NO_SESSION         a normal message and no session;
  *   CKV_ERR_NO_PREKEY          the PreKey message uses a one-time prekey we
  *                              no longer have (or an unknown signed prekey);
  *   CKV_ERR_LEGACY_MESSAGE     an old protocol version.
  *   CKV_ERR_UNTRUSTED_IDENTITY a PreKey message, correctly authenticated,
- *                              under a NEW identity key for a contact in
- *                              state verified or changed: the message is
- *                              NOT decrypted or stored and the session is
- *                              unchanged, but the authenticated key change
+ *                              under a NEW identity key for a verified
+ *                              contact, or any PreKey message for a contact
+ *                              in state changed: the message is NOT
+ *                              decrypted or stored and the session is
+ *                              unchanged, but an authenticated key change
  *                              IS journaled (state changed, new key pinned,
  *                              report->key_changed = 1). After
  *                              ckv_contact_accept or ckv_contact_verify the
  *                              same envelope decrypts.
+ * The trust rules use the identity key of the session that authenticated
+ * the message, never the (unauthenticated) identity field of a PreKey
+ * message.
  * A key change for an unverified/logged contact decrypts normally and sets
  * report->key_changed. */
 CKV_MUST_USE ckv_status ckv_session_decrypt(ckv_profile *p, const char *contact,

@@ -87,6 +87,7 @@ typedef enum ckv_status {
     CKV_ERR_FINGERPRINT_VERSION = 217,   /* scanned code has another version */
     CKV_ERR_FINGERPRINT_IDENTITY = 218,  /* scanned code is for other people */
     CKV_ERR_WEAK_PASSPHRASE = 219,   /* the passphrase is empty */
+    CKV_ERR_PROFILE_BUSY = 220,      /* another process has the profile open */
 
     /* directory: 400 - 499 */
     CKV_ERR_DIR_BAD_ENTRY = 400,   /* a directory entry is malformed */

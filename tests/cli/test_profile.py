@@ -46,8 +46,11 @@ def test(t):
     out = t.ok(None, "contacts", globals_=["--profile", "alice", "--passphrase-file", pf]).text
     check("bob" in out, "contacts via --passphrase-file")
     t.fail(None, "contacts", globals_=["--profile", "alice", "--passphrase-file", pf + ".none"])
-    # the environment wins over a file? No: a file given explicitly is used only
-    # without CKV_PASSPHRASE; both absent and no terminal: clear error
+    # an explicit file wins over the environment
+    out = t.ok("alice", "contacts", passphrase="not the passphrase",
+               globals_=["--profile", "alice", "--passphrase-file", pf]).text
+    check("bob" in out, "--passphrase-file wins over CKV_PASSPHRASE")
+    # both absent and no terminal: clear error
     t.fail("alice", "contacts", passphrase=False, want=["passphrase"])
 
     # passwd: new passphrase from env, everything kept

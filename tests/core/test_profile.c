@@ -18,6 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "helpers.h"
 
 struct fx {
@@ -72,12 +74,21 @@ static void test_create_and_reopen(void **state)
     ckv_profile_identity_key(q, k2);
     assert_memory_equal(k1, k2, 33);
     assert_int_equal(ckv_profile_registration_id(q), reg);
-    /* the WAL side files are private too */
+    /* the WAL file is private too; there is no -shm (exclusive locking) */
     char *wal = path_join(f->dir, "profile.db-wal");
     if (stat(wal, &sb) == 0)
         assert_int_equal(sb.st_mode & 077, 0);
     free(wal);
+    char *shm = path_join(f->dir, "profile.db-shm");
+    assert_int_not_equal(stat(shm, &sb), 0);
+    free(shm);
+    /* the profile is owned by whoever opened it */
+    ckv_profile *r = (ckv_profile *)0x1;
+    assert_int_equal(ckv_profile_open(f->dir, TEST_PASS, TEST_PASS_LEN, &r), CKV_ERR_PROFILE_BUSY);
+    assert_ptr_equal(r, (ckv_profile *)0x1);
     ckv_profile_close(q);
+    assert_int_equal(ckv_profile_open(f->dir, TEST_PASS, TEST_PASS_LEN, &r), CKV_OK);
+    ckv_profile_close(r);
     /* creating again */
     assert_int_equal(ckv_profile_create(f->dir, "alice", TEST_PASS, TEST_PASS_LEN, CKV_KDF_MIN, &p),
                      CKV_ERR_PROFILE_EXISTS);
@@ -89,6 +100,12 @@ static void test_create_and_reopen(void **state)
     assert_int_equal(ckv_profile_create(other, "ok", TEST_PASS, 0, CKV_KDF_MIN, &p),
                      CKV_ERR_WEAK_PASSPHRASE);
     assert_int_equal(ckv_profile_open(other, TEST_PASS, TEST_PASS_LEN, &p), CKV_ERR_NO_PROFILE);
+    /* an existing directory open to others is refused at creation */
+    assert_int_equal(mkdir(other, 0755), 0);
+    assert_int_equal(chmod(other, 0755), 0);
+    assert_int_equal(ckv_profile_create(other, "ok", TEST_PASS, TEST_PASS_LEN, CKV_KDF_MIN, &p),
+                     CKV_ERR_PERM);
+    assert_false(ckv_profile_exists(other));
     free(other);
     ckv_profile_close(NULL);
 }
@@ -190,12 +207,17 @@ static void test_corrupted(void **state)
 static void test_header_damage_vs_wrong_passphrase(void **state)
 {
     struct fx *f = *state;
+    sqlite3 *db = NULL;
     /* Altering the stored KDF parameters is damage, not a wrong passphrase */
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "sqlite3 '%s' 'UPDATE header SET opslimit = opslimit + 1' 2>/dev/null",
-             f->file);
-    if (system(cmd) != 0)
-        skip();
+    assert_int_equal(sqlite3_open(f->file, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "UPDATE header SET opslimit = opslimit + 1", NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_close(db), SQLITE_OK);
+    expect_damaged(f);
+    /* so is a missing unlock record */
+    assert_int_equal(sqlite3_open(f->file, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "DELETE FROM header", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_close(db), SQLITE_OK);
     expect_damaged(f);
 }
 

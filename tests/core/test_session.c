@@ -15,6 +15,11 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <signal/group_cipher.h>
+#include <signal/group_session_builder.h>
+#include <signal/protocol.h>
+
+#include "../../core/internal.h"
 #include "helpers.h"
 
 struct pair {
@@ -386,6 +391,82 @@ static void test_memory_profiles(void **state)
     ckv_profile_close(b);
 }
 
+/* A bundle struct with a bad signature (not from the parser) is refused by
+ * session start, and nothing is stored. */
+static void test_start_refuses_bad_signature(void **state)
+{
+    struct pair *t = *state;
+    ckv_bundle b;
+    uint8_t before[32], after[32];
+    ckv_contact *c = NULL;
+    assert_int_equal(ckv_profile_export_bundle(t->b, 1, &b), CKV_OK);
+    b.signed_prekey_signature[3] ^= 0x10;
+    ckv_profile_close(t->a);
+    t->a = NULL;
+    assert_int_equal(db_digest(t->afile, before), 0);
+    assert_int_equal(ckv_profile_open(t->adir, t->apass, t->apass_len, &t->a), CKV_OK);
+    assert_int_equal(ckv_session_start(t->a, "bob", &b, NULL), CKV_ERR_BAD_BUNDLE);
+    assert_int_equal(ckv_contact_get(t->a, "bob", &c), CKV_ERR_NO_CONTACT);
+    b.signed_prekey_signature[3] ^= 0x10;
+    b.identity_key[0] = 0x06;
+    assert_int_equal(ckv_session_start(t->a, "bob", &b, NULL), CKV_ERR_BAD_BUNDLE);
+    ckv_profile_close(t->a);
+    t->a = NULL;
+    assert_int_equal(db_digest(t->afile, after), 0);
+    assert_memory_equal(before, after, 32);
+    assert_int_equal(ckv_profile_open(t->adir, t->apass, t->apass_len, &t->a), CKV_OK);
+}
+
+/* The sender-key store (group messaging; libsignal's API directly): a
+ * distribution message, then a group message, with restarts between. */
+static void test_sender_key_store(void **state)
+{
+    struct pair *t = *state;
+    signal_protocol_sender_key_name sk = {"group-1", 7, {"alice", 5, 1}};
+    group_session_builder *gb = NULL;
+    sender_key_distribution_message *dist = NULL, *dist_in = NULL;
+    group_cipher *gc = NULL;
+    ciphertext_message *ct = NULL;
+    sender_key_message *skm = NULL;
+    signal_buffer *pt = NULL, *ser = NULL;
+
+    assert_int_equal(group_session_builder_create(&gb, t->a->store, t->a->sg), 0);
+    assert_int_equal(group_session_builder_create_session(gb, &dist, &sk), 0);
+    ser = signal_buffer_copy(ciphertext_message_get_serialized((ciphertext_message *)dist));
+    group_session_builder_free(gb);
+    SIGNAL_UNREF(dist);
+    restart(t);
+    assert_int_equal(group_session_builder_create(&gb, t->b->store, t->b->sg), 0);
+    assert_int_equal(sender_key_distribution_message_deserialize(
+                         &dist_in, signal_buffer_data(ser), signal_buffer_len(ser), t->b->sg),
+                     0);
+    assert_int_equal(group_session_builder_process_session(gb, &sk, dist_in), 0);
+    group_session_builder_free(gb);
+    SIGNAL_UNREF(dist_in);
+    signal_buffer_free(ser);
+    restart(t);
+    assert_int_equal(group_cipher_create(&gc, t->a->store, &sk, t->a->sg), 0);
+    assert_int_equal(group_cipher_encrypt(gc, (const uint8_t *)"to the group", 12, &ct), 0);
+    ser = signal_buffer_copy(ciphertext_message_get_serialized(ct));
+    group_cipher_free(gc);
+    SIGNAL_UNREF(ct);
+    restart(t);
+    assert_int_equal(group_cipher_create(&gc, t->b->store, &sk, t->b->sg), 0);
+    assert_int_equal(sender_key_message_deserialize(&skm, signal_buffer_data(ser),
+                                                    signal_buffer_len(ser), t->b->sg),
+                     0);
+    assert_int_equal(group_cipher_decrypt(gc, skm, NULL, &pt), 0);
+    assert_int_equal(signal_buffer_len(pt), 12);
+    assert_memory_equal(signal_buffer_data(pt), "to the group", 12);
+    /* a replay is refused */
+    signal_buffer_free(pt);
+    pt = NULL;
+    assert_int_equal(group_cipher_decrypt(gc, skm, NULL, &pt), SG_ERR_DUPLICATE_MESSAGE);
+    group_cipher_free(gc);
+    SIGNAL_UNREF(skm);
+    signal_buffer_free(ser);
+}
+
 static void test_too_large(void **state)
 {
     struct pair *t = *state;
@@ -416,6 +497,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_passphrase_change_keeps_everything, setup, teardown),
         cmocka_unit_test(test_memory_profiles),
         cmocka_unit_test_setup_teardown(test_too_large, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_start_refuses_bad_signature, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sender_key_store, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

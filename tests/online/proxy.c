@@ -71,8 +71,9 @@ static void serve(proxy *px, int fd)
         return;
     }
     pthread_mutex_lock(&px->lock);
-    if (px->override_path != NULL && strcmp(path, px->override_path) == 0) {
-        answer(fd, 200, "application/json", px->override_body, strlen(px->override_body));
+    if (px->override_path != NULL && strcmp(path, px->override_path) == 0 && !px->forward_first) {
+        answer(fd, px->override_status ? px->override_status : 200, "application/json",
+               px->override_body, strlen(px->override_body));
         px->hits++;
         pthread_mutex_unlock(&px->lock);
         free(req);
@@ -112,7 +113,15 @@ static void serve(proxy *px, int fd)
         curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
         curl_easy_getinfo(e, CURLINFO_CONTENT_TYPE, &ct);
     }
-    answer(fd, status, ct ? ct : "application/json", out.d ? out.d : "", out.n);
+    pthread_mutex_lock(&px->lock);
+    if (px->override_path != NULL && strcmp(path, px->override_path) == 0 && px->forward_first) {
+        answer(fd, px->override_status, "application/json", px->override_body,
+               strlen(px->override_body));
+        px->hits++;
+    } else {
+        answer(fd, status, ct ? ct : "application/json", out.d ? out.d : "", out.n);
+    }
+    pthread_mutex_unlock(&px->lock);
     curl_easy_cleanup(e);
     curl_slist_free_all(hs);
     free(out.d);
@@ -164,6 +173,24 @@ void proxy_override(proxy *px, const char *path, const char *body)
     px->override_path = path ? strdup(path) : NULL;
     px->override_body = body ? strdup(body) : NULL;
     px->hits = 0;
+    px->override_status = 200;
+    px->forward_first = 0;
+    pthread_mutex_unlock(&px->lock);
+}
+
+void proxy_lie_after(proxy *px, const char *path, long status, const char *body)
+{
+    proxy_override_status(px, path, status, body);
+    pthread_mutex_lock(&px->lock);
+    px->forward_first = 1;
+    pthread_mutex_unlock(&px->lock);
+}
+
+void proxy_override_status(proxy *px, const char *path, long status, const char *body)
+{
+    proxy_override(px, path, body);
+    pthread_mutex_lock(&px->lock);
+    px->override_status = status;
     pthread_mutex_unlock(&px->lock);
 }
 

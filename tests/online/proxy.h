@@ -18,11 +18,17 @@ typedef struct proxy {
     char url[64];
     char *override_path, *override_body;
     int hits;
+    long override_status; /* 200 unless set */
+    int forward_first;    /* forward the request, then answer the override */
 } proxy;
 
 int proxy_start(proxy *px, const char *target); /* 0 on success */
 /* Answer GET path with body (NULL path: forward everything). */
 void proxy_override(proxy *px, const char *path, const char *body);
+/* The same with another HTTP status. */
+void proxy_override_status(proxy *px, const char *path, long status, const char *body);
+/* Forward requests to path, then answer status/body instead of the real answer. */
+void proxy_lie_after(proxy *px, const char *path, long status, const char *body);
 void proxy_stop(proxy *px);
 /* GET url (malloc'd body) or NULL unless 200. */
 char *http_get(const char *url);

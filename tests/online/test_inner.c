@@ -1,6 +1,7 @@
 /*
- * test_inner.c: the inner message format (core/inner.c, docs/protocol.md):
- * round trips, strict parsing, and the raw-text fallback.
+ * test_inner.c: the offline parts of the online client: the inner message
+ * format (core/inner.c, docs/protocol.md: round trips, strict parsing, the
+ * raw-text fallback) and pinning the server and log key.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -100,12 +101,55 @@ static void test_raw_fallback(void **state)
     free(big);
 }
 
+static void test_pin(void **state)
+{
+    ckv_profile *p = NULL;
+    ckv_client *c = NULL;
+    char *url = NULL, *key = NULL, *vkey = NULL;
+    (void)state;
+    assert_int_equal(ckv_tlog_signer_generate("ckv.test/log", NULL, &vkey), CKV_OK);
+    assert_int_equal(ckv_profile_create(NULL, "alice", (const uint8_t *)"pw", 2, CKV_KDF_MIN, &p),
+                     CKV_OK);
+    assert_int_equal(ckv_profile_server(p, &url, &key), CKV_ERR_KT_NOT_CONFIGURED);
+    assert_int_equal(ckv_client_open(p, NULL, &c), CKV_ERR_KT_NOT_CONFIGURED);
+    assert_int_equal(ckv_profile_pin_server(p, "ftp://127.0.0.1/", vkey), CKV_ERR_INVALID_ARG);
+    assert_int_equal(ckv_profile_pin_server(p, "http://127.0.0.1:1/a b", vkey),
+                     CKV_ERR_INVALID_ARG);
+    assert_int_equal(ckv_profile_pin_server(p, "http://127.0.0.1:1/?x", vkey),
+                     CKV_ERR_INVALID_ARG);
+    assert_int_equal(ckv_profile_pin_server(p, "http://127.0.0.1:1", "not a key"),
+                     CKV_ERR_TLOG_BAD_KEY);
+    assert_int_equal(ckv_profile_pin_server(p, "http://127.0.0.1:1/", vkey), CKV_OK);
+    assert_int_equal(ckv_profile_pin_server(p, "http://127.0.0.1:2", vkey), CKV_ERR_EXISTS);
+    assert_int_equal(ckv_profile_server(p, &url, &key), CKV_OK);
+    assert_string_equal(url, "http://127.0.0.1:1");
+    assert_string_equal(key, vkey);
+    ckv_client_options o = {.max_checkpoint_age = -1};
+    assert_int_equal(ckv_client_open(p, &o, &c), CKV_ERR_INVALID_ARG);
+    assert_int_equal(ckv_client_open(p, NULL, &c), CKV_OK);
+    ckv_view v;
+    assert_int_equal(ckv_client_view(c, &v), CKV_OK);
+    assert_int_equal(v.tree_size, 0);
+    /* nobody listens on port 1: a sentence, not a crash */
+    ckv_key_info ki;
+    assert_int_equal(ckv_client_lookup(c, "bob", &ki), CKV_ERR_NET);
+    assert_non_null(strstr(ckv_client_last_error(c), "cannot reach the server"));
+    assert_int_equal(ckv_client_lookup(c, "not a name!", &ki), CKV_ERR_BAD_NAME);
+    ckv_client_close(c);
+    ckv_client_close(NULL);
+    ckv_profile_close(p);
+    free(url);
+    free(key);
+    free(vkey);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip),
         cmocka_unit_test(test_refused_inputs),
         cmocka_unit_test(test_raw_fallback),
+        cmocka_unit_test(test_pin),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -101,6 +101,16 @@ static void test_chat(void **state)
     OK(a.c, ckv_client_add_contact(a.c, "bob", &r));
     assert_int_equal(r.new_contact, 1);
     assert_int_equal(state_of(&a, "bob"), CKV_TRUST_LOGGED);
+    /* lookups do not grow the contact's journal: one LOGGED per key */
+    ckv_contact *ct = NULL;
+    assert_int_equal(ckv_contact_get(a.p, "bob", &ct), CKV_OK);
+    size_t journal = ct->n_events;
+    ckv_contact_free(ct);
+    for (int i = 0; i < 5; i++)
+        OK(a.c, ckv_client_lookup(a.c, "bob", &ki));
+    assert_int_equal(ckv_contact_get(a.p, "bob", &ct), CKV_OK);
+    assert_int_equal(ct->n_events, journal);
+    ckv_contact_free(ct);
 
     send_text(&a, "bob", "hello bob", 1);
     send_text(&a, "bob", "second", 2);
@@ -258,6 +268,13 @@ static void test_rotate(void **state)
     assert_memory_equal(ki.key, new_key, 33);
     assert_int_equal(ki.version, 2);
     send_text(&c, "alice", "after rotation", 2);
+    ckv_contact *cc = NULL;
+    assert_int_equal(ckv_contact_get(c.p, "alice", &cc), CKV_OK);
+    assert_memory_equal(cc->identity_key, new_key, 33);
+    assert_int_equal(cc->events[cc->n_events - 1].kind == CKV_EVENT_KEY_CHANGED ||
+                         cc->events[cc->n_events - 2].kind == CKV_EVENT_KEY_CHANGED,
+                     1);
+    ckv_contact_free(cc);
 
     /* alice, with her new key, writes to bob: bob sees the key change and
      * keeps the message queued until he accepts */
@@ -514,6 +531,14 @@ static void test_lying_server(void **state)
     ckv_contact *ct = NULL;
     assert_int_equal(ckv_contact_get(d.p, "bob", &ct), CKV_ERR_NO_CONTACT);
 
+    /* an error message with terminal escapes reaches the user as plain text */
+    proxy_override_status(&px, "/v1/directory/bob", 400,
+                          "{\"error\":\"nope \\u001b[2J\\u001b]0;pwned\\u0007\",\"code\":\"x\"}");
+    assert_int_equal(ckv_client_lookup(d.c, "bob", &ki), CKV_ERR_HTTP);
+    assert_non_null(strstr(ckv_client_last_error(d.c), "nope"));
+    assert_null(strchr(ckv_client_last_error(d.c), '\x1b'));
+    assert_null(strchr(ckv_client_last_error(d.c), '\a'));
+
     /* another name's entry */
     proxy_override(&px, "/v1/directory/bob", real_alice);
     assert_int_equal(ckv_client_lookup(d.c, "bob", &ki), CKV_ERR_KT_NAME_MISMATCH);
@@ -571,6 +596,32 @@ static void test_lying_server(void **state)
     ckv_tlog_signer_free(signer);
     free(text);
     free(note);
+
+    /* the server applies dave's rotation but answers 500: the new key is
+     * kept pending, and the next register finds it in the log and
+     * finishes the switch (no key is lost, no alarm for our own entry) */
+    uint8_t k_before[33], k_after[33];
+    ckv_profile_identity_key(d.p, k_before);
+    proxy_lie_after(&px, "/v1/accounts", 500, "{\"error\":\"oops\",\"code\":\"db\"}");
+    assert_int_equal(ckv_client_rotate(d.c), CKV_ERR_HTTP);
+    ckv_profile_identity_key(d.p, k_after);
+    assert_memory_equal(k_before, k_after, 33);
+    proxy_override(&px, NULL, NULL);
+    OK(d.c, ckv_client_register(d.c));
+    ckv_profile_identity_key(d.p, k_after);
+    assert_memory_not_equal(k_before, k_after, 33);
+    OK(d.c, ckv_client_lookup(d.c, "dave", &ki));
+    assert_memory_equal(ki.key, k_after, 33);
+    assert_int_equal(ki.version, 2);
+    OK(d.c, ckv_client_monitor(d.c, &rep));
+    assert_int_equal(rep.own_entries, 2);
+    assert_int_equal(rep.foreign_entries, 0);
+    /* and it still chats: bob writes to the new key */
+    OK(b.c, ckv_client_send(b.c, "dave", (const uint8_t *)"hi dave", 7, NULL));
+    ckv_event *ev = NULL;
+    size_t n = 0;
+    assert_int_equal(recv_until(&d, CKV_EV_MESSAGE, 1, &ev, &n), 1);
+    ckv_client_events_free(ev, n);
 
     free(real_bob);
     free(real_alice);

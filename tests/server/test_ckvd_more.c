@@ -1,0 +1,463 @@
+/*
+ * test_ckvd_more.c: ckvd test groups that need a server of their own:
+ * restart (kill -9 mid-conversation, SIGTERM with waiting long-polls,
+ * checkpoints consistent across restarts), expiry (token lifetime), limits
+ * (429 + Retry-After for registrations, lookups, sends), tls (HTTPS with a
+ * self-signed certificate made by the openssl command; exit 77 = skipped
+ * when it is missing).
+ */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "audit.h"
+#include "testsrv.h"
+#include "testutil.h"
+
+static struct srv R;
+static char r_dir[600];
+
+static void start(const char *const *extra)
+{
+    assert_int_equal(srv_start(&R, r_dir, extra), 0);
+}
+
+static const char *const fast_cp[] = {"--checkpoint-interval", "100", NULL};
+
+/* --- restart ---------------------------------------------------------------- */
+
+static void test_kill9_mid_conversation(void **state)
+{
+    (void)state;
+    struct acct a, b;
+    char t[128];
+    int64_t ids[8], del;
+    start(fast_cp);
+    acct_new(&a, "alice");
+    acct_new(&b, "bob");
+    assert_int_equal(acct_register(&R, &a, 5), 200);
+    assert_int_equal(acct_register(&R, &b, 5), 200);
+    assert_int_equal(acct_login(&R, &a), 200);
+    assert_int_equal(acct_login(&R, &b), 200);
+    for (int i = 0; i < 5; i++) {
+        snprintf(t, sizeof(t), "m%d", i);
+        assert_int_equal(send_msg(&R, &a, "bob", t, &ids[i]), 200);
+    }
+    json_t *m = fetch(&R, &b, 0, 0, NULL);
+    assert_int_equal(json_array_size(m), 5);
+    json_decref(m);
+    assert_int_equal(ack(&R, &b, ids, 2, &del), 200); /* m0, m1 handled */
+    assert_int_equal(del, 2);
+    assert_int_equal(send_msg(&R, &b, "alice", "reply", &ids[5]), 200);
+    /* the view of the log before the crash */
+    ckv_tlog_verifier *v = NULL;
+    struct audit_view before, after;
+    assert_int_equal(ckv_tlog_verifier_parse(R.vkey, strlen(R.vkey), &v), CKV_OK);
+    for (int i = 0; i < 100; i++) {
+        assert_int_equal(audit_log(&R, v, NULL, &before), 0);
+        if (before.cp.size == 2)
+            break;
+        audit_view_free(&before);
+        sleep_ms(50);
+    }
+    assert_int_equal(before.cp.size, 2);
+    char auddir[700];
+    snprintf(auddir, sizeof(auddir), "%s.audit", r_dir);
+    if (audit_tool_available())
+        assert_int_equal(audit_tool_run(&R, auddir), 0);
+
+    /* a message answered 200 just before the kill is there after it */
+    assert_int_equal(send_msg(&R, &a, "bob", "last words", &ids[6]), 200);
+    srv_kill9(&R);
+    start(fast_cp);
+
+    /* tokens lived in memory: log in again */
+    struct http_resp r;
+    http(&R, "GET", "/v1/messages", b.token, NULL, 0, &r);
+    assert_int_equal(r.status, 401);
+    http_resp_free(&r);
+    assert_int_equal(acct_login(&R, &a), 200);
+    assert_int_equal(acct_login(&R, &b), 200);
+    /* exactly the unacknowledged ones, once each, in order */
+    m = fetch(&R, &b, 0, 0, NULL);
+    assert_int_equal(json_array_size(m), 4);
+    const char *want[4] = {"m2", "m3", "m4", "last words"};
+    for (size_t i = 0; i < 4; i++)
+        assert_string_equal(msg_text(m, i, t, sizeof(t)), want[i]);
+    assert_int_equal(msg_id(m, 0), ids[2]);
+    assert_int_equal(msg_id(m, 3), ids[6]);
+    int64_t rest[4] = {msg_id(m, 0), msg_id(m, 1), msg_id(m, 2), msg_id(m, 3)};
+    json_decref(m);
+    assert_int_equal(ack(&R, &b, rest, 4, &del), 200);
+    assert_int_equal(del, 4);
+    m = fetch(&R, &b, 0, 0, NULL);
+    assert_int_equal(json_array_size(m), 0);
+    json_decref(m);
+    m = fetch(&R, &a, 0, 0, NULL);
+    assert_int_equal(json_array_size(m), 1);
+    assert_string_equal(msg_text(m, 0, t, sizeof(t)), "reply");
+    json_decref(m);
+    /* ids keep growing after the restart (never reused) */
+    int64_t nid;
+    assert_int_equal(send_msg(&R, &a, "bob", "after", &nid), 200);
+    assert_true(nid > ids[6]);
+    /* prekeys survived too; the accounts' keys are the same */
+    http(&R, "GET", "/v1/keys/alice", b.token, NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    json_t *o = jbody(&r);
+    assert_int_equal(json_integer_value(json_object_get(o, "prekey_id")), 1);
+    json_decref(o);
+    http_resp_free(&r);
+
+    /* the log after the restart: consistent with before, and it grows */
+    struct acct c;
+    acct_new(&c, "carl");
+    assert_int_equal(acct_register(&R, &c, 1), 200);
+    assert_int_equal(c.leaf_index, 2);
+    for (int i = 0; i < 100; i++) {
+        assert_int_equal(audit_log(&R, v, &before, &after), 0);
+        if (after.cp.size == 3)
+            break;
+        audit_view_free(&after);
+        sleep_ms(50);
+    }
+    assert_int_equal(after.cp.size, 3);
+    if (audit_tool_available()) /* same state: consistent across the restart */
+        assert_int_equal(audit_tool_run(&R, auddir), 0);
+    audit_view_free(&before);
+
+    /* a second kill -9 right after a registration is answered */
+    struct acct d;
+    acct_new(&d, "dora");
+    assert_int_equal(acct_register(&R, &d, 1), 200);
+    srv_kill9(&R);
+    start(fast_cp);
+    for (int i = 0; i < 100; i++) {
+        assert_int_equal(audit_log(&R, v, &after, &before), 0);
+        if (before.cp.size == 4)
+            break;
+        audit_view_free(&before);
+        sleep_ms(50);
+    }
+    assert_int_equal(before.cp.size, 4);
+    assert_int_equal(acct_rotate(&R, &d, 1), 200); /* dora's chain goes on */
+    audit_view_free(&after);
+    audit_view_free(&before);
+    ckv_tlog_verifier_free(v);
+    assert_int_equal(srv_stop(&R), 0);
+}
+
+/* A log of several full tiles (600 entries: tiles 0/000, 0/001 full, a
+ * partial third, a partial level-1 tile) audits from the outside, and
+ * stays consistent across a restart. */
+static void test_big_log_audit(void **state)
+{
+    (void)state;
+    static const char *const nolimit[] = {"--checkpoint-interval", "100", "--limit",
+                                          "register=0/0", NULL};
+    enum { N = 600 };
+    start(nolimit);
+    for (int i = 0; i < N; i++) {
+        struct acct a;
+        char name[32];
+        snprintf(name, sizeof(name), "user%04d", i);
+        acct_new(&a, name);
+        assert_int_equal(acct_register(&R, &a, 0), 200);
+        if (i % 100 == 7)
+            assert_int_equal(acct_rotate(&R, &a, 0), 200);
+    }
+    ckv_tlog_verifier *v = NULL;
+    struct audit_view v1, v2;
+    assert_int_equal(ckv_tlog_verifier_parse(R.vkey, strlen(R.vkey), &v), CKV_OK);
+    for (int i = 0; i < 100; i++) {
+        assert_int_equal(audit_log(&R, v, NULL, &v1), 0);
+        if (v1.cp.size == N + 6)
+            break;
+        audit_view_free(&v1);
+        sleep_ms(50);
+    }
+    assert_int_equal(v1.cp.size, N + 6);
+    struct http_resp r;
+    http(&R, "GET", "/tile/0/000", NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.len, 32 * 256);
+    assert_non_null(strstr(r.cache, "immutable"));
+    http_resp_free(&r);
+    char auddir[700];
+    snprintf(auddir, sizeof(auddir), "%s.audit", r_dir);
+    if (audit_tool_available())
+        assert_int_equal(audit_tool_run(&R, auddir), 0);
+    assert_int_equal(srv_stop(&R), 0);
+    start(nolimit);
+    struct acct z;
+    acct_new(&z, "zed");
+    assert_int_equal(acct_register(&R, &z, 0), 200);
+    for (int i = 0; i < 100; i++) {
+        assert_int_equal(audit_log(&R, v, &v1, &v2), 0);
+        if (v2.cp.size == N + 7)
+            break;
+        audit_view_free(&v2);
+        sleep_ms(50);
+    }
+    assert_int_equal(v2.cp.size, N + 7);
+    if (audit_tool_available())
+        assert_int_equal(audit_tool_run(&R, auddir), 0);
+    audit_view_free(&v1);
+    audit_view_free(&v2);
+    ckv_tlog_verifier_free(v);
+    assert_int_equal(srv_stop(&R), 0);
+}
+
+struct poller {
+    const struct srv *s;
+    const struct acct *a;
+    struct http_resp r;
+};
+
+static void *poll_main(void *arg)
+{
+    struct poller *p = arg;
+    http(p->s, "GET", "/v1/messages?wait=25", p->a->token, NULL, 0, &p->r);
+    return NULL;
+}
+
+/* SIGTERM with long-polls waiting: they are answered, pending entries are
+ * published, the process exits 0 (and, under ASan, leak-free). */
+static void test_sigterm_graceful(void **state)
+{
+    (void)state;
+    struct acct a;
+    pthread_t th[3];
+    struct poller p[3];
+    static const char *const slow_cp[] = {"--checkpoint-interval", "3600000", NULL};
+    start(slow_cp);
+    acct_new(&a, "erik");
+    assert_int_equal(acct_register(&R, &a, 1), 200);
+    assert_int_equal(acct_login(&R, &a), 200);
+    for (int i = 0; i < 3; i++) {
+        p[i] = (struct poller){&R, &a, {0}};
+        assert_int_equal(pthread_create(&th[i], NULL, poll_main, &p[i]), 0);
+    }
+    sleep_ms(1500); /* the three are parked (on a loaded machine too) */
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(srv_stop(&R), 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_true(t1.tv_sec - t0.tv_sec < 10);
+    for (int i = 0; i < 3; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(p[i].r.status, 200);
+        json_t *o = jbody(&p[i].r);
+        assert_int_equal(json_array_size(json_object_get(o, "messages")), 0);
+        json_decref(o);
+        http_resp_free(&p[i].r);
+    }
+    assert_true(srv_log_contains(&R, "stopping on signal"));
+    /* the entry accepted under a one-hour interval was published at exit */
+    start(slow_cp);
+    struct http_resp r;
+    http(&R, "GET", "/v1/directory/erik", NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    http_resp_free(&r);
+    assert_int_equal(srv_stop(&R), 0);
+}
+
+/* --- expiry --------------------------------------------------------------- */
+
+static void test_token_expires(void **state)
+{
+    (void)state;
+    static const char *const ttl[] = {"--token-ttl", "1", NULL};
+    struct acct a;
+    struct http_resp r;
+    start(ttl);
+    acct_new(&a, "fay");
+    assert_int_equal(acct_register(&R, &a, 1), 200);
+    assert_int_equal(acct_login(&R, &a), 200);
+    http(&R, "GET", "/v1/messages", a.token, NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    http_resp_free(&r);
+    sleep_ms(2500);
+    http(&R, "GET", "/v1/messages", a.token, NULL, 0, &r);
+    assert_int_equal(r.status, 401);
+    json_t *o = jbody(&r);
+    assert_string_equal(json_string_value(json_object_get(o, "code")), "bad_token");
+    json_decref(o);
+    http_resp_free(&r);
+    assert_int_equal(acct_login(&R, &a), 200);
+    http(&R, "GET", "/v1/messages", a.token, NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    http_resp_free(&r);
+    assert_int_equal(srv_stop(&R), 0);
+}
+
+/* --- limits --------------------------------------------------------------- */
+
+static void expect_limited(long status, const struct http_resp *r)
+{
+    (void)status;
+    assert_int_equal(r->status, 429);
+    assert_true(atoi(r->retry_after) >= 1);
+    json_t *o = jbody(r);
+    assert_string_equal(json_string_value(json_object_get(o, "code")), "rate_limited");
+    json_decref(o);
+}
+
+static void test_limits(void **state)
+{
+    (void)state;
+    static const char *const lim[] = {"--limit", "register=0.01/3", "--limit", "lookup=0.01/2",
+                                      "--limit", "send=0.01/2",     "--limit", "login=0.01/4",
+                                      "--checkpoint-interval", "100", NULL};
+    struct acct a[4];
+    struct http_resp r;
+    char entry[CKV_DIR_ENTRY_MAX + 1];
+    start(lim);
+    for (int i = 0; i < 3; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "user%d", i);
+        acct_new(&a[i], name);
+        assert_int_equal(acct_register(&R, &a[i], 1), 200);
+    }
+    acct_new(&a[3], "user3");
+    make_entry(&R, &a[3], CKV_DIR_REGISTER, 1, a[3].priv, a[3].pub, NULL, entry, sizeof(entry));
+    post_entry(&R, entry, a[3].priv, 1, 1, &r);
+    expect_limited(429, &r);
+    http_resp_free(&r);
+    /* sends */
+    assert_int_equal(acct_login(&R, &a[0]), 200);
+    int64_t id;
+    assert_int_equal(send_msg(&R, &a[0], "user1", "1", &id), 200);
+    assert_int_equal(send_msg(&R, &a[0], "user1", "2", &id), 200);
+    assert_int_equal(send_msg(&R, &a[0], "user1", "3", &id), 429);
+    /* lookups */
+    sleep_ms(300);
+    for (int i = 0; i < 2; i++) {
+        http(&R, "GET", "/v1/directory/user0", NULL, NULL, 0, &r);
+        assert_int_equal(r.status, 200);
+        http_resp_free(&r);
+    }
+    http(&R, "GET", "/v1/directory/user0", NULL, NULL, 0, &r);
+    expect_limited(429, &r);
+    http_resp_free(&r);
+    /* logins (per address) */
+    for (int i = 1; i < 4; i++)
+        assert_int_equal(acct_login(&R, &a[i - 1]), 200);
+    assert_int_equal(acct_login(&R, &a[2]), 429);
+    /* the log and the tiles are not limited */
+    http(&R, "GET", "/checkpoint", NULL, NULL, 0, &r);
+    assert_int_equal(r.status, 200);
+    http_resp_free(&r);
+    assert_int_equal(srv_stop(&R), 0);
+}
+
+/* --- tls ---------------------------------------------------------------------- */
+
+static void test_tls(void **state)
+{
+    (void)state;
+    char cert[700], key[700], cmd[2000];
+    snprintf(cert, sizeof(cert), "%s.cert.pem", r_dir);
+    snprintf(key, sizeof(key), "%s.key.pem", r_dir);
+    snprintf(cmd, sizeof(cmd),
+             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 "
+             "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -keyout '%s' -out '%s' "
+             ">/dev/null 2>&1",
+             key, cert);
+    assert_int_equal(system(cmd), 0);
+    const char *const extra[] = {"--tls-cert", cert, "--tls-key", key, NULL};
+    start(extra);
+    snprintf(R.cafile, sizeof(R.cafile), "%s", cert);
+    assert_true(srv_log_contains(&R, "https://127.0.0.1:"));
+    struct http_resp r;
+    assert_int_equal(http(&R, "GET", "/v1/health", NULL, NULL, 0, &r), 0);
+    assert_int_equal(r.status, 200);
+    http_resp_free(&r);
+    struct acct a;
+    acct_new(&a, "tina");
+    assert_int_equal(acct_register(&R, &a, 1), 200);
+    assert_int_equal(acct_login(&R, &a), 200);
+    int64_t id;
+    assert_int_equal(send_msg(&R, &a, "tina", "over tls", &id), 200);
+    json_t *m = fetch(&R, &a, 0, 0, NULL);
+    assert_int_equal(json_array_size(m), 1);
+    json_decref(m);
+    /* plain HTTP to the TLS port gets no answer */
+    R.tls = 0;
+    assert_int_not_equal(http(&R, "GET", "/v1/health", NULL, NULL, 0, &r), 0);
+    http_resp_free(&r);
+    R.tls = 1;
+    assert_int_equal(srv_stop(&R), 0);
+}
+
+static int group_setup(void **state)
+{
+    (void)state;
+    return 0;
+}
+
+static int each_setup(void **state)
+{
+    (void)state;
+    static int n;
+    char cmd[700];
+    snprintf(r_dir, sizeof(r_dir), "%s/srv%d", getenv("CKVD_TEST_DIR"), n++);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", r_dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static int each_teardown(void **state)
+{
+    (void)state;
+    srv_kill9(&R); /* after a failed assertion */
+    return 0;
+}
+
+static int run(const char *name, const struct CMUnitTest *t, size_t n, const char *dir)
+{
+    setenv("CKVD_TEST_DIR", dir, 1);
+    return _cmocka_run_group_tests(name, t, n, group_setup, NULL);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, each_setup, each_teardown)
+
+int run_restart_tests(const char *dir)
+{
+    const struct CMUnitTest t[] = {T(test_kill9_mid_conversation), T(test_sigterm_graceful),
+                                   T(test_big_log_audit)};
+    return run("ckvd restart", t, sizeof(t) / sizeof(t[0]), dir);
+}
+
+int run_expiry_tests(const char *dir)
+{
+    const struct CMUnitTest t[] = {T(test_token_expires)};
+    return run("ckvd expiry", t, 1, dir);
+}
+
+int run_limit_tests(const char *dir)
+{
+    const struct CMUnitTest t[] = {T(test_limits)};
+    return run("ckvd limits", t, 1, dir);
+}
+
+int run_tls_tests(const char *dir)
+{
+    if (system("command -v openssl >/dev/null 2>&1") != 0) {
+        printf("SKIPPED: the openssl command is not installed; the TLS test did not run\n");
+        return 77;
+    }
+    const struct CMUnitTest t[] = {T(test_tls)};
+    return run("ckvd tls", t, 1, dir);
+}
