@@ -167,6 +167,18 @@ def main():
         b.type("/quit")
         b.wait(r"EXIT=0")
 
+        # No UTF-8, no colours (vt100, C locale): ASCII marks, no QR code.
+        m = Term(tmux, "mono", [CHAT, "--profile", "alice"],
+                 dict(env, LANG="C", LC_ALL="C", TERM="vt100"), w=80, h=24)
+        m.wait(r"^ V bob")
+        m.type("/verify bob")
+        s = m.wait(r"\(the QR code needs a UTF-8 terminal\)")
+        if safety_groups(s) != ga or "State: V verified" not in s:
+            raise Fail("ASCII verification screen:\n" + s)
+        m.keys("Escape")
+        m.type("/quit")
+        m.wait(r"EXIT=0")
+
         # bob's key changes after alice verified it.
         out = subprocess.run([SEED, "rekey", data + "/ckv/alice", "bob", data + "/ckv/bob2"],
                              env=senv, check=True, capture_output=True, text=True).stdout
