@@ -385,6 +385,11 @@ int main(int argc, char **argv)
     if (kdf && *kdf && parse_kdf(kdf, &start.kdf_cost) != 0)
         return 2;
     ckv_status st = ckv_profile_dir(profile, &dir);
+    if (st == CKV_ERR_BAD_NAME) {
+        fprintf(stderr, "ckv-chat: bad profile name '%s': use 1-64 characters from A-Z a-z 0-9 "
+                        ". _ - not starting with '.'\n", profile);
+        return 2;
+    }
     if (st != CKV_OK) {
         fprintf(stderr, "ckv-chat: cannot use profile '%s': %s\n", profile, ckv_strerror(st));
         return 1;
