@@ -1,5 +1,5 @@
 """test_tui_offline.py: ckv-chat in tmux on profiles seeded through core
-(no server): start-up with CKV_PASSPHRASE and a wrong one; a 2,000-message
+(no server): start-up with CKV_PASSPHRASE, a wrong one, and a prompt; a 2,000-message
 history that scrolls with PageUp/PageDown; Tab completion; the verification
 screen (12 groups, the same 60 digits and public codes on both sides, a QR
 block), a compared code that differs in one group, marking verified (the
@@ -49,6 +49,17 @@ def main():
         s = bad.wait(r"EXIT=1")
         if "passphrase" not in s:
             raise Fail("wrong passphrase: no explanation:\n" + s)
+
+        # The passphrase from a prompt (no echo) when CKV_PASSPHRASE is unset.
+        noenv = {k: v for k, v in env.items() if k != "CKV_PASSPHRASE"}
+        p = Term(tmux, "prompt", [CHAT, "--profile", "alice"], noenv)
+        p.wait(r"^Passphrase:")
+        p.type("correct horse")
+        s = p.wait(r"profile of alice unlocked")
+        if "correct horse" in s:
+            raise Fail("the passphrase was echoed:\n" + s)
+        p.type("/quit")
+        p.wait(r"EXIT=0")
 
         a = Term(tmux, "alice", [CHAT, "--profile", "alice"], env)
         a.wait(r"profile of alice unlocked")
