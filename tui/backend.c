@@ -23,6 +23,7 @@ struct tui_online {
     int conn;                 /* last state posted */
     char last_err[600];       /* last error posted (not repeated every retry) */
     char last_log_bad[600];   /* last log inconsistency posted */
+    uint64_t foreign_posted;  /* foreign entries already announced */
     uint64_t tree_size;       /* last view posted */
     int64_t accepted_at;
     /* contacts whose blocked key change was already announced: core keeps
@@ -428,6 +429,20 @@ ckv_status tui_online_monitor(struct tui_online *o, struct tui_worker *w, int qu
     memset(&rep, 0, sizeof(rep));
     ckv_status st = ckv_client_monitor(o->c, &rep);
     if (st == CKV_ERR_KT_FOREIGN_ENTRY) {
+        /* the banner again only for entries not announced yet (it was
+         * acknowledged or is still up); /monitor always says it */
+        if (rep.foreign_entries <= o->foreign_posted) {
+            if (!quiet)
+                tui_worker_note(w, "", TUI_LINE_ALERT,
+                                "monitor: still %llu entr%s under your name that this profile "
+                                "did not create (first: entry #%llu)",
+                                (unsigned long long)rep.foreign_entries,
+                                rep.foreign_entries == 1 ? "y" : "ies",
+                                (unsigned long long)rep.foreign_index);
+            tui_online_view(o, w);
+            return CKV_OK;
+        }
+        o->foreign_posted = rep.foreign_entries;
         struct tui_res *r = tui_res_new(TUI_RES_FOREIGN);
         if (r) {
             r->text = malloc(600);

@@ -210,6 +210,9 @@ def main():
         o.type("/ack")
         o.wait(banner, absent=True)
         o.wait(r"!! KEY UNDER YOUR NAME")  # stays in the status window
+        o.type("/monitor")  # says it again, without raising the acknowledged banner
+        o.wait(r"monitor: still 1 entry under your name that this profile did not create")
+        o.wait(banner, absent=True)
         o.type("/quit")
         o.wait(r"EXIT=0")
 
