@@ -39,8 +39,6 @@ enum role {
     R_SELECTED
 };
 
-static struct tui_view *cur_view;
-
 void tui_view_init(struct tui_view *v, int utf8)
 {
     memset(v, 0, sizeof(*v));
@@ -61,13 +59,11 @@ void tui_view_init(struct tui_view *v, int utf8)
         init_pair(R_TITLE, COLOR_BLACK, COLOR_CYAN);
         init_pair(R_SELECTED, COLOR_BLACK, COLOR_WHITE);
     }
-    cur_view = v;
 }
 
 void tui_view_free(struct tui_view *v)
 {
     tui_qr_free(&v->qr);
-    cur_view = NULL;
 }
 
 static attr_t att(const struct tui_view *v, int role)
@@ -452,9 +448,6 @@ static void draw_input(struct tui_view *v, const struct tui_model *m, int y, int
         attroff(att(v, R_CHANGED));
         move(y, pw);
         return;
-    }
-    if (m->completion[0] && m->edit.len > 0) {
-        /* show candidates in the status window's place: right of the text */
     }
     /* scroll horizontally so the cursor is visible */
     int avail = w - pw - 1;
