@@ -95,10 +95,13 @@ def main():
         if url2 != url:
             raise Fail("ckvd restarted on %s, not %s" % (url2, url))
 
-        # alice adds bob; they chat both ways.
+        # They add each other and chat both ways.
         a.type("/add bob")
         a.wait(r"bob added; /msg bob to talk", 20)
         a.wait("^ \u2022 bob")  # logged
+        b.type("/add alice")
+        b.wait(r"alice added; /msg alice to talk", 20)
+        b.wait("^ \u2022 alice")
         a.type("/msg bob")
         a.type("hello bob, it's alice")
         b.wait(r"^ \S alice \(1\)", 20)
