@@ -40,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -71,6 +72,7 @@ struct child_result {
 
 struct shared {
     volatile int phase;           /* set by the parent: 1 contacts, 2 messages, 3 lookups, 9 stop */
+    int go[2];                    /* pipe: one byte per client starts each phase (no polling) */
     volatile int ready[4];        /* clients done with phase k (atomic adds) */
     int n, msgs, window, lookup_ms;
     char url[128], vkey[512], root[256];
@@ -83,10 +85,27 @@ static void msleep(long ms)
     nanosleep(&ts, NULL);
 }
 
-static void wait_phase(struct shared *sh, int k)
+/* Block (no CPU) until the parent starts the next phase: one byte per
+ * client per phase. The parent writes phase k+1's bytes only after every
+ * client reported phase k done (hence read its byte), so no client takes
+ * another's. -1 when the run is stopped. */
+static int wait_phase(struct shared *sh)
 {
-    while (sh->phase < k)
-        msleep(1);
+    char b;
+    ssize_t r;
+    do
+        r = read(sh->go[0], &b, 1);
+    while (r < 0 && errno == EINTR);
+    return r == 1 && sh->phase != 9 ? 0 : -1;
+}
+
+static void start_phase(struct shared *sh, int k)
+{
+    char buf[MAX_CLIENTS];
+    memset(buf, 'g', sizeof buf);
+    sh->phase = k;
+    if (write(sh->go[1], buf, (size_t)sh->n) != (ssize_t)sh->n)
+        sh->phase = 9;
 }
 
 static void mark_ready(struct shared *sh, int k)
@@ -167,12 +186,14 @@ static int child_main(struct shared *sh, int i)
         child_fail(r, "set-up", st, c);
     mark_ready(sh, 0);
     /* 2. contacts */
-    wait_phase(sh, 1);
+    if (wait_phase(sh) != 0)
+        goto out;
     if (!r->failed && (st = ckv_client_add_contact(c, next, NULL)) != CKV_OK)
         child_fail(r, "add contact", st, c);
     mark_ready(sh, 1);
     /* 3. messages */
-    wait_phase(sh, 2);
+    if (wait_phase(sh) != 0)
+        goto out;
     uint64_t deadline = ckv_bench_now_ns() + 120ull * 1000000000ull;
     while (!r->failed && (r->received < (uint64_t)sh->msgs || r->receipts < r->sent ||
                           r->sent < (uint64_t)sh->msgs)) {
@@ -215,7 +236,8 @@ static int child_main(struct shared *sh, int i)
     }
     mark_ready(sh, 2);
     /* 4. lookups */
-    wait_phase(sh, 3);
+    if (wait_phase(sh) != 0)
+        goto out;
     if (!r->failed) {
         uint64_t end = ckv_bench_now_ns() + (uint64_t)sh->lookup_ms * 1000000ull;
         unsigned k = (unsigned)i * 7919u;
@@ -232,7 +254,7 @@ static int child_main(struct shared *sh, int i)
         }
     }
     mark_ready(sh, 3);
-    wait_phase(sh, 9);
+    (void)wait_phase(sh);
 out:
     ckv_client_close(c);
     ckv_profile_close(p);
@@ -265,6 +287,7 @@ static pid_t start_ckvd(const char *ckvd, struct shared *sh)
     if (pid < 0)
         return -1;
     if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* kept across exec: ckvd dies with the bench */
         int fd = open(errlog, O_WRONLY | O_CREAT | O_TRUNC, 0600);
         int nul = open("/dev/null", O_WRONLY);
         if (fd < 0 || nul < 0)
@@ -304,12 +327,19 @@ static pid_t start_ckvd(const char *ckvd, struct shared *sh)
     return -1;
 }
 
+/* Wait until every client finished phase k; -1 after 300 s or when a
+ * client or ckvd exited early. */
 static int wait_ready(struct shared *sh, int k, int n)
 {
     uint64_t end = ckv_bench_now_ns() + 300ull * 1000000000ull;
     while (__atomic_load_n(&sh->ready[k], __ATOMIC_SEQ_CST) < n) {
-        if (ckv_bench_now_ns() > end)
+        int wst;
+        pid_t dead = waitpid(-1, &wst, WNOHANG);
+        if (ckv_bench_now_ns() > end || dead > 0) {
+            fprintf(stderr, "ckv-bench relay: %s in phase %d\n",
+                    dead > 0 ? "a client or ckvd exited early" : "timeout", k);
             return -1;
+        }
         msleep(2);
     }
     return 0;
@@ -386,6 +416,10 @@ int ckv_bench_relay(int argc, char **argv)
     sh->window = window;
     sh->lookup_ms = lookup_s * 1000;
     snprintf(sh->root, sizeof sh->root, "%s", root);
+    if (pipe2(sh->go, O_CLOEXEC) != 0) { /* O_CLOEXEC: ckvd must not hold the pipe */
+        sh->go[0] = sh->go[1] = -1;
+        goto out;
+    }
     fflush(stdout);
     srv = start_ckvd(ckvd, sh);
     if (srv < 0) {
@@ -395,22 +429,25 @@ int ckv_bench_relay(int argc, char **argv)
     for (int i = 0; i < n; i++) {
         pid_t pid = fork();
         if (pid < 0)
-            goto out;
-        if (pid == 0)
+            goto stop;
+        if (pid == 0) {
+            prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the bench */
+            close(sh->go[1]); /* the parent's close is then an EOF for every client */
             _exit(child_main(sh, i));
+        }
         kids[nkids++] = pid;
     }
     if (wait_ready(sh, 0, n) != 0)
         goto stop;
-    sh->phase = 1;
+    start_phase(sh, 1);
     if (wait_ready(sh, 1, n) != 0)
         goto stop;
     uint64_t t0 = ckv_bench_now_ns();
-    sh->phase = 2;
+    start_phase(sh, 2);
     if (wait_ready(sh, 2, n) != 0)
         goto stop;
     uint64_t t1 = ckv_bench_now_ns();
-    sh->phase = 3;
+    start_phase(sh, 3);
     if (wait_ready(sh, 3, n) != 0)
         goto stop;
     uint64_t t2 = ckv_bench_now_ns();
@@ -459,6 +496,9 @@ int ckv_bench_relay(int argc, char **argv)
     rc = failed || dup || sent != received ? 1 : 0;
 stop:
     sh->phase = 9;
+    if (sh->go[1] >= 0)
+        close(sh->go[1]); /* EOF: every waiting client stops */
+    sh->go[1] = -1;
     for (int i = 0; i < nkids; i++)
         waitpid(kids[i], NULL, 0);
     if (srv > 0) {
@@ -466,8 +506,13 @@ stop:
         waitpid(srv, NULL, 0);
     }
 out:
-    if (sh)
+    if (sh) {
+        if (sh->go[0] >= 0)
+            close(sh->go[0]);
+        if (sh->go[1] >= 0)
+            close(sh->go[1]);
         munmap(sh, sizeof *sh);
+    }
     if (rc == 0)
         rm_rf(root);
     else
