@@ -1,9 +1,9 @@
 /*
  * test_big.c: the monitor over more than one entry bundle (C2SP tiles at
- * two levels): a real ckvd (its registration limit turned off) gets 300
+ * two levels): a real ckvd (its registration limit turned off) gets 600
  * directory entries posted directly; a profile's monitor reads the whole
- * log, authenticating a full and a partial bundle, and raises the alarm
- * for a reset of its name that sits in the second bundle; a fresh profile
+ * log, authenticating two full bundles and a partial one, and raises the alarm
+ * for a reset of its name that sits in the third bundle; a fresh profile
  * reads everything once without an alarm.
  */
 #include <setjmp.h>
@@ -22,7 +22,7 @@
 #include "ckv/dir_entry.h"
 #include "harness.h"
 
-#define N_DUMMIES 298
+#define N_DUMMIES 598
 
 static size_t sink(char *p, size_t s, size_t m, void *ud)
 {
