@@ -35,6 +35,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,7 +73,8 @@ struct child_result {
 
 struct shared {
     volatile int phase;           /* set by the parent: 1 contacts, 2 messages, 3 lookups, 9 stop */
-    int go[2];                    /* pipe: one byte per client starts each phase (no polling) */
+    pthread_mutex_t mu;           /* process-shared: guards phase, with go */
+    pthread_cond_t go;            /* broadcast when phase changes (no polling clients) */
     volatile int ready[4];        /* clients done with phase k (atomic adds) */
     int n, msgs, window, lookup_ms;
     char url[128], vkey[512], root[256];
@@ -85,27 +87,23 @@ static void msleep(long ms)
     nanosleep(&ts, NULL);
 }
 
-/* Block (no CPU) until the parent starts the next phase: one byte per
- * client per phase. The parent writes phase k+1's bytes only after every
- * client reported phase k done (hence read its byte), so no client takes
- * another's. -1 when the run is stopped. */
-static int wait_phase(struct shared *sh)
+/* Block (no CPU) until the parent starts phase k; -1 when the run stops. */
+static int wait_phase(struct shared *sh, int k)
 {
-    char b;
-    ssize_t r;
-    do
-        r = read(sh->go[0], &b, 1);
-    while (r < 0 && errno == EINTR);
-    return r == 1 && sh->phase != 9 ? 0 : -1;
+    pthread_mutex_lock(&sh->mu);
+    while (sh->phase < k)
+        pthread_cond_wait(&sh->go, &sh->mu);
+    int stop = sh->phase == 9 && k != 9;
+    pthread_mutex_unlock(&sh->mu);
+    return stop ? -1 : 0;
 }
 
 static void start_phase(struct shared *sh, int k)
 {
-    char buf[MAX_CLIENTS];
-    memset(buf, 'g', sizeof buf);
+    pthread_mutex_lock(&sh->mu);
     sh->phase = k;
-    if (write(sh->go[1], buf, (size_t)sh->n) != (ssize_t)sh->n)
-        sh->phase = 9;
+    pthread_cond_broadcast(&sh->go);
+    pthread_mutex_unlock(&sh->mu);
 }
 
 static void mark_ready(struct shared *sh, int k)
@@ -118,6 +116,7 @@ static int child_fail(struct child_result *r, const char *what, ckv_status st, c
     r->failed = 1;
     snprintf(r->err, sizeof r->err, "%s: %s%s%s", what, ckv_strerror(st), c ? " " : "",
              c ? ckv_client_last_error(c) : "");
+    fprintf(stderr, "ckv-bench relay: a client failed: %s\n", r->err);
     return 1;
 }
 
@@ -147,6 +146,7 @@ static void take_events(struct shared *sh, struct child_result *r, const char *p
             snprintf(r->err, sizeof r->err, "event %d from %s (seq %llu, status %s)",
                      (int)e->kind, e->contact, (unsigned long long)e->seq,
                      ckv_status_name(e->status));
+            fprintf(stderr, "ckv-bench relay: a client failed: %s\n", r->err);
         }
     }
 }
@@ -186,13 +186,13 @@ static int child_main(struct shared *sh, int i)
         child_fail(r, "set-up", st, c);
     mark_ready(sh, 0);
     /* 2. contacts */
-    if (wait_phase(sh) != 0)
+    if (wait_phase(sh, 1) != 0)
         goto out;
     if (!r->failed && (st = ckv_client_add_contact(c, next, NULL)) != CKV_OK)
         child_fail(r, "add contact", st, c);
     mark_ready(sh, 1);
     /* 3. messages */
-    if (wait_phase(sh) != 0)
+    if (wait_phase(sh, 2) != 0)
         goto out;
     uint64_t deadline = ckv_bench_now_ns() + 120ull * 1000000000ull;
     while (!r->failed && (r->received < (uint64_t)sh->msgs || r->receipts < r->sent ||
@@ -236,7 +236,7 @@ static int child_main(struct shared *sh, int i)
     }
     mark_ready(sh, 2);
     /* 4. lookups */
-    if (wait_phase(sh) != 0)
+    if (wait_phase(sh, 3) != 0)
         goto out;
     if (!r->failed) {
         uint64_t end = ckv_bench_now_ns() + (uint64_t)sh->lookup_ms * 1000000ull;
@@ -254,7 +254,7 @@ static int child_main(struct shared *sh, int i)
         }
     }
     mark_ready(sh, 3);
-    (void)wait_phase(sh);
+    (void)wait_phase(sh, 9);
 out:
     ckv_client_close(c);
     ckv_profile_close(p);
@@ -416,9 +416,21 @@ int ckv_bench_relay(int argc, char **argv)
     sh->window = window;
     sh->lookup_ms = lookup_s * 1000;
     snprintf(sh->root, sizeof sh->root, "%s", root);
-    if (pipe2(sh->go, O_CLOEXEC) != 0) { /* O_CLOEXEC: ckvd must not hold the pipe */
-        sh->go[0] = sh->go[1] = -1;
-        goto out;
+    {
+        pthread_mutexattr_t ma;
+        pthread_condattr_t ca;
+        pthread_mutexattr_init(&ma);
+        pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
+        pthread_condattr_init(&ca);
+        pthread_condattr_setpshared(&ca, PTHREAD_PROCESS_SHARED);
+        int e = pthread_mutex_init(&sh->mu, &ma) | pthread_cond_init(&sh->go, &ca);
+        pthread_mutexattr_destroy(&ma);
+        pthread_condattr_destroy(&ca);
+        if (e != 0) {
+            munmap(sh, sizeof *sh);
+            sh = NULL;
+            goto out;
+        }
     }
     fflush(stdout);
     srv = start_ckvd(ckvd, sh);
@@ -432,7 +444,6 @@ int ckv_bench_relay(int argc, char **argv)
             goto stop;
         if (pid == 0) {
             prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the bench */
-            close(sh->go[1]); /* the parent's close is then an EOF for every client */
             _exit(child_main(sh, i));
         }
         kids[nkids++] = pid;
@@ -495,10 +506,7 @@ int ckv_bench_relay(int argc, char **argv)
                 (unsigned long long)dup);
     rc = failed || dup || sent != received ? 1 : 0;
 stop:
-    sh->phase = 9;
-    if (sh->go[1] >= 0)
-        close(sh->go[1]); /* EOF: every waiting client stops */
-    sh->go[1] = -1;
+    start_phase(sh, 9);
     for (int i = 0; i < nkids; i++)
         waitpid(kids[i], NULL, 0);
     if (srv > 0) {
@@ -507,10 +515,8 @@ stop:
     }
 out:
     if (sh) {
-        if (sh->go[0] >= 0)
-            close(sh->go[0]);
-        if (sh->go[1] >= 0)
-            close(sh->go[1]);
+        pthread_cond_destroy(&sh->go);
+        pthread_mutex_destroy(&sh->mu);
         munmap(sh, sizeof *sh);
     }
     if (rc == 0)
