@@ -340,7 +340,7 @@ static int wait_ready(struct shared *sh, int k, int n)
                     dead > 0 ? "a client or ckvd exited early" : "timeout", k);
             return -1;
         }
-        msleep(2);
+        msleep(10); /* seldom: the parent must not steal the clients' CPU */
     }
     return 0;
 }
