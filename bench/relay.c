@@ -35,11 +35,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -71,6 +73,8 @@ struct child_result {
 
 struct shared {
     volatile int phase;           /* set by the parent: 1 contacts, 2 messages, 3 lookups, 9 stop */
+    pthread_mutex_t mu;           /* process-shared: guards phase, with go */
+    pthread_cond_t go;            /* broadcast when phase changes (no polling clients) */
     volatile int ready[4];        /* clients done with phase k (atomic adds) */
     int n, msgs, window, lookup_ms;
     char url[128], vkey[512], root[256];
@@ -83,10 +87,23 @@ static void msleep(long ms)
     nanosleep(&ts, NULL);
 }
 
-static void wait_phase(struct shared *sh, int k)
+/* Block (no CPU) until the parent starts phase k; -1 when the run stops. */
+static int wait_phase(struct shared *sh, int k)
 {
+    pthread_mutex_lock(&sh->mu);
     while (sh->phase < k)
-        msleep(1);
+        pthread_cond_wait(&sh->go, &sh->mu);
+    int stop = sh->phase == 9 && k != 9;
+    pthread_mutex_unlock(&sh->mu);
+    return stop ? -1 : 0;
+}
+
+static void start_phase(struct shared *sh, int k)
+{
+    pthread_mutex_lock(&sh->mu);
+    sh->phase = k;
+    pthread_cond_broadcast(&sh->go);
+    pthread_mutex_unlock(&sh->mu);
 }
 
 static void mark_ready(struct shared *sh, int k)
@@ -99,6 +116,7 @@ static int child_fail(struct child_result *r, const char *what, ckv_status st, c
     r->failed = 1;
     snprintf(r->err, sizeof r->err, "%s: %s%s%s", what, ckv_strerror(st), c ? " " : "",
              c ? ckv_client_last_error(c) : "");
+    fprintf(stderr, "ckv-bench relay: a client failed: %s\n", r->err);
     return 1;
 }
 
@@ -128,6 +146,7 @@ static void take_events(struct shared *sh, struct child_result *r, const char *p
             snprintf(r->err, sizeof r->err, "event %d from %s (seq %llu, status %s)",
                      (int)e->kind, e->contact, (unsigned long long)e->seq,
                      ckv_status_name(e->status));
+            fprintf(stderr, "ckv-bench relay: a client failed: %s\n", r->err);
         }
     }
 }
@@ -167,12 +186,14 @@ static int child_main(struct shared *sh, int i)
         child_fail(r, "set-up", st, c);
     mark_ready(sh, 0);
     /* 2. contacts */
-    wait_phase(sh, 1);
+    if (wait_phase(sh, 1) != 0)
+        goto out;
     if (!r->failed && (st = ckv_client_add_contact(c, next, NULL)) != CKV_OK)
         child_fail(r, "add contact", st, c);
     mark_ready(sh, 1);
     /* 3. messages */
-    wait_phase(sh, 2);
+    if (wait_phase(sh, 2) != 0)
+        goto out;
     uint64_t deadline = ckv_bench_now_ns() + 120ull * 1000000000ull;
     while (!r->failed && (r->received < (uint64_t)sh->msgs || r->receipts < r->sent ||
                           r->sent < (uint64_t)sh->msgs)) {
@@ -215,7 +236,8 @@ static int child_main(struct shared *sh, int i)
     }
     mark_ready(sh, 2);
     /* 4. lookups */
-    wait_phase(sh, 3);
+    if (wait_phase(sh, 3) != 0)
+        goto out;
     if (!r->failed) {
         uint64_t end = ckv_bench_now_ns() + (uint64_t)sh->lookup_ms * 1000000ull;
         unsigned k = (unsigned)i * 7919u;
@@ -232,7 +254,7 @@ static int child_main(struct shared *sh, int i)
         }
     }
     mark_ready(sh, 3);
-    wait_phase(sh, 9);
+    (void)wait_phase(sh, 9);
 out:
     ckv_client_close(c);
     ckv_profile_close(p);
@@ -265,6 +287,7 @@ static pid_t start_ckvd(const char *ckvd, struct shared *sh)
     if (pid < 0)
         return -1;
     if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* kept across exec: ckvd dies with the bench */
         int fd = open(errlog, O_WRONLY | O_CREAT | O_TRUNC, 0600);
         int nul = open("/dev/null", O_WRONLY);
         if (fd < 0 || nul < 0)
@@ -304,13 +327,20 @@ static pid_t start_ckvd(const char *ckvd, struct shared *sh)
     return -1;
 }
 
+/* Wait until every client finished phase k; -1 after 300 s or when a
+ * client or ckvd exited early. */
 static int wait_ready(struct shared *sh, int k, int n)
 {
     uint64_t end = ckv_bench_now_ns() + 300ull * 1000000000ull;
     while (__atomic_load_n(&sh->ready[k], __ATOMIC_SEQ_CST) < n) {
-        if (ckv_bench_now_ns() > end)
+        int wst;
+        pid_t dead = waitpid(-1, &wst, WNOHANG);
+        if (ckv_bench_now_ns() > end || dead > 0) {
+            fprintf(stderr, "ckv-bench relay: %s in phase %d\n",
+                    dead > 0 ? "a client or ckvd exited early" : "timeout", k);
             return -1;
-        msleep(2);
+        }
+        msleep(10); /* seldom: the parent must not steal the clients' CPU */
     }
     return 0;
 }
@@ -386,6 +416,22 @@ int ckv_bench_relay(int argc, char **argv)
     sh->window = window;
     sh->lookup_ms = lookup_s * 1000;
     snprintf(sh->root, sizeof sh->root, "%s", root);
+    {
+        pthread_mutexattr_t ma;
+        pthread_condattr_t ca;
+        pthread_mutexattr_init(&ma);
+        pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
+        pthread_condattr_init(&ca);
+        pthread_condattr_setpshared(&ca, PTHREAD_PROCESS_SHARED);
+        int e = pthread_mutex_init(&sh->mu, &ma) | pthread_cond_init(&sh->go, &ca);
+        pthread_mutexattr_destroy(&ma);
+        pthread_condattr_destroy(&ca);
+        if (e != 0) {
+            munmap(sh, sizeof *sh);
+            sh = NULL;
+            goto out;
+        }
+    }
     fflush(stdout);
     srv = start_ckvd(ckvd, sh);
     if (srv < 0) {
@@ -395,22 +441,24 @@ int ckv_bench_relay(int argc, char **argv)
     for (int i = 0; i < n; i++) {
         pid_t pid = fork();
         if (pid < 0)
-            goto out;
-        if (pid == 0)
+            goto stop;
+        if (pid == 0) {
+            prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the bench */
             _exit(child_main(sh, i));
+        }
         kids[nkids++] = pid;
     }
     if (wait_ready(sh, 0, n) != 0)
         goto stop;
-    sh->phase = 1;
+    start_phase(sh, 1);
     if (wait_ready(sh, 1, n) != 0)
         goto stop;
     uint64_t t0 = ckv_bench_now_ns();
-    sh->phase = 2;
+    start_phase(sh, 2);
     if (wait_ready(sh, 2, n) != 0)
         goto stop;
     uint64_t t1 = ckv_bench_now_ns();
-    sh->phase = 3;
+    start_phase(sh, 3);
     if (wait_ready(sh, 3, n) != 0)
         goto stop;
     uint64_t t2 = ckv_bench_now_ns();
@@ -458,7 +506,7 @@ int ckv_bench_relay(int argc, char **argv)
                 (unsigned long long)dup);
     rc = failed || dup || sent != received ? 1 : 0;
 stop:
-    sh->phase = 9;
+    start_phase(sh, 9);
     for (int i = 0; i < nkids; i++)
         waitpid(kids[i], NULL, 0);
     if (srv > 0) {
@@ -466,8 +514,11 @@ stop:
         waitpid(srv, NULL, 0);
     }
 out:
-    if (sh)
+    if (sh) {
+        pthread_cond_destroy(&sh->go);
+        pthread_mutex_destroy(&sh->mu);
         munmap(sh, sizeof *sh);
+    }
     if (rc == 0)
         rm_rf(root);
     else

@@ -57,7 +57,8 @@ const char cli_help_send[] =
     "Before every send the contact's key must be its latest logged key.\n"
     "Refused while a verified contact's key has changed: compare codes and run\n"
     "'ckv verify CONTACT', or 'ckv accept CONTACT'. Prints 'sent N' (the\n"
-    "message's number in the conversation) on stderr.\n" HELP_MAX_AGE HELP_TAIL;
+    "message's number in the conversation) on stderr. Put -- before a TEXT\n"
+    "that starts with '-'.\n" HELP_MAX_AGE HELP_TAIL;
 const char cli_help_recv[] =
     "usage: ckv [--profile NAME] recv [--wait SECONDS] [--max-age SECONDS]\n"
     "Fetch queued messages, check every new sender's key against the log,\n"

@@ -57,15 +57,18 @@ grep -qx "bob: hi alice, from stdin" "$T/out" || fail "alice got: $(cat "$T/out"
 ok alice send bob second message with   several words
 ok bob recv --wait 10
 grep -qx "alice: second message with several words" "$T/out" || fail "bob got: $(cat "$T/out")"
+ok alice send bob -- -5 degrees
+ok bob recv --wait 10
+grep -qx "alice: -5 degrees" "$T/out" || fail "bob got: $(cat "$T/out")"
 # end-to-end receipts come back as notes
 : > "$T/notes.alice"
 for _ in 1 2 3 4 5; do
     ok alice recv --wait 2
     [ ! -s "$T/out" ] || fail "alice got an unexpected message: $(cat "$T/out")"
     cat "$T/err" >> "$T/notes.alice"
-    grep -q "bob received message 2" "$T/notes.alice" && break
+    grep -q "bob received message 3" "$T/notes.alice" && break
 done
-grep -q "bob received message 2" "$T/notes.alice" || fail "no receipt: $(cat "$T/notes.alice")"
+grep -q "bob received message 3" "$T/notes.alice" || fail "no receipt: $(cat "$T/notes.alice")"
 # a terminal escape from a sender is not passed through
 ok alice send bob $'esc \033[31m red'
 ok bob recv --wait 10

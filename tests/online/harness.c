@@ -45,6 +45,8 @@ static char *slurp(const char *path)
     return buf;
 }
 
+const char *harness_limit = NULL;
+
 static void spawn(srv *s)
 {
     char listen[64], data[300], errlog[300];
@@ -61,8 +63,12 @@ static void spawn(srv *s)
             _exit(127);
         dup2(fd, 2);
         dup2(nul, 1);
-        execl(CKVD_PATH, "ckvd", "--listen", listen, "--data", data, "--checkpoint-interval",
-              "50", (char *)NULL);
+        if (harness_limit != NULL)
+            execl(CKVD_PATH, "ckvd", "--listen", listen, "--data", data, "--checkpoint-interval",
+                  "50", "--limit", harness_limit, (char *)NULL);
+        else
+            execl(CKVD_PATH, "ckvd", "--listen", listen, "--data", data, "--checkpoint-interval",
+                  "50", (char *)NULL);
         _exit(127);
     }
     s->pid = pid;

@@ -22,6 +22,10 @@ typedef struct srv {
     char url[64];
 } srv;
 
+/* When set (before srv_start), ckvd gets "--limit" harness_limit, e.g.
+ * "register=0/0" to turn the registration limit off. */
+extern const char *harness_limit;
+
 /* Start ckvd in a new temp dir (port 0 = any free port). */
 void srv_start(srv *s);
 /* Start again on the same data and port (after srv_kill). */
