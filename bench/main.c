@@ -65,6 +65,13 @@ double ckv_bench_median(double *v, size_t n)
     return ckv_bench_percentile(v, n, 50.0);
 }
 
+#ifdef CKV_BENCH_HAVE_RELAY
+int ckv_bench_relay(int argc, char **argv); /* relay.c */
+#endif
+#ifdef CKV_BENCH_HAVE_TUI
+int ckv_bench_tui(int argc, char **argv); /* bench/tui.c */
+#endif
+
 struct area {
     const char *name;
     int (*run)(int, char **);
@@ -77,6 +84,12 @@ static const struct area areas[] = {
 #endif
 #ifdef CKV_BENCH_HAVE_CORE
     {"core", ckv_bench_core, "messaging core: encrypt/decrypt, set-ups, safety numbers"},
+#endif
+#ifdef CKV_BENCH_HAVE_RELAY
+    {"relay", ckv_bench_relay, "ckvd and 50 clients on loopback: messages, latency, lookups"},
+#endif
+#ifdef CKV_BENCH_HAVE_TUI
+    {"tui", ckv_bench_tui, "ckv-chat: key-to-doupdate latency, resident memory"},
 #endif
     {NULL, NULL, NULL},
 };

@@ -5,6 +5,7 @@
  *   passwd [--new-passphrase-file F]   re-seal under a new passphrase
  */
 #include "cli.h"
+#include "online.h"
 
 #include <getopt.h>
 #include <stdint.h>
@@ -14,7 +15,7 @@
 #include <ckv/bundle.h>
 #include <ckv/profile.h>
 
-enum { OPT_NAME = 1, OPT_KDF, OPT_NO_PREKEY, OPT_NEW_FILE };
+enum { OPT_NAME = 1, OPT_KDF, OPT_NO_PREKEY, OPT_NEW_FILE, OPT_SERVER, OPT_LOG_KEY };
 
 /* Default KDF cost: env CKV_KDF (moderate|interactive|min), else moderate. */
 static int default_kdf(int *cost)
@@ -29,10 +30,13 @@ int cmd_init(struct cli_globals *g, int argc, char **argv)
     static const struct option own[] = {
         {"name", required_argument, NULL, OPT_NAME},
         {"kdf", required_argument, NULL, OPT_KDF},
+        {"server", required_argument, NULL, OPT_SERVER},
+        {"log-key", required_argument, NULL, OPT_LOG_KEY},
         {NULL, 0, NULL, 0},
     };
     const struct cli_command *cmd = cli_command_find("init");
-    const char *name = NULL;
+    const char *name = NULL, *server = NULL, *log_key = NULL;
+    char *vkey = NULL;
     int cost = CKV_KDF_MODERATE, c;
     struct cli_passphrase pass;
     char *dir = NULL;
@@ -49,6 +53,10 @@ int cmd_init(struct cli_globals *g, int argc, char **argv)
             return 2;
         if (c == OPT_NAME)
             name = optarg;
+        else if (c == OPT_SERVER)
+            server = optarg;
+        else if (c == OPT_LOG_KEY)
+            log_key = optarg;
         else if (c == OPT_KDF && cli_parse_kdf(optarg, &cost) != 0)
             return 2;
     }
@@ -63,6 +71,9 @@ int cmd_init(struct cli_globals *g, int argc, char **argv)
                   name, CKV_NAME_MAX);
         return 2;
     }
+    if ((rc = cli_online_pin_args(server, log_key, &vkey)) != 0)
+        return rc;
+    rc = 1;
     if (cli_profile_dir(g, &dir) != 0)
         goto out;
     if (ckv_profile_exists(dir)) {
@@ -79,10 +90,14 @@ int cmd_init(struct cli_globals *g, int argc, char **argv)
         cli_fail(st, "init: cannot create profile '%s' in %s", g->profile, dir);
         goto out;
     }
-    fprintf(stderr, "ckv: created profile '%s' for account '%s' in %s\n", g->profile,
-            ckv_profile_account(p), dir);
+    if (cli_online_pin(p, server, vkey) != 0)
+        goto out;
+    fprintf(stderr, "ckv: created profile '%s' for account '%s' in %s%s%s%s\n",
+            g->profile, ckv_profile_account(p), dir, server ? " (server " : "",
+            server ? server : "", server ? ")" : "");
     rc = 0;
 out:
+    free(vkey);
     cli_passphrase_wipe(&pass);
     ckv_profile_close(p);
     free(dir);

@@ -9,6 +9,7 @@
  * docs/cli.md and docs/man/ckv.1: keep the three in step.
  */
 #include "cli.h"
+#include "online.h"
 
 #include <getopt.h>
 #include <stdarg.h>
@@ -23,15 +24,21 @@
     "from the environment variable CKV_PASSPHRASE, else a prompt on the terminal.\n"
 
 const struct cli_command cli_commands[] = {
-    {"init", cmd_init, "init --name ACCOUNT\tcreate the profile for ACCOUNT",
+    {"init", cmd_init, "init --name ACCOUNT [--server URL]\tcreate the profile (online with\n"
+     "                                   --server URL --log-key VKEY)",
      "usage: ckv [--profile NAME] init --name ACCOUNT [--kdf COST]\n"
+     "                                [--server URL --log-key VKEY|@FILE]\n"
      "Create a new profile (identity key pair, registration id, a signed prekey\n"
      "and a batch of one-time prekeys) for the account name ACCOUNT, sealed with\n"
      "a new passphrase (asked twice on a terminal).\n" PASS_HELP
      "The profile lives in $XDG_DATA_HOME/ckv/NAME/ (default ~/.local/share).\n"
      "ACCOUNT is normalised (lower case; a-z 0-9 . _ + @ -) before use.\n"
      "--kdf COST (or env CKV_KDF): the Argon2id cost, moderate (default,\n"
-     "256 MiB), interactive (64 MiB) or min (for tests only: weak).\n"},
+     "256 MiB), interactive (64 MiB) or min (for tests only: weak).\n"
+     "--server URL --log-key VKEY: pin the ckvd server (http:// or https://) and\n"
+     "its log's verifier key (as in the server's DATA/log.vkey; @FILE reads it\n"
+     "from FILE's first line), for the online commands. Both are fixed for the\n"
+     "profile's life: nothing is ever learned from the server.\n"},
     {"bundle", cmd_bundle, "bundle\tprint our prekey bundle (JSON)",
      "usage: ckv [--profile NAME] bundle [--no-prekey]\n"
      "Print our prekey bundle as JSON on stdout, for a contact's `ckv start`.\n"
@@ -92,6 +99,14 @@ const struct cli_command cli_commands[] = {
      "The current passphrase as for every command; the new one from the first\n"
      "line of --new-passphrase-file FILE, else the environment variable\n"
      "CKV_NEW_PASSPHRASE, else a prompt (asked twice). --kdf as for init.\n"},
+    {"register", cmd_register, "register\tpublish our key in the directory", cli_help_register},
+    {"send", cmd_send, "send CONTACT [TEXT]\tsend a message (stdin without TEXT)", cli_help_send},
+    {"recv", cmd_recv, "recv [--wait SECONDS]\tprint received messages", cli_help_recv},
+    {"lookup", cmd_lookup, "lookup NAME\tNAME's key, checked against the log", cli_help_lookup},
+    {"add", cmd_add, "add NAME\tadd a contact from the directory", cli_help_add},
+    {"monitor", cmd_monitor, "monitor\twatch the log for keys under our name", cli_help_monitor},
+    {"rotate", cmd_rotate, "rotate\tnew identity key, signed by the old", cli_help_rotate},
+    {"reset", cmd_reset, "reset\tnew identity key after losing the old", cli_help_reset},
     {NULL, NULL, NULL, NULL},
 };
 
@@ -106,8 +121,9 @@ const struct cli_command *cli_command_find(const char *name)
 static void usage(FILE *f)
 {
     fputs("usage: ckv [--profile NAME] [--passphrase-file FILE] COMMAND [ARGS]\n"
-          "Signal-protocol sessions, safety numbers and contact trust, offline:\n"
-          "peers exchange bundles and envelopes as JSON files.\n"
+          "Signal-protocol sessions, safety numbers and contact trust: offline\n"
+          "(peers exchange bundles and envelopes as JSON files) or online through a\n"
+          "ckvd server, with every key checked against its transparency log.\n"
           "\n"
           "Global options:\n"
           "  --profile NAME          the profile (env CKV_PROFILE; default \"default\"),\n"

@@ -123,6 +123,12 @@ struct ckv_profile {
     int has_public_code;
     char public_code[CKV_PUBLIC_CODE_DIGITS + 1];
     uint8_t public_scan32[32];
+    /* Optional (the online client, client.c): replaces what the session
+     * calls write into the history, inside their transaction. NULL = the
+     * plaintext as it is. */
+    ckv_status (*history_hook)(ckv_profile *p, const char *name, int outgoing,
+                               const uint8_t *body, size_t len, void *ctx);
+    void *history_ctx;
 };
 
 /* db.c */

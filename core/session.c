@@ -55,6 +55,14 @@ ckv_status ckv_history_add(ckv_profile *p, const char *name, int outgoing, const
     ckv_status st;
     int rc;
 
+    if (p->history_hook != NULL) { /* the hook may store through this function */
+        ckv_status (*hook)(ckv_profile *, const char *, int, const uint8_t *, size_t, void *) =
+            p->history_hook;
+        p->history_hook = NULL;
+        st = hook(p, name, outgoing, body, len, p->history_ctx);
+        p->history_hook = hook;
+        return st;
+    }
     ckv_name_hash(p, name, strlen(name), rk);
     s = ckv_stmt(p, STMT_MSG_NEXT_ID);
     sqlite3_bind_blob(s, 1, rk, 32, SQLITE_STATIC);

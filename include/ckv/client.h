@@ -128,7 +128,12 @@ CKV_MUST_USE ckv_status ckv_client_add_contact(ckv_client *c, const char *name,
 
 /* Send text to contact (after the checks above; CKV_ERR_KEY_CHANGED_BLOCKED
  * when blocked). *seq_out (may be NULL) gets the message's sequence number
- * in this conversation; the message is stored in the history as sent. */
+ * in this conversation; the message is stored in the history as sent.
+ * text must be UTF-8 (else CKV_ERR_INVALID_ARG). A name that is not a
+ * contact yet is added first (ckv_client_add_contact). When the server
+ * cannot be reached after the message was encrypted, the call fails but the
+ * message stays in the profile's outbox and goes out, in order, with the
+ * next send or receive (docs/protocol.md). */
 CKV_MUST_USE ckv_status ckv_client_send(ckv_client *c, const char *contact, const uint8_t *text,
                                         size_t len, uint64_t *seq_out);
 
@@ -156,7 +161,11 @@ typedef struct ckv_event {
 /* Fetch what is queued (waiting up to wait_seconds, 0..30, when nothing is),
  * check new senders against the log, decrypt, store in the history, send
  * receipts, and acknowledge to the server only what was stored or
- * definitively refused. *events is malloc'd (ckv_client_events_free). */
+ * definitively refused. *events is malloc'd (ckv_client_events_free).
+ * When a later message of the batch fails (network, a proof that does not
+ * verify), the events of the messages stored before it are still returned
+ * with CKV_OK and ckv_client_last_error says what stopped the batch; the
+ * failed message stays queued. */
 CKV_MUST_USE ckv_status ckv_client_receive(ckv_client *c, int wait_seconds, ckv_event **events,
                                            size_t *count);
 void ckv_client_events_free(ckv_event *events, size_t count);

@@ -1,0 +1,527 @@
+/*
+ * relay.c: `ckv-bench relay`: the whole online system on loopback. The
+ * bench starts its own ckvd (127.0.0.1:0, a temporary data directory, abuse
+ * limits off) and forks N client processes (default 50), each with its own
+ * profile and ckv_client: libsignal objects are never shared, and each
+ * process is one thread, as the client's contract asks.
+ *
+ * The clients form a ring: client i sends to client i+1 and receives from
+ * client i-1. Phases, each started by the parent at once for every client
+ * (a barrier in shared memory):
+ *   1. set-up: create the profile (weak test KDF), pin the server, register;
+ *   2. contacts: add the next client from the directory (checked lookup,
+ *      bundle, session) -- not timed;
+ *   3. messages: each client sends M messages (at most W not yet receipted),
+ *      while receiving: every message is fetched, its sender checked,
+ *      decrypted, stored, receipted (end to end, encrypted) and acknowledged.
+ *      messages/s = messages decrypted by all clients / wall time of the
+ *      phase; latency = from the start of ckv_client_send to the sender's
+ *      CKV_EV_RECEIPT for that message (a full round trip through the
+ *      relay); lost = messages whose send succeeded but that never reached
+ *      the recipient (also duplicates, which count as errors);
+ *   4. lookups: each client looks up other clients' names for D seconds with
+ *      every check (leaf hash, name, inclusion proof, checkpoint signature
+ *      and consistency with its view, chain); what is already verified (the
+ *      current checkpoint's signature, the consistency of a size seen
+ *      before) is cached by the client.
+ *
+ * Output (bench.h): relay_messages_per_s, relay_receipt_latency_p50/p99
+ * (us), relay_lookups_per_s, relay_messages_lost, all store "durable"
+ * (profiles and the server's database are SQLite files on disk).
+ */
+#define _GNU_SOURCE
+#include "bench.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ckv/client.h>
+#include <ckv/profile.h>
+
+/* The area's entry point (declared here: bench.h belongs to the bench's
+ * owner; main.c declares it too). */
+int ckv_bench_relay(int argc, char **argv);
+
+#define MAX_CLIENTS 256
+#define MAX_MSGS 10000
+#define PASS ((const uint8_t *)"bench passphrase")
+#define PASS_LEN 16
+
+struct child_result {
+    int failed;           /* a non-zero status: the phase went wrong */
+    char err[256];        /* its sentence */
+    uint64_t sent;        /* sends that returned CKV_OK */
+    uint64_t received;    /* distinct messages decrypted from the previous client */
+    uint64_t duplicates;  /* messages seen twice */
+    uint64_t receipts;    /* distinct receipts for our messages */
+    uint64_t lookups;     /* lookups that passed every check */
+    uint64_t send_ns, recv_ns, nsend, nrecv, nrecv_empty; /* where the time goes */
+    double lat_us[MAX_MSGS]; /* per message: send start -> receipt */
+};
+
+struct shared {
+    volatile int phase;           /* set by the parent: 1 contacts, 2 messages, 3 lookups, 9 stop */
+    pthread_mutex_t mu;           /* process-shared: guards phase, with go */
+    pthread_cond_t go;            /* broadcast when phase changes (no polling clients) */
+    volatile int ready[4];        /* clients done with phase k (atomic adds) */
+    int n, msgs, window, lookup_ms;
+    char url[128], vkey[512], root[256];
+    struct child_result r[MAX_CLIENTS];
+};
+
+static void msleep(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Block (no CPU) until the parent starts phase k; -1 when the run stops. */
+static int wait_phase(struct shared *sh, int k)
+{
+    pthread_mutex_lock(&sh->mu);
+    while (sh->phase < k)
+        pthread_cond_wait(&sh->go, &sh->mu);
+    int stop = sh->phase == 9 && k != 9;
+    pthread_mutex_unlock(&sh->mu);
+    return stop ? -1 : 0;
+}
+
+static void start_phase(struct shared *sh, int k)
+{
+    pthread_mutex_lock(&sh->mu);
+    sh->phase = k;
+    pthread_cond_broadcast(&sh->go);
+    pthread_mutex_unlock(&sh->mu);
+}
+
+static void mark_ready(struct shared *sh, int k)
+{
+    __atomic_add_fetch(&sh->ready[k], 1, __ATOMIC_SEQ_CST);
+}
+
+static int child_fail(struct child_result *r, const char *what, ckv_status st, ckv_client *c)
+{
+    r->failed = 1;
+    snprintf(r->err, sizeof r->err, "%s: %s%s%s", what, ckv_strerror(st), c ? " " : "",
+             c ? ckv_client_last_error(c) : "");
+    fprintf(stderr, "ckv-bench relay: a client failed: %s\n", r->err);
+    return 1;
+}
+
+/* Count a batch of events: messages from prev, receipts from next (with
+ * their latency); a gap or a refused message fails the client. */
+static void take_events(struct shared *sh, struct child_result *r, const char *prev,
+                        const char *next, const ckv_event *ev, size_t n, uint8_t *seen,
+                        uint8_t *receipted, const uint64_t *sent_at)
+{
+    for (size_t i = 0; i < n; i++) {
+        const ckv_event *e = &ev[i];
+        if (e->kind == CKV_EV_MESSAGE && strcmp(e->contact, prev) == 0 && e->seq >= 1 &&
+            e->seq <= (uint64_t)sh->msgs) {
+            if (seen[e->seq])
+                r->duplicates++;
+            else
+                r->received++;
+            seen[e->seq] = 1;
+        } else if (e->kind == CKV_EV_RECEIPT && strcmp(e->contact, next) == 0 && e->seq >= 1 &&
+                   e->seq <= (uint64_t)sh->msgs) {
+            if (!receipted[e->seq]) {
+                receipted[e->seq] = 1;
+                r->lat_us[r->receipts++] = (double)(ckv_bench_now_ns() - sent_at[e->seq]) / 1e3;
+            }
+        } else if (e->kind == CKV_EV_GAP || e->kind == CKV_EV_REJECTED) {
+            r->failed = 1;
+            snprintf(r->err, sizeof r->err, "event %d from %s (seq %llu, status %s)",
+                     (int)e->kind, e->contact, (unsigned long long)e->seq,
+                     ckv_status_name(e->status));
+            fprintf(stderr, "ckv-bench relay: a client failed: %s\n", r->err);
+        }
+    }
+}
+
+static int child_main(struct shared *sh, int i)
+{
+    struct child_result *r = &sh->r[i];
+    char dir[320], me[32], next[32], prev[32];
+    ckv_profile *p = NULL;
+    ckv_client *c = NULL;
+    ckv_client_options o;
+    uint8_t *seen = calloc((size_t)sh->msgs + 1, 1);
+    uint8_t *receipted = calloc((size_t)sh->msgs + 1, 1);
+    uint64_t *sent_at = calloc((size_t)sh->msgs + 1, sizeof(uint64_t));
+    ckv_status st;
+
+    snprintf(me, sizeof me, "bench%d", i);
+    snprintf(next, sizeof next, "bench%d", (i + 1) % sh->n);
+    snprintf(prev, sizeof prev, "bench%d", (i + sh->n - 1) % sh->n);
+    snprintf(dir, sizeof dir, "%s/p%d", sh->root, i);
+    memset(&o, 0, sizeof o);
+    o.timeout_ms = 30000;
+    o.max_checkpoint_age = 3600; /* the lookup phase measures lookups; sends check as usual */
+    if (!seen || !receipted || !sent_at) {
+        r->failed = 1;
+        goto out;
+    }
+    /* 1. set-up */
+    st = ckv_profile_create(dir, me, PASS, PASS_LEN, CKV_KDF_MIN, &p);
+    if (st == CKV_OK)
+        st = ckv_profile_pin_server(p, sh->url, sh->vkey);
+    if (st == CKV_OK)
+        st = ckv_client_open(p, &o, &c);
+    if (st == CKV_OK)
+        st = ckv_client_register(c);
+    if (st != CKV_OK)
+        child_fail(r, "set-up", st, c);
+    mark_ready(sh, 0);
+    /* 2. contacts */
+    if (wait_phase(sh, 1) != 0)
+        goto out;
+    if (!r->failed && (st = ckv_client_add_contact(c, next, NULL)) != CKV_OK)
+        child_fail(r, "add contact", st, c);
+    mark_ready(sh, 1);
+    /* 3. messages */
+    if (wait_phase(sh, 2) != 0)
+        goto out;
+    uint64_t deadline = ckv_bench_now_ns() + 120ull * 1000000000ull;
+    while (!r->failed && (r->received < (uint64_t)sh->msgs || r->receipts < r->sent ||
+                          r->sent < (uint64_t)sh->msgs)) {
+        if (ckv_bench_now_ns() > deadline) {
+            r->failed = 1;
+            snprintf(r->err, sizeof r->err, "timeout: sent %llu received %llu receipts %llu",
+                     (unsigned long long)r->sent, (unsigned long long)r->received,
+                     (unsigned long long)r->receipts);
+            break;
+        }
+        while (r->sent < (uint64_t)sh->msgs && r->sent - r->receipts < (uint64_t)sh->window) {
+            char text[64];
+            uint64_t seq = 0, t0 = ckv_bench_now_ns();
+            int len = snprintf(text, sizeof text, "message %llu from %s",
+                               (unsigned long long)r->sent + 1, me);
+            st = ckv_client_send(c, next, (const uint8_t *)text, (size_t)len, &seq);
+            r->send_ns += ckv_bench_now_ns() - t0;
+            r->nsend++;
+            if (st != CKV_OK || seq < 1 || seq > (uint64_t)sh->msgs) {
+                child_fail(r, "send", st, c);
+                break;
+            }
+            sent_at[seq] = t0;
+            r->sent++;
+        }
+        ckv_event *ev = NULL;
+        size_t n = 0;
+        int idle = r->sent == (uint64_t)sh->msgs || r->sent - r->receipts >= (uint64_t)sh->window;
+        uint64_t t0 = ckv_bench_now_ns();
+        st = ckv_client_receive(c, idle ? 1 : 0, &ev, &n);
+        r->recv_ns += ckv_bench_now_ns() - t0;
+        r->nrecv++;
+        r->nrecv_empty += n == 0;
+        if (st != CKV_OK) {
+            child_fail(r, "receive", st, c);
+            break;
+        }
+        take_events(sh, r, prev, next, ev, n, seen, receipted, sent_at);
+        ckv_client_events_free(ev, n);
+    }
+    mark_ready(sh, 2);
+    /* 4. lookups */
+    if (wait_phase(sh, 3) != 0)
+        goto out;
+    if (!r->failed) {
+        uint64_t end = ckv_bench_now_ns() + (uint64_t)sh->lookup_ms * 1000000ull;
+        unsigned k = (unsigned)i * 7919u;
+        while (ckv_bench_now_ns() < end) {
+            char name[32];
+            ckv_key_info ki;
+            snprintf(name, sizeof name, "bench%u", (k++ * 31u) % (unsigned)sh->n);
+            st = ckv_client_lookup(c, name, &ki);
+            if (st != CKV_OK) {
+                child_fail(r, "lookup", st, c);
+                break;
+            }
+            r->lookups++;
+        }
+    }
+    mark_ready(sh, 3);
+    (void)wait_phase(sh, 9);
+out:
+    ckv_client_close(c);
+    ckv_profile_close(p);
+    free(seen);
+    free(receipted);
+    free(sent_at);
+    return r->failed ? 1 : 0;
+}
+
+/* ---- the server ------------------------------------------------------------------- */
+
+static char *slurp(const char *path, size_t max)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    char *buf = calloc(1, max + 1);
+    size_t n = buf ? fread(buf, 1, max, f) : 0;
+    (void)n;
+    fclose(f);
+    return buf;
+}
+
+static pid_t start_ckvd(const char *ckvd, struct shared *sh)
+{
+    char data[320], errlog[320];
+    snprintf(data, sizeof data, "%s/srv", sh->root);
+    snprintf(errlog, sizeof errlog, "%s/ckvd.log", sh->root);
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* kept across exec: ckvd dies with the bench */
+        int fd = open(errlog, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int nul = open("/dev/null", O_WRONLY);
+        if (fd < 0 || nul < 0)
+            _exit(127);
+        dup2(fd, 2);
+        dup2(nul, 1);
+        execl(ckvd, "ckvd", "--listen", "127.0.0.1:0", "--data", data, "--checkpoint-interval",
+              "50", "--limit", "register=0/0", "--limit", "login=0/0", "--limit", "bundle=0/0",
+              "--limit", "bundle-pair=0/0", "--limit", "bundle-target=0/0", "--limit",
+              "lookup=0/0", "--limit", "send=0/0", (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 400; i++) {
+        char *log = slurp(errlog, 65536);
+        const char *m = log ? strstr(log, "on http://127.0.0.1:") : NULL;
+        if (m) {
+            int port = atoi(m + strlen("on http://127.0.0.1:"));
+            free(log);
+            snprintf(data, sizeof data, "%s/srv/log.vkey", sh->root);
+            char *k = slurp(data, sizeof sh->vkey - 1);
+            if (!k)
+                break;
+            k[strcspn(k, "\r\n")] = 0;
+            snprintf(sh->vkey, sizeof sh->vkey, "%s", k);
+            free(k);
+            snprintf(sh->url, sizeof sh->url, "http://127.0.0.1:%d", port);
+            return pid;
+        }
+        free(log);
+        int wst;
+        if (waitpid(pid, &wst, WNOHANG) == pid)
+            return -1;
+        msleep(25);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    return -1;
+}
+
+/* Wait until every client finished phase k; -1 after 300 s or when a
+ * client or ckvd exited early. */
+static int wait_ready(struct shared *sh, int k, int n)
+{
+    uint64_t end = ckv_bench_now_ns() + 300ull * 1000000000ull;
+    while (__atomic_load_n(&sh->ready[k], __ATOMIC_SEQ_CST) < n) {
+        int wst;
+        pid_t dead = waitpid(-1, &wst, WNOHANG);
+        if (ckv_bench_now_ns() > end || dead > 0) {
+            fprintf(stderr, "ckv-bench relay: %s in phase %d\n",
+                    dead > 0 ? "a client or ckvd exited early" : "timeout", k);
+            return -1;
+        }
+        msleep(10); /* seldom: the parent must not steal the clients' CPU */
+    }
+    return 0;
+}
+
+static void rm_rf(const char *dir)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        execlp("rm", "rm", "-rf", dir, (char *)NULL);
+        _exit(127);
+    }
+    if (pid > 0)
+        waitpid(pid, NULL, 0);
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: ckv-bench relay [--clients N] [--messages M] [--window W]\n"
+               "                       [--lookup-seconds S] [--ckvd PATH]\n"
+               "Starts a ckvd on 127.0.0.1 (a free port, a temporary directory) and N\n"
+               "client processes in a ring (default 50), each sending M messages\n"
+               "(default 200) to the next with at most W (default 16) not yet receipted,\n"
+               "then looking names up for S seconds (default 3).\n"
+               "Prints relay_messages_per_s, relay_receipt_latency_p50/p99 (us),\n"
+               "relay_lookups_per_s and relay_messages_lost.\n");
+}
+
+int ckv_bench_relay(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"clients", required_argument, NULL, 'c'}, {"messages", required_argument, NULL, 'm'},
+        {"window", required_argument, NULL, 'w'},  {"lookup-seconds", required_argument, NULL, 'l'},
+        {"ckvd", required_argument, NULL, 'd'},    {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int n = 50, msgs = 200, window = 16, lookup_s = 3, rc = 1, o;
+    const char *ckvd = CKV_BENCH_CKVD;
+    struct shared *sh = NULL;
+    pid_t srv = -1, kids[MAX_CLIENTS];
+    int nkids = 0;
+    char root[] = "/tmp/ckv-bench-relay-XXXXXX";
+
+    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (o) {
+        case 'c': n = atoi(optarg); break;
+        case 'm': msgs = atoi(optarg); break;
+        case 'w': window = atoi(optarg); break;
+        case 'l': lookup_s = atoi(optarg); break;
+        case 'd': ckvd = optarg; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 1;
+        }
+    }
+    if (n < 2 || n > MAX_CLIENTS || msgs < 1 || msgs > MAX_MSGS || window < 1 || lookup_s < 1 ||
+        lookup_s > 600) {
+        fprintf(stderr, "ckv-bench relay: --clients 2..%d, --messages 1..%d, --window >= 1, "
+                        "--lookup-seconds 1..600\n", MAX_CLIENTS, MAX_MSGS);
+        return 1;
+    }
+    if (!mkdtemp(root)) {
+        fprintf(stderr, "ckv-bench relay: cannot create a temporary directory: %s\n",
+                strerror(errno));
+        return 1;
+    }
+    sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (sh == MAP_FAILED) {
+        sh = NULL;
+        goto out;
+    }
+    memset(sh, 0, sizeof *sh);
+    sh->n = n;
+    sh->msgs = msgs;
+    sh->window = window;
+    sh->lookup_ms = lookup_s * 1000;
+    snprintf(sh->root, sizeof sh->root, "%s", root);
+    {
+        pthread_mutexattr_t ma;
+        pthread_condattr_t ca;
+        pthread_mutexattr_init(&ma);
+        pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
+        pthread_condattr_init(&ca);
+        pthread_condattr_setpshared(&ca, PTHREAD_PROCESS_SHARED);
+        int e = pthread_mutex_init(&sh->mu, &ma) | pthread_cond_init(&sh->go, &ca);
+        pthread_mutexattr_destroy(&ma);
+        pthread_condattr_destroy(&ca);
+        if (e != 0) {
+            munmap(sh, sizeof *sh);
+            sh = NULL;
+            goto out;
+        }
+    }
+    fflush(stdout);
+    srv = start_ckvd(ckvd, sh);
+    if (srv < 0) {
+        fprintf(stderr, "ckv-bench relay: cannot start %s (see %s/ckvd.log)\n", ckvd, root);
+        goto out;
+    }
+    for (int i = 0; i < n; i++) {
+        pid_t pid = fork();
+        if (pid < 0)
+            goto stop;
+        if (pid == 0) {
+            prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the bench */
+            _exit(child_main(sh, i));
+        }
+        kids[nkids++] = pid;
+    }
+    if (wait_ready(sh, 0, n) != 0)
+        goto stop;
+    start_phase(sh, 1);
+    if (wait_ready(sh, 1, n) != 0)
+        goto stop;
+    uint64_t t0 = ckv_bench_now_ns();
+    start_phase(sh, 2);
+    if (wait_ready(sh, 2, n) != 0)
+        goto stop;
+    uint64_t t1 = ckv_bench_now_ns();
+    start_phase(sh, 3);
+    if (wait_ready(sh, 3, n) != 0)
+        goto stop;
+    uint64_t t2 = ckv_bench_now_ns();
+
+    uint64_t received = 0, sent = 0, dup = 0, lookups = 0, nlat = 0;
+    int failed = 0;
+    for (int i = 0; i < n; i++) {
+        struct child_result *r = &sh->r[i];
+        if (r->failed) {
+            fprintf(stderr, "ckv-bench relay: client %d: %s\n", i, r->err);
+            failed++;
+        }
+        received += r->received;
+        sent += r->sent;
+        dup += r->duplicates;
+        lookups += r->lookups;
+        nlat += r->receipts;
+    }
+    if (getenv("CKV_BENCH_VERBOSE"))
+        for (int i = 0; i < n; i++)
+            fprintf(stderr, "client %d: %llu sends %.0f us each, %llu receives (%llu empty) "
+                    "%.0f us each\n", i, (unsigned long long)sh->r[i].nsend,
+                    sh->r[i].nsend ? (double)sh->r[i].send_ns / 1e3 / (double)sh->r[i].nsend : 0,
+                    (unsigned long long)sh->r[i].nrecv, (unsigned long long)sh->r[i].nrecv_empty,
+                    sh->r[i].nrecv ? (double)sh->r[i].recv_ns / 1e3 / (double)sh->r[i].nrecv : 0);
+    double *lat = malloc((nlat ? nlat : 1) * sizeof(double));
+    if (!lat)
+        goto stop;
+    size_t k = 0;
+    for (int i = 0; i < n; i++)
+        for (uint64_t j = 0; j < sh->r[i].receipts; j++)
+            lat[k++] = sh->r[i].lat_us[j];
+    double secs = (double)(t1 - t0) / 1e9;
+    ckv_bench_emit("relay_messages_per_s", (double)received / secs, "ops/s", "durable", received, 1);
+    ckv_bench_emit("relay_receipt_latency_p50", ckv_bench_percentile(lat, k, 50), "us", "durable",
+                   k, 1);
+    ckv_bench_emit("relay_receipt_latency_p99", ckv_bench_percentile(lat, k, 99), "us", "durable",
+                   k, 1);
+    ckv_bench_emit("relay_lookups_per_s", (double)lookups / ((double)(t2 - t1) / 1e9), "ops/s",
+                   "durable", lookups, 1);
+    ckv_bench_emit("relay_messages_lost", (double)(sent - received), "ops", "durable", sent, 1);
+    free(lat);
+    if (dup)
+        fprintf(stderr, "ckv-bench relay: %llu messages were delivered twice\n",
+                (unsigned long long)dup);
+    rc = failed || dup || sent != received ? 1 : 0;
+stop:
+    start_phase(sh, 9);
+    for (int i = 0; i < nkids; i++)
+        waitpid(kids[i], NULL, 0);
+    if (srv > 0) {
+        kill(srv, SIGTERM);
+        waitpid(srv, NULL, 0);
+    }
+out:
+    if (sh) {
+        pthread_cond_destroy(&sh->go);
+        pthread_mutex_destroy(&sh->mu);
+        munmap(sh, sizeof *sh);
+    }
+    if (rc == 0)
+        rm_rf(root);
+    else
+        fprintf(stderr, "ckv-bench relay: failed; files kept in %s\n", root);
+    return rc;
+}

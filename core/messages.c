@@ -1,0 +1,975 @@
+/*
+ * messages.c: the online client API (include/ckv/client.h), part 2:
+ * contacts from the directory, sending and receiving through ckvd with the
+ * key-transparency checks of kt.c, and the inner message format of inner.c
+ * (sequence numbers, receipts).
+ *
+ * Atomicity. The session calls of session.c store the plaintext in the
+ * history inside their transaction; the client installs a history hook
+ * (p->history_hook) so that, in that same transaction, the history gets the
+ * text (not the inner JSON) and the conversation's sequence state changes
+ * (conv:<hash> in meta). Hence a received message, its place in the
+ * sequence and the receipt we owe are stored together or not at all, and
+ * only then is it acknowledged to ckvd: a crash before the ack makes ckvd
+ * deliver it again, which libsignal then refuses as a duplicate (it is
+ * acknowledged without being shown twice).
+ *
+ * Sending: an envelope is written to the outbox (outbox:<n> in meta) right
+ * after it is encrypted and removed once ckvd answered with its id; the
+ * outbox is flushed before every send and receive, so a message that could
+ * not reach the server is not lost. (A crash between the encrypt's commit
+ * and the outbox write, a window without I/O waits, loses that message; the
+ * recipient then sees a gap.)
+ */
+#include "online.h"
+
+#include <signal/protocol.h>
+#include <signal/session_record.h>
+#include <signal/session_state.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CONV_LIST_MAX 1000
+#define OUTBOX_MAX_FLUSH 1000
+#define done ckv_client_done
+
+/* ---- events ------------------------------------------------------------------------ */
+
+struct evlist {
+    ckv_event *v;
+    size_t n, cap;
+};
+
+static ckv_event *ev_push(struct evlist *l, ckv_event_kind kind, const char *contact)
+{
+    if (l->n == l->cap) {
+        size_t nc = l->cap ? l->cap * 2 : 16;
+        ckv_event *nv = realloc(l->v, nc * sizeof *nv);
+        if (nv == NULL)
+            return NULL;
+        l->v = nv;
+        l->cap = nc;
+    }
+    ckv_event *e = &l->v[l->n++];
+    memset(e, 0, sizeof *e);
+    e->kind = kind;
+    snprintf(e->contact, sizeof e->contact, "%s", contact);
+    e->time = ckv_now();
+    return e;
+}
+
+void ckv_client_events_free(ckv_event *events, size_t count)
+{
+    if (events == NULL)
+        return;
+    for (size_t i = 0; i < count; i++)
+        if (events[i].text != NULL) {
+            sodium_memzero(events[i].text, events[i].text_len);
+            free(events[i].text);
+        }
+    free(events);
+}
+
+/* Move src's events to the end of dst. */
+static ckv_status ev_move(struct evlist *dst, struct evlist *src)
+{
+    for (size_t i = 0; i < src->n; i++) {
+        ckv_event *e = ev_push(dst, src->v[i].kind, src->v[i].contact);
+        if (e == NULL)
+            return CKV_ERR_NOMEM;
+        *e = src->v[i];
+        src->v[i].text = NULL;
+    }
+    ckv_client_events_free(src->v, src->n);
+    memset(src, 0, sizeof *src);
+    return CKV_OK;
+}
+
+/* ---- conversation state (conv:<hash>) --------------------------------------- */
+
+struct conv {
+    uint64_t send_seq, recv_max;
+    size_t n_missing, n_receipts;
+    uint64_t missing[CONV_LIST_MAX];
+    uint64_t receipts[CONV_LIST_MAX];
+};
+
+static ckv_status conv_load(ckv_profile *p, const char *name, struct conv *cv)
+{
+    char key[64];
+    uint8_t *rec = NULL;
+    size_t n = 0, need;
+    ckv_status st;
+    memset(cv, 0, sizeof *cv);
+    ckv_meta_name_key(p, "conv:", name, key);
+    st = ckv_meta_get(p, key, &rec, &n);
+    if (st == CKV_ERR_NOT_FOUND)
+        return CKV_OK;
+    if (st != CKV_OK)
+        return st;
+    st = CKV_ERR_PROFILE_DAMAGED;
+    if (n < 24)
+        goto out;
+    cv->send_seq = ckv_get_be64(rec);
+    cv->recv_max = ckv_get_be64(rec + 8);
+    cv->n_missing = (size_t)(ckv_get_be64(rec + 16) >> 32);
+    cv->n_receipts = (size_t)(ckv_get_be64(rec + 16) & 0xffffffffu);
+    if (cv->n_missing > CONV_LIST_MAX || cv->n_receipts > CONV_LIST_MAX)
+        goto out;
+    need = 24 + 8 * (cv->n_missing + cv->n_receipts);
+    if (n != need)
+        goto out;
+    for (size_t i = 0; i < cv->n_missing; i++)
+        cv->missing[i] = ckv_get_be64(rec + 24 + 8 * i);
+    for (size_t i = 0; i < cv->n_receipts; i++)
+        cv->receipts[i] = ckv_get_be64(rec + 24 + 8 * (cv->n_missing + i));
+    st = CKV_OK;
+out:
+    free(rec);
+    return st;
+}
+
+static ckv_status conv_store(ckv_profile *p, const char *name, const struct conv *cv)
+{
+    char key[64];
+    size_t n = 24 + 8 * (cv->n_missing + cv->n_receipts);
+    uint8_t *rec = malloc(n);
+    ckv_status st;
+    if (rec == NULL)
+        return CKV_ERR_NOMEM;
+    ckv_put_be64(rec, cv->send_seq);
+    ckv_put_be64(rec + 8, cv->recv_max);
+    ckv_put_be64(rec + 16, ((uint64_t)cv->n_missing << 32) | cv->n_receipts);
+    for (size_t i = 0; i < cv->n_missing; i++)
+        ckv_put_be64(rec + 24 + 8 * i, cv->missing[i]);
+    for (size_t i = 0; i < cv->n_receipts; i++)
+        ckv_put_be64(rec + 24 + 8 * (cv->n_missing + i), cv->receipts[i]);
+    ckv_meta_name_key(p, "conv:", name, key);
+    st = ckv_meta_put(p, key, rec, n);
+    free(rec);
+    return st;
+}
+
+/* ---- the history hook ----------------------------------------------------------- */
+
+enum hook_mode { HOOK_SEND = 1, HOOK_RECEIPT = 2, HOOK_RECEIVE = 3 };
+
+struct hook_ctx {
+    enum hook_mode mode;
+    uint64_t seq;            /* HOOK_SEND: the seq being sent */
+    const uint8_t *text;     /* HOOK_SEND: what the history shows */
+    size_t text_len;
+    size_t n_receipts_sent;  /* HOOK_RECEIPT: how many pending receipts went out */
+    struct evlist ev;        /* HOOK_RECEIVE: events, emitted if it commits */
+};
+
+static ckv_status hook_receive(ckv_profile *p, const char *name, const uint8_t *pt, size_t len,
+                               struct hook_ctx *h)
+{
+    ckv_inner in;
+    struct conv *cv = NULL;
+    ckv_event *e;
+    ckv_status st = ckv_inner_parse(pt, len, &in);
+    if (st != CKV_OK)
+        return st;
+    if (in.kind == 2) { /* a receipt: nothing for the history */
+        for (size_t i = 0; i < in.n_receipts; i++) {
+            if ((e = ev_push(&h->ev, CKV_EV_RECEIPT, name)) == NULL) {
+                st = CKV_ERR_NOMEM;
+                goto out;
+            }
+            e->seq = in.receipts[i];
+        }
+        goto out;
+    }
+    st = ckv_history_add(p, name, 0, in.text, in.text_len);
+    if (st != CKV_OK)
+        goto out;
+    if (in.kind == 1) {
+        cv = malloc(sizeof *cv);
+        if (cv == NULL) {
+            st = CKV_ERR_NOMEM;
+            goto out;
+        }
+        st = conv_load(p, name, cv);
+        if (st != CKV_OK)
+            goto out;
+        if (in.seq > cv->recv_max + 1) {
+            uint64_t first = cv->recv_max + 1, count = in.seq - first;
+            if ((e = ev_push(&h->ev, CKV_EV_GAP, name)) == NULL) {
+                st = CKV_ERR_NOMEM;
+                goto out;
+            }
+            e->seq = first;
+            e->count = count;
+            for (uint64_t s = count > CONV_LIST_MAX ? in.seq - CONV_LIST_MAX : first; s < in.seq;
+                 s++) {
+                if (cv->n_missing == CONV_LIST_MAX) { /* forget the oldest */
+                    memmove(cv->missing, cv->missing + 1, sizeof cv->missing[0] * (CONV_LIST_MAX - 1));
+                    cv->n_missing--;
+                }
+                cv->missing[cv->n_missing++] = s;
+            }
+        }
+        if (in.seq > cv->recv_max) {
+            cv->recv_max = in.seq;
+        } else {
+            for (size_t i = 0; i < cv->n_missing; i++)
+                if (cv->missing[i] == in.seq) {
+                    memmove(cv->missing + i, cv->missing + i + 1,
+                            sizeof cv->missing[0] * (cv->n_missing - i - 1));
+                    cv->n_missing--;
+                    break;
+                }
+            if ((e = ev_push(&h->ev, CKV_EV_REORDERED, name)) == NULL) {
+                st = CKV_ERR_NOMEM;
+                goto out;
+            }
+            e->seq = in.seq;
+        }
+        if (cv->n_receipts < CONV_LIST_MAX)
+            cv->receipts[cv->n_receipts++] = in.seq;
+        st = conv_store(p, name, cv);
+        if (st != CKV_OK)
+            goto out;
+    }
+    if ((e = ev_push(&h->ev, CKV_EV_MESSAGE, name)) == NULL) {
+        st = CKV_ERR_NOMEM;
+        goto out;
+    }
+    e->seq = in.kind == 1 ? in.seq : 0;
+    e->time = in.kind == 1 ? in.time : ckv_now();
+    e->text = malloc(in.text_len + 1);
+    if (e->text == NULL) {
+        st = CKV_ERR_NOMEM;
+        goto out;
+    }
+    memcpy(e->text, in.text, in.text_len);
+    e->text[in.text_len] = 0;
+    e->text_len = in.text_len;
+out:
+    free(cv);
+    ckv_inner_clear(&in);
+    return st;
+}
+
+static ckv_status history_hook(ckv_profile *p, const char *name, int outgoing, const uint8_t *body,
+                               size_t len, void *ctx)
+{
+    struct hook_ctx *h = ctx;
+    struct conv *cv;
+    ckv_status st;
+
+    if (h->mode == HOOK_RECEIVE && !outgoing)
+        return hook_receive(p, name, body, len, h);
+    if (!outgoing)
+        return CKV_ERR_INTERNAL;
+    cv = malloc(sizeof *cv);
+    if (cv == NULL)
+        return CKV_ERR_NOMEM;
+    st = conv_load(p, name, cv);
+    if (st == CKV_OK && h->mode == HOOK_SEND) {
+        st = ckv_history_add(p, name, 1, h->text, h->text_len);
+        cv->send_seq = h->seq;
+    } else if (st == CKV_OK && h->mode == HOOK_RECEIPT) {
+        size_t k = h->n_receipts_sent <= cv->n_receipts ? h->n_receipts_sent : cv->n_receipts;
+        memmove(cv->receipts, cv->receipts + k, sizeof cv->receipts[0] * (cv->n_receipts - k));
+        cv->n_receipts -= k;
+    }
+    if (st == CKV_OK)
+        st = conv_store(p, name, cv);
+    free(cv);
+    return st;
+}
+
+/* ---- outbox ------------------------------------------------------------------------ */
+
+static ckv_status outbox_add(ckv_client *c, const char *name, const ckv_envelope *env,
+                             uint64_t *id_out)
+{
+    uint8_t *next = NULL, nb[8], *rec;
+    size_t n = 0, nl = strlen(name), rl = 2 + nl + env->body_len;
+    uint64_t id = 1;
+    char key[64];
+    ckv_status st;
+
+    rec = malloc(rl);
+    if (rec == NULL)
+        return CKV_ERR_NOMEM;
+    rec[0] = (uint8_t)nl;
+    memcpy(rec + 1, name, nl);
+    rec[1 + nl] = (uint8_t)env->type;
+    memcpy(rec + 2 + nl, env->body, env->body_len);
+    st = ckv_db_begin(c->p);
+    if (st != CKV_OK)
+        goto out;
+    st = ckv_meta_get(c->p, "outbox_next", &next, &n);
+    if (st == CKV_OK && n == 8)
+        id = ckv_get_be64(next);
+    else if (st == CKV_OK || st == CKV_ERR_NOT_FOUND)
+        st = n == 0 || st == CKV_ERR_NOT_FOUND ? CKV_OK : CKV_ERR_PROFILE_DAMAGED;
+    free(next);
+    if (st == CKV_OK) {
+        ckv_put_be64(nb, id + 1);
+        st = ckv_meta_put(c->p, "outbox_next", nb, 8);
+    }
+    if (st == CKV_OK) {
+        snprintf(key, sizeof key, "outbox:%020llu", (unsigned long long)id);
+        st = ckv_meta_put(c->p, key, rec, rl);
+    }
+    if (st == CKV_OK)
+        st = ckv_db_commit(c->p);
+    else
+        ckv_db_rollback(c->p);
+    if (st == CKV_OK)
+        *id_out = id;
+out:
+    free(rec);
+    return st;
+}
+
+static ckv_status outbox_del(ckv_client *c, uint64_t id)
+{
+    char key[64];
+    sqlite3_stmt *s = NULL;
+    int rc;
+    snprintf(key, sizeof key, "outbox:%020llu", (unsigned long long)id);
+    if (sqlite3_prepare_v2(c->p->db, "DELETE FROM meta WHERE k = ?1", -1, &s, NULL) != SQLITE_OK)
+        return CKV_ERR_DB;
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? CKV_OK : ckv_db_status(rc);
+}
+
+/* POST one envelope to ckvd. */
+static ckv_status post_envelope(ckv_client *c, const char *to, int type, const uint8_t *body,
+                                size_t len)
+{
+    char *b64 = ckv_b64(body, len);
+    json_t *req, *ans = NULL;
+    ckv_status st;
+    if (b64 == NULL)
+        return CKV_ERR_NOMEM;
+    req = json_pack("{s:s, s:{s:i, s:s}}", "to", to, "envelope", "type", type, "body", b64);
+    free(b64);
+    if (req == NULL)
+        return CKV_ERR_NOMEM;
+    st = ckv_net_json(c, "POST", "/v1/messages", req, 1, 0, &ans);
+    json_decref(req);
+    if (st == CKV_OK && !json_is_integer(json_object_get(ans, "id")))
+        st = ckv_client_fail(c, CKV_ERR_JSON, "the server did not answer the send with an id");
+    json_decref(ans);
+    return st;
+}
+
+/* Send everything in the outbox, oldest first. */
+static ckv_status outbox_flush(ckv_client *c)
+{
+    sqlite3_stmt *s = NULL;
+    ckv_status st = CKV_OK;
+    uint64_t ids[64];
+    size_t n = 0;
+    int rc;
+
+    for (int round = 0; round < OUTBOX_MAX_FLUSH / 64; round++) {
+        n = 0;
+        if (sqlite3_prepare_v2(c->p->db,
+                               "SELECT k FROM meta WHERE k >= 'outbox:' AND k < 'outbox;' "
+                               "ORDER BY k LIMIT 64",
+                               -1, &s, NULL) != SQLITE_OK)
+            return CKV_ERR_DB;
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW && n < 64) {
+            const char *k = (const char *)sqlite3_column_text(s, 0);
+            ids[n++] = strtoull(k + 7, NULL, 10);
+        }
+        sqlite3_finalize(s);
+        if (n == 0)
+            return CKV_OK;
+        for (size_t i = 0; i < n; i++) {
+            char key[64], name[CKV_NAME_MAX + 1];
+            uint8_t *rec = NULL;
+            size_t rl = 0;
+            snprintf(key, sizeof key, "outbox:%020llu", (unsigned long long)ids[i]);
+            st = ckv_meta_get(c->p, key, &rec, &rl);
+            if (st != CKV_OK)
+                return st;
+            if (rl < 3 || rec[0] == 0 || rec[0] > CKV_NAME_MAX || rl < 2u + rec[0] + 1) {
+                free(rec);
+                return CKV_ERR_PROFILE_DAMAGED;
+            }
+            memcpy(name, rec + 1, rec[0]);
+            name[rec[0]] = 0;
+            st = post_envelope(c, name, rec[1 + rec[0]], rec + 2 + rec[0], rl - 2 - rec[0]);
+            free(rec);
+            if (st != CKV_OK)
+                return st;
+            st = outbox_del(c, ids[i]);
+            if (st != CKV_OK)
+                return st;
+        }
+    }
+    return st;
+}
+
+/* ---- bundles and sessions --------------------------------------------------------- */
+
+/* Fetch name's bundle (consumes a one-time prekey) and check that its
+ * identity key is the logged key. */
+static ckv_status fetch_bundle(ckv_client *c, const char *name, const uint8_t logged[33],
+                               ckv_bundle *out)
+{
+    char path[128], *text = NULL;
+    json_t *ans = NULL;
+    const char *bn;
+    ckv_status st;
+
+    snprintf(path, sizeof path, "/v1/keys/%s", name);
+    st = ckv_net_json(c, "GET", path, NULL, 1, 0, &ans);
+    if (st != CKV_OK)
+        return st;
+    bn = json_string_value(json_object_get(ans, "name"));
+    if (bn == NULL || strcmp(bn, name) != 0) {
+        st = ckv_client_fail(c, CKV_ERR_KT_NAME_MISMATCH,
+                             "asked for the bundle of '%s', the server sent one for '%s'", name,
+                             bn ? bn : "(no name)");
+        goto out;
+    }
+    json_object_del(ans, "name");
+    text = json_dumps(ans, JSON_COMPACT);
+    if (text == NULL) {
+        st = CKV_ERR_NOMEM;
+        goto out;
+    }
+    st = ckv_bundle_parse(text, strlen(text), out);
+    if (st != CKV_OK) {
+        st = ckv_client_fail(c, st, "the server's prekey bundle for '%s' is not valid: %s", name,
+                             ckv_strerror(st));
+        goto out;
+    }
+    if (sodium_memcmp(out->identity_key, logged, CKV_IDENTITY_KEY_LEN) != 0)
+        st = ckv_client_fail(c, CKV_ERR_KT_BUNDLE_KEY,
+                             "the server's prekey bundle for '%s' carries an identity key that "
+                             "is not the key in the log: refused (a server-made key)",
+                             name);
+out:
+    free(text);
+    json_decref(ans);
+    return st;
+}
+
+/* The logged entry of name, from the store when proven under a view no
+ * older than max_age, else from a fresh lookup. */
+static ckv_status fresh_entry(ckv_client *c, const char *name, ckv_kt_entry *k)
+{
+    ckv_status st = ckv_kt_stored(c, name, k);
+    if (st == CKV_OK && ckv_now() - k->checked_at <= c->max_age && k->checked_at <= ckv_now())
+        return CKV_OK;
+    return ckv_kt_lookup(c, name, k);
+}
+
+static ckv_status start_session(ckv_client *c, const char *name, const ckv_kt_entry *k,
+                                ckv_trust_report *r)
+{
+    ckv_bundle b;
+    ckv_status st = fetch_bundle(c, name, k->e.key, &b);
+    if (st != CKV_OK)
+        return st;
+    st = ckv_session_start(c->p, name, &b, r);
+    if (st != CKV_OK)
+        return ckv_client_fail(c, st, "cannot start a session with '%s': %s", name,
+                               ckv_strerror(st));
+    return CKV_OK;
+}
+
+static ckv_status mark_logged(ckv_client *c, const char *name, const uint8_t key[33])
+{
+    ckv_status st = ckv_kt_vouch(c, name, key);
+    if (st != CKV_OK)
+        return ckv_client_fail(c, st, "cannot record that the log vouches for '%s': %s", name,
+                               ckv_strerror(st));
+    return CKV_OK;
+}
+
+ckv_status ckv_client_add_contact(ckv_client *c, const char *name, ckv_trust_report *r)
+{
+    char norm[CKV_NAME_MAX + 1];
+    ckv_kt_entry *k;
+    ckv_trust_report rep;
+    ckv_contact *ct = NULL;
+    ckv_status st;
+
+    if (c == NULL || name == NULL)
+        return CKV_ERR_INVALID_ARG;
+    c->err[0] = 0;
+    if (ckv_name_normalize(name, norm) != CKV_OK)
+        return ckv_client_fail(c, CKV_ERR_BAD_NAME, "'%s' is not a valid account name", name);
+    if (strcmp(norm, c->p->account) == 0)
+        return ckv_client_fail(c, CKV_ERR_INVALID_ARG, "'%s' is this profile's own account",
+                               norm);
+    k = malloc(sizeof *k);
+    if (k == NULL)
+        return CKV_ERR_NOMEM;
+    st = ckv_kt_lookup(c, norm, k);
+    if (st == CKV_OK)
+        st = start_session(c, norm, k, &rep);
+    if (st == CKV_OK)
+        st = mark_logged(c, norm, k->e.key);
+    if (st == CKV_OK && ckv_contact_get(c->p, norm, &ct) == CKV_OK)
+        rep.state = ct->state;
+    if (st == CKV_OK && r != NULL)
+        *r = rep;
+    ckv_contact_free(ct);
+    free(k);
+    return done(c, st);
+}
+
+/* The remote identity key of our session with name; *has = 0 when none. */
+static ckv_status session_key(ckv_profile *p, const char *name, uint8_t out[33], int *has)
+{
+    signal_protocol_address a = {name, strlen(name), 1};
+    session_record *rec = NULL;
+    signal_buffer *b = NULL;
+    ec_public_key *k;
+    ckv_status st = CKV_OK;
+    int r;
+
+    *has = 0;
+    r = signal_protocol_session_contains_session(p->store, &a);
+    if (r < 0)
+        return CKV_ERR_DB;
+    if (r == 0)
+        return CKV_OK;
+    if (signal_protocol_session_load_session(p->store, &rec, &a) != 0)
+        return CKV_ERR_DB;
+    k = session_state_get_remote_identity_key(session_record_get_state(rec));
+    if (k != NULL && ec_public_key_serialize(&b, k) == 0 &&
+        signal_buffer_len(b) == CKV_IDENTITY_KEY_LEN) {
+        memcpy(out, signal_buffer_data(b), CKV_IDENTITY_KEY_LEN);
+        *has = 1;
+    }
+    signal_buffer_free(b);
+    SIGNAL_UNREF(rec);
+    return st;
+}
+
+/* The check before every send (client.h): the pinned key must be the latest
+ * logged key under a fresh checkpoint; a changed key is applied with the
+ * trust rules (blocking for a verified contact) and a new session started. */
+static ckv_status presend(ckv_client *c, const char *name)
+{
+    ckv_kt_entry *k = malloc(sizeof *k);
+    ckv_contact *ct = NULL;
+    ckv_trust_report rep;
+    uint8_t skey[CKV_IDENTITY_KEY_LEN];
+    int has = 0;
+    ckv_status st;
+
+    if (k == NULL)
+        return CKV_ERR_NOMEM;
+    st = ckv_contact_get(c->p, name, &ct);
+    if (st == CKV_ERR_NO_CONTACT) {
+        free(k);
+        return ckv_client_add_contact(c, name, NULL);
+    }
+    if (st != CKV_OK)
+        goto out;
+    st = fresh_entry(c, name, k);
+    if (st != CKV_OK)
+        goto out;
+    if (sodium_memcmp(ct->identity_key, k->e.key, CKV_IDENTITY_KEY_LEN) != 0) {
+        st = ckv_contact_pin(c->p, name, k->e.key, &rep);
+        if (st != CKV_OK)
+            goto out;
+        if (rep.blocked || rep.state == CKV_TRUST_CHANGED) {
+            st = ckv_client_fail(c, CKV_ERR_KEY_CHANGED_BLOCKED,
+                                 "'%s' has a new key in the log (version %llu, %s): sending is "
+                                 "blocked until you verify or accept the new key",
+                                 name, (unsigned long long)k->e.version,
+                                 ckv_dir_type_name(k->e.type));
+            goto out;
+        }
+        st = start_session(c, name, k, NULL);
+        if (st == CKV_OK)
+            st = mark_logged(c, name, k->e.key);
+        goto out;
+    }
+    if (ct->state == CKV_TRUST_CHANGED) {
+        st = ckv_client_fail(c, CKV_ERR_KEY_CHANGED_BLOCKED,
+                             "'%s' changed keys since you verified them: sending is blocked until "
+                             "you verify or accept the new key",
+                             name);
+        goto out;
+    }
+    if (ct->state == CKV_TRUST_UNVERIFIED) {
+        st = mark_logged(c, name, k->e.key);
+        if (st != CKV_OK)
+            goto out;
+    }
+    /* a session made with an older key of the contact is replaced */
+    st = session_key(c->p, name, skey, &has);
+    if (st == CKV_OK && (!has || sodium_memcmp(skey, k->e.key, CKV_IDENTITY_KEY_LEN) != 0))
+        st = start_session(c, name, k, NULL);
+out:
+    ckv_contact_free(ct);
+    free(k);
+    return st;
+}
+
+static ckv_status encrypt_hooked(ckv_client *c, const char *name, struct hook_ctx *h,
+                                 const char *plain, size_t len, ckv_envelope *env)
+{
+    ckv_status st;
+    c->p->history_hook = history_hook;
+    c->p->history_ctx = h;
+    st = ckv_session_encrypt(c->p, name, (const uint8_t *)plain, len, env);
+    c->p->history_hook = NULL;
+    c->p->history_ctx = NULL;
+    return st;
+}
+
+/* Encrypt (hooked), put in the outbox, post, remove from the outbox. */
+static ckv_status send_inner(ckv_client *c, const char *name, struct hook_ctx *h,
+                             const char *plain, size_t len)
+{
+    ckv_envelope env = {0};
+    uint64_t ob = 0;
+    ckv_status st = encrypt_hooked(c, name, h, plain, len, &env);
+    if (st != CKV_OK)
+        return ckv_client_fail(c, st, "cannot encrypt for '%s': %s", name, ckv_strerror(st));
+    st = outbox_add(c, name, &env, &ob);
+    if (st == CKV_OK) {
+        st = post_envelope(c, name, env.type, env.body, env.body_len);
+        if (st == CKV_OK)
+            st = outbox_del(c, ob);
+        else
+            ckv_client_fail(c, st,
+                            "%s (the message is kept in the outbox and sent with the next send "
+                            "or receive)",
+                            c->err);
+    }
+    ckv_envelope_clear(&env);
+    return st;
+}
+
+ckv_status ckv_client_send(ckv_client *c, const char *contact, const uint8_t *text, size_t len,
+                           uint64_t *seq_out)
+{
+    char norm[CKV_NAME_MAX + 1], *plain = NULL;
+    struct conv *cv = NULL;
+    struct hook_ctx h;
+    size_t plen = 0;
+    ckv_status st;
+
+    if (c == NULL || contact == NULL || (text == NULL && len > 0))
+        return CKV_ERR_INVALID_ARG;
+    c->err[0] = 0;
+    if (len > CKV_PLAINTEXT_MAX / 2)
+        return ckv_client_fail(c, CKV_ERR_TOO_LARGE, "the message is too long");
+    if (ckv_name_normalize(contact, norm) != CKV_OK)
+        return ckv_client_fail(c, CKV_ERR_BAD_NAME, "'%s' is not a valid account name", contact);
+    st = outbox_flush(c);
+    if (st == CKV_OK)
+        st = presend(c, norm);
+    if (st != CKV_OK)
+        return st;
+    cv = malloc(sizeof *cv);
+    if (cv == NULL)
+        return CKV_ERR_NOMEM;
+    st = conv_load(c->p, norm, cv);
+    if (st != CKV_OK)
+        goto out;
+    memset(&h, 0, sizeof h);
+    h.mode = HOOK_SEND;
+    h.seq = cv->send_seq + 1;
+    h.text = text;
+    h.text_len = len;
+    st = ckv_inner_message(h.seq, ckv_now(), text, len, &plain, &plen);
+    if (st != CKV_OK) {
+        st = ckv_client_fail(c, st == CKV_ERR_MALFORMED ? CKV_ERR_INVALID_ARG : st,
+                             "the message is not valid UTF-8 text");
+        goto out;
+    }
+    st = send_inner(c, norm, &h, plain, plen);
+    if (st == CKV_OK && seq_out != NULL)
+        *seq_out = h.seq;
+out:
+    if (plain != NULL) {
+        sodium_memzero(plain, plen);
+        free(plain);
+    }
+    free(cv);
+    return done(c, st);
+}
+
+/* Send the receipts we owe to name. */
+static ckv_status send_receipts(ckv_client *c, const char *name)
+{
+    struct conv *cv = malloc(sizeof *cv);
+    struct hook_ctx h;
+    char *plain = NULL;
+    size_t plen = 0;
+    ckv_status st;
+    if (cv == NULL)
+        return CKV_ERR_NOMEM;
+    st = conv_load(c->p, name, cv);
+    if (st != CKV_OK || cv->n_receipts == 0)
+        goto out;
+    st = ckv_inner_receipt(cv->receipts, cv->n_receipts, &plain, &plen);
+    if (st != CKV_OK)
+        goto out;
+    memset(&h, 0, sizeof h);
+    h.mode = HOOK_RECEIPT;
+    h.n_receipts_sent = cv->n_receipts;
+    st = send_inner(c, name, &h, plain, plen);
+out:
+    free(plain);
+    free(cv);
+    return st;
+}
+
+/* ---- receiving -------------------------------------------------------------------- */
+
+/* The identity key a PreKey message claims (checked against the log before
+ * the message is decrypted). */
+static ckv_status prekey_identity(ckv_profile *p, const ckv_envelope *env, uint8_t out[33])
+{
+    pre_key_signal_message *pm = NULL;
+    signal_buffer *b = NULL;
+    ckv_status st = CKV_ERR_INVALID_MESSAGE;
+    if (pre_key_signal_message_deserialize(&pm, env->body, env->body_len, p->sg) != 0)
+        goto out;
+    if (ec_public_key_serialize(&b, pre_key_signal_message_get_identity_key(pm)) != 0 ||
+        signal_buffer_len(b) != CKV_IDENTITY_KEY_LEN)
+        goto out;
+    memcpy(out, signal_buffer_data(b), CKV_IDENTITY_KEY_LEN);
+    st = CKV_OK;
+out:
+    signal_buffer_free(b);
+    SIGNAL_UNREF(pm);
+    return st;
+}
+
+static int is_definitive(ckv_status st)
+{
+    return st == CKV_ERR_INVALID_MESSAGE || st == CKV_ERR_BAD_ENVELOPE ||
+           st == CKV_ERR_NO_SESSION || st == CKV_ERR_NO_PREKEY || st == CKV_ERR_LEGACY_MESSAGE ||
+           st == CKV_ERR_TOO_LARGE || st == CKV_ERR_BAD_NAME || st == CKV_ERR_KT_NOT_LOGGED ||
+           st == CKV_ERR_NOT_REGISTERED;
+}
+
+struct names {
+    char v[64][CKV_NAME_MAX + 1];
+    size_t n;
+};
+
+static void names_add(struct names *s, const char *name)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->v[i], name) == 0)
+            return;
+    if (s->n < 64)
+        snprintf(s->v[s->n++], sizeof s->v[0], "%s", name);
+}
+
+/* Handle one queued message. *ack = 1 when it may be acknowledged. A
+ * returned error stops the batch (nothing more is acknowledged). */
+static ckv_status receive_one(ckv_client *c, json_t *m, struct evlist *out, struct names *rcpt,
+                              int *ack)
+{
+    char from[CKV_NAME_MAX + 1], *envtext = NULL;
+    const char *raw = json_string_value(json_object_get(m, "from"));
+    ckv_envelope env = {0};
+    ckv_trust_report rep;
+    struct hook_ctx h;
+    uint8_t *pt = NULL, claimed[33];
+    size_t ptlen = 0;
+    ckv_kt_entry *k = NULL;
+    ckv_event *e;
+    int checked = 0;
+    ckv_status st;
+
+    *ack = 0;
+    memset(&h, 0, sizeof h);
+    memset(&rep, 0, sizeof rep);
+    if (raw == NULL || ckv_name_normalize(raw, from) != CKV_OK || strcmp(from, raw) != 0) {
+        *ack = 1;
+        if ((e = ev_push(out, CKV_EV_REJECTED, "?")) == NULL)
+            return CKV_ERR_NOMEM;
+        e->status = CKV_ERR_BAD_NAME;
+        return CKV_OK;
+    }
+    envtext = json_dumps(json_object_get(m, "envelope"), JSON_COMPACT);
+    st = envtext ? ckv_envelope_parse(envtext, strlen(envtext), &env) : CKV_ERR_BAD_ENVELOPE;
+    free(envtext);
+    if (st == CKV_OK && env.type == CKV_MSG_PREKEY) {
+        /* a new session (new sender, or a new key): check the key against
+         * the log before anything is accepted or shown */
+        st = prekey_identity(c->p, &env, claimed);
+        if (st == CKV_OK) {
+            k = malloc(sizeof *k);
+            st = k ? fresh_entry(c, from, k) : CKV_ERR_NOMEM;
+            if (st == CKV_OK && sodium_memcmp(k->e.key, claimed, 33) != 0 &&
+                (st = ckv_kt_lookup(c, from, k)) == CKV_OK &&
+                sodium_memcmp(k->e.key, claimed, 33) != 0)
+                st = ckv_client_fail(c, CKV_ERR_KT_NOT_LOGGED,
+                                     "a message from '%s' uses an identity key that is not "
+                                     "their key in the log: refused",
+                                     from);
+            checked = st == CKV_OK;
+        }
+    }
+    if (st == CKV_OK) {
+        h.mode = HOOK_RECEIVE;
+        c->p->history_hook = history_hook;
+        c->p->history_ctx = &h;
+        st = ckv_session_decrypt(c->p, from, &env, &pt, &ptlen, &rep);
+        c->p->history_hook = NULL;
+        c->p->history_ctx = NULL;
+    }
+    if (st == CKV_OK) {
+        *ack = 1;
+        if (rep.key_changed) {
+            if ((e = ev_push(out, CKV_EV_KEY_CHANGED, from)) == NULL) {
+                st = CKV_ERR_NOMEM;
+                goto out;
+            }
+            e->state = rep.state;
+        }
+        if (checked && (rep.new_contact || rep.key_changed || rep.state == CKV_TRUST_UNVERIFIED))
+            (void)ckv_kt_vouch(c, from, k->e.key); /* the key was checked just above */
+        st = ev_move(out, &h.ev);
+        names_add(rcpt, from);
+        goto out;
+    }
+    if (st == CKV_ERR_DUPLICATE_MESSAGE) { /* stored before a crash: ack, show nothing */
+        *ack = 1;
+        st = CKV_OK;
+        goto out;
+    }
+    if (st == CKV_ERR_UNTRUSTED_IDENTITY) { /* verified contact, new key: kept queued */
+        if ((e = ev_push(out, CKV_EV_KEY_CHANGED, from)) == NULL) {
+            st = CKV_ERR_NOMEM;
+            goto out;
+        }
+        e->state = CKV_TRUST_CHANGED;
+        if ((e = ev_push(out, CKV_EV_REJECTED, from)) == NULL) {
+            st = CKV_ERR_NOMEM;
+            goto out;
+        }
+        e->status = CKV_ERR_UNTRUSTED_IDENTITY;
+        st = CKV_OK;
+        goto out;
+    }
+    if (is_definitive(st)) {
+        *ack = 1;
+        if ((e = ev_push(out, CKV_EV_REJECTED, from)) == NULL) {
+            st = CKV_ERR_NOMEM;
+            goto out;
+        }
+        e->status = st;
+        st = CKV_OK;
+        goto out;
+    }
+    /* anything else (network, database, the log unreachable): stop here,
+     * the message stays queued */
+    if (c->err[0] == 0)
+        ckv_client_fail(c, st, "cannot process a message from '%s': %s", from, ckv_strerror(st));
+out:
+    ckv_client_events_free(h.ev.v, h.ev.n);
+    if (pt != NULL) {
+        sodium_memzero(pt, ptlen);
+        free(pt);
+    }
+    ckv_envelope_clear(&env);
+    free(k);
+    return st;
+}
+
+static ckv_status ack_ids(ckv_client *c, json_t *ids)
+{
+    json_t *req, *ans = NULL;
+    ckv_status st;
+    if (json_array_size(ids) == 0)
+        return CKV_OK;
+    req = json_pack("{s:O}", "ids", ids);
+    if (req == NULL)
+        return CKV_ERR_NOMEM;
+    st = ckv_net_json(c, "POST", "/v1/messages/ack", req, 1, 0, &ans);
+    json_decref(req);
+    json_decref(ans);
+    return st;
+}
+
+ckv_status ckv_client_receive(ckv_client *c, int wait_seconds, ckv_event **events, size_t *count)
+{
+    struct evlist out = {0};
+    struct names *rcpt = NULL;
+    json_t *ans = NULL, *msgs, *m, *ids = NULL;
+    char path[64];
+    size_t i;
+    ckv_status st, st2;
+
+    if (c == NULL || events == NULL || count == NULL || wait_seconds < 0 || wait_seconds > 30)
+        return CKV_ERR_INVALID_ARG;
+    c->err[0] = 0;
+    rcpt = calloc(1, sizeof *rcpt);
+    ids = json_array();
+    if (rcpt == NULL || ids == NULL) {
+        st = CKV_ERR_NOMEM;
+        goto out;
+    }
+    st = outbox_flush(c);
+    if (st != CKV_OK)
+        goto out;
+    snprintf(path, sizeof path, "/v1/messages?wait=%d", wait_seconds);
+    st = ckv_net_json(c, "GET", path, NULL, 1, (long)wait_seconds * 1000, &ans);
+    if (st != CKV_OK)
+        goto out;
+    msgs = json_object_get(ans, "messages");
+    if (!json_is_array(msgs)) {
+        st = ckv_client_fail(c, CKV_ERR_JSON, "the server's message list is malformed");
+        goto out;
+    }
+    json_array_foreach(msgs, i, m)
+    {
+        json_t *id = json_object_get(m, "id");
+        int ack = 0;
+        if (!json_is_object(m) || !json_is_integer(id) || json_integer_value(id) <= 0) {
+            st = ckv_client_fail(c, CKV_ERR_JSON, "the server's message list is malformed");
+            break;
+        }
+        st = receive_one(c, m, &out, rcpt, &ack);
+        if (st != CKV_OK)
+            break;
+        if (ack)
+            json_array_append(ids, id);
+    }
+    /* acknowledge what is stored (or refused for good), even after an error */
+    st2 = ack_ids(c, ids);
+    if (st == CKV_OK)
+        st = st2;
+    if (st == CKV_OK)
+        for (i = 0; i < rcpt->n; i++)
+            (void)send_receipts(c, rcpt->v[i]); /* owed receipts stay stored on failure */
+    if (st == CKV_OK || out.n > 0) {
+        /* events of what was stored are returned even when a later
+         * message failed: they are in the history and acknowledged */
+        if (st != CKV_OK && c->err[0] == 0)
+            ckv_client_fail(c, st, "%s", ckv_strerror(st));
+        *events = out.v;
+        *count = out.n;
+        out.v = NULL;
+        out.n = 0;
+        st = CKV_OK;
+    }
+out:
+    ckv_client_events_free(out.v, out.n);
+    json_decref(ans);
+    json_decref(ids);
+    free(rcpt);
+    return done(c, st);
+}
+

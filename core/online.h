@@ -1,0 +1,164 @@
+/*
+ * online.h: what the online files of core/ (net.c, kt.c, client.c,
+ * inner.c, identity.c) share, and nobody else sees.
+ *
+ * Storage: everything the online client keeps lives in the profile's
+ * sealed `meta` table (db.c), under these keys, so that a passphrase change
+ * re-seals it with the rest and no schema change is needed:
+ *   server_url            the pinned server URL                 (text)
+ *   log_vkey              the pinned log verifier key           (text)
+ *   token                 the cached bearer token: expiry(8) || token
+ *   kt_view               the latest accepted checkpoint: size(8) root(32)
+ *                         accepted_at(8) || note text
+ *   ktcp:%020llu          every accepted checkpoint, by tree size (same record)
+ *   ktn:<40 hex>          the latest verified entry of a name (name keyed by
+ *                         HMAC(index_key, name), truncated): see kt.c
+ *   kt_own                leaf hashes of the entries this profile made
+ *   monitor_pos           how many log entries the monitor has read (8)
+ *   pending_identity      a new identity key waiting for the server (rotate)
+ *   conv:<40 hex>         per-conversation sequence state (client.c)
+ *   outbox:%020llu        envelopes encrypted but not yet accepted by ckvd
+ * Integers are big-endian.
+ */
+#ifndef CKV_CORE_ONLINE_H
+#define CKV_CORE_ONLINE_H
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "ckv/client.h"
+#include "ckv/dir_entry.h"
+#include "ckv/tlog.h"
+#include "internal.h"
+
+#define CKV_DEFAULT_MAX_AGE 60
+#define CKV_DEFAULT_TIMEOUT_MS 10000
+#define CKV_JSON_RESPONSE_MAX (4u * 1024u * 1024u) /* any JSON answer */
+#define CKV_ERRMSG_MAX 512
+
+struct ckv_client {
+    ckv_profile *p;
+    CURL *curl;
+    char *url;                  /* pinned, without trailing '/' */
+    ckv_tlog_verifier *vkey;    /* pinned log key */
+    char origin[CKV_TLOG_ORIGIN_MAX + 1];
+    int64_t max_age;
+    long timeout_ms;
+    char *ca_file;
+    char token[128];            /* "" when none */
+    int64_t token_expires;
+    char err[CKV_ERRMSG_MAX];
+    long last_http;             /* status of the last answer (0: none) */
+    /* the note of the current view, as last accepted (so that the same
+     * note is not verified again on every lookup) */
+    char *view_note;
+    size_t view_note_len;
+    ckv_tlog_checkpoint *view_cp;
+    int64_t view_refreshed; /* when kt_view's accepted_at was last written */
+};
+
+/* Set c->err (printf-like). Returns st, for `return fail(c, st, ...)`. */
+ckv_status ckv_client_fail(ckv_client *c, ckv_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* st, after making sure c->err has a sentence when st is an error. */
+ckv_status ckv_client_done(ckv_client *c, ckv_status st);
+
+/* ---- net.c ---------------------------------------------------------------- */
+
+/* One HTTP request to the pinned server. path starts with '/'. body (may be
+ * NULL) is sent as JSON. auth: 1 adds the bearer token (logging in first,
+ * and once more on a 401 bad_token). extra_ms is added to the timeout (for
+ * long polls). On CKV_OK *out is the parsed JSON object (caller decrefs).
+ * Any non-2xx answer is an error with c->err saying what the server said. */
+ckv_status ckv_net_json(ckv_client *c, const char *method, const char *path, json_t *body,
+                        int auth, long extra_ms, json_t **out);
+
+/* GET path, raw bytes (at most cap). *http_status gets the status; a
+ * non-200 is CKV_ERR_HTTP. *data is malloc'd. */
+ckv_status ckv_net_get_raw(ckv_client *c, const char *path, size_t cap, uint8_t **data,
+                           size_t *len);
+
+/* Log in (POST /v1/login) with the profile's identity key. */
+ckv_status ckv_net_login(ckv_client *c);
+/* Forget the cached token (after our key changed). */
+void ckv_net_forget_token(ckv_client *c);
+
+/* base64 helpers (standard, padded, canonical). */
+char *ckv_b64(const uint8_t *in, size_t len); /* malloc'd */
+ckv_status ckv_unb64(const char *in, uint8_t *out, size_t cap, size_t *out_len);
+
+/* ---- kt.c ------------------------------------------------------------------- */
+
+/* A verified entry of a name. */
+typedef struct ckv_kt_entry {
+    ckv_dir_entry e;
+    uint64_t leaf_index;
+    uint8_t leaf_hash[32];
+    uint64_t tree_size;
+    int64_t checked_at;     /* when the checkpoint that proved it was accepted */
+    char text[CKV_DIR_ENTRY_MAX + 1];
+    size_t text_len;
+} ckv_kt_entry;
+
+/* Look name (normalised) up with every check; *out the latest entry. Does
+ * not touch contacts. */
+ckv_status ckv_kt_lookup(ckv_client *c, const char *name, ckv_kt_entry *out);
+
+/* The stored latest verified entry of name: CKV_ERR_NOT_FOUND when none. */
+ckv_status ckv_kt_stored(ckv_client *c, const char *name, ckv_kt_entry *out);
+
+/* Latest accepted view: CKV_ERR_NOT_FOUND when none. */
+ckv_status ckv_kt_view(ckv_client *c, uint64_t *size, uint8_t root[32], int64_t *accepted_at);
+
+/* Remember that this profile made the entry with this leaf hash. */
+ckv_status ckv_kt_add_own(ckv_client *c, const uint8_t leaf_hash[32]);
+
+/* The log vouches for contact name's pinned key: unverified -> logged; the
+ * journal gets one LOGGED event per key (not one per lookup). */
+ckv_status ckv_kt_vouch(ckv_client *c, const char *name, const uint8_t key[CKV_IDENTITY_KEY_LEN]);
+
+/* Fill a public ckv_key_info from a verified entry. */
+void ckv_kt_info(const ckv_kt_entry *k, ckv_key_info *out);
+
+/* ---- inner.c: the plaintext inside the Signal encryption ---------------- */
+
+#define CKV_INNER_RECEIPT_MAX 1000
+
+typedef struct ckv_inner {
+    int kind;                /* 1 message, 2 receipt, 0 raw text (no inner format) */
+    uint64_t seq;            /* message */
+    int64_t time;            /* message */
+    const uint8_t *text;     /* message: points into the parsed buffer */
+    size_t text_len;
+    char *text_owned;        /* internal */
+    uint64_t *receipts;      /* receipt: malloc'd list */
+    size_t n_receipts;
+} ckv_inner;
+
+ckv_status ckv_inner_message(uint64_t seq, int64_t time, const uint8_t *text, size_t len,
+                             char **out, size_t *out_len);
+ckv_status ckv_inner_receipt(const uint64_t *seqs, size_t n, char **out, size_t *out_len);
+/* Parse a decrypted plaintext. Anything that is not our inner JSON is kind
+ * 0 (raw text, e.g. from an offline ckv). */
+ckv_status ckv_inner_parse(const uint8_t *pt, size_t len, ckv_inner *out);
+void ckv_inner_clear(ckv_inner *in);
+
+/* ---- identity.c ------------------------------------------------------------- */
+
+/* A new identity key pair (not stored). */
+ckv_status ckv_identity_generate(ckv_profile *p, uint8_t pub[CKV_IDENTITY_KEY_LEN],
+                                 uint8_t priv[32]);
+/* Replace the profile's identity key by (pub, priv) in one transaction: the
+ * identity record, a new signed prekey, fresh one-time prekeys (the old ones
+ * belong to the old key), and no sessions (they were authenticated by the
+ * old key; new ones start from bundles). */
+ckv_status ckv_identity_replace(ckv_profile *p, const uint8_t pub[CKV_IDENTITY_KEY_LEN],
+                                const uint8_t priv[32]);
+
+/* meta helpers for keys with a name hash: prefix + 40 hex of HMAC(name). */
+void ckv_meta_name_key(ckv_profile *p, const char *prefix, const char *name, char out[64]);
+void ckv_put_be64(uint8_t out[8], uint64_t v);
+uint64_t ckv_get_be64(const uint8_t in[8]);
+
+#endif

@@ -1,0 +1,36 @@
+/*
+ * proxy.h: a lying HTTP front for ckvd (proxy.c): forwards everything to
+ * the real server except one path, answered with a canned body. For the
+ * tests that a wrong proof, another name's entry, a stale entry or a
+ * server-made bundle key is refused.
+ */
+#ifndef CKV_TEST_ONLINE_PROXY_H
+#define CKV_TEST_ONLINE_PROXY_H
+
+#include <pthread.h>
+
+typedef struct proxy {
+    int sock;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    volatile int stopping;
+    char target[128];
+    char url[64];
+    char *override_path, *override_body;
+    int hits;
+    long override_status; /* 200 unless set */
+    int forward_first;    /* forward the request, then answer the override */
+} proxy;
+
+int proxy_start(proxy *px, const char *target); /* 0 on success */
+/* Answer GET path with body (NULL path: forward everything). */
+void proxy_override(proxy *px, const char *path, const char *body);
+/* The same with another HTTP status. */
+void proxy_override_status(proxy *px, const char *path, long status, const char *body);
+/* Forward requests to path, then answer status/body instead of the real answer. */
+void proxy_lie_after(proxy *px, const char *path, long status, const char *body);
+void proxy_stop(proxy *px);
+/* GET url (malloc'd body) or NULL unless 200. */
+char *http_get(const char *url);
+
+#endif

@@ -1,0 +1,648 @@
+/*
+ * test_online.c: the online client against a real ckvd on 127.0.0.1 with
+ * real profiles: registration, lookups with every check, contacts, a chat
+ * both ways with end-to-end receipts, gaps and reorders, rotation and reset
+ * as key changes (blocking a verified contact), the monitor's alarm for a
+ * foreign entry, stale entries, a checkpoint signed by an unpinned key,
+ * and a ckvd killed with -9 mid-conversation.
+ */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+#include "proxy.h"
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "ckv/bundle.h"
+#include "ckv/tlog.h"
+
+#define OK(c, expr)                                                                            \
+    do {                                                                                       \
+        ckv_status st_ = (expr);                                                               \
+        if (st_ != CKV_OK)                                                                     \
+            fail_msg("%s: %s: %s", #expr, ckv_status_name(st_), ckv_client_last_error(c));    \
+    } while (0)
+
+static void send_text(user *u, const char *to, const char *text, uint64_t want_seq)
+{
+    uint64_t seq = 0;
+    OK(u->c, ckv_client_send(u->c, to, (const uint8_t *)text, strlen(text), &seq));
+    assert_int_equal(seq, want_seq);
+}
+
+static const ckv_event *find(const ckv_event *ev, size_t n, ckv_event_kind kind, size_t nth)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ev[i].kind == kind && nth-- == 0)
+            return &ev[i];
+    return NULL;
+}
+
+static ckv_trust_state state_of(user *u, const char *name)
+{
+    ckv_contact *c = NULL;
+    assert_int_equal(ckv_contact_get(u->p, name, &c), CKV_OK);
+    ckv_trust_state s = c->state;
+    ckv_contact_free(c);
+    return s;
+}
+
+static void pair(srv *s, user *a, user *b)
+{
+    user_new(a, s, "alice", NULL);
+    user_new(b, s, "bob", NULL);
+    OK(a->c, ckv_client_register(a->c));
+    OK(b->c, ckv_client_register(b->c));
+}
+
+/* Two accounts register, add each other (logged) and chat both ways with
+ * receipts; lookups and the view. */
+static void test_chat(void **state)
+{
+    srv s;
+    user a, b;
+    ckv_event *ev = NULL;
+    size_t n = 0;
+    ckv_key_info ki;
+    ckv_trust_report r;
+    ckv_view v;
+    uint8_t key[33];
+    (void)state;
+
+    srv_start(&s);
+    pair(&s, &a, &b);
+    /* registering again with the same key only tops up prekeys (never
+     * over ckvd's cap of 1000 stored one-time prekeys) */
+    for (int i = 0; i < 12; i++)
+        OK(a.c, ckv_client_register(a.c));
+    assert_true(srv_sql_int(&s, "SELECT count(*) FROM prekeys") <= 200);
+
+    OK(a.c, ckv_client_lookup(a.c, "Bob", &ki));
+    ckv_profile_identity_key(b.p, key);
+    assert_memory_equal(ki.key, key, 33);
+    assert_string_equal(ki.name, "bob");
+    assert_int_equal(ki.version, 1);
+    assert_int_equal(ki.type, 1);
+    assert_true(ki.tree_size >= 2);
+    OK(a.c, ckv_client_view(a.c, &v));
+    assert_true(v.tree_size >= 2);
+    assert_true(v.accepted_at > 0);
+
+    OK(a.c, ckv_client_add_contact(a.c, "bob", &r));
+    assert_int_equal(r.new_contact, 1);
+    assert_int_equal(state_of(&a, "bob"), CKV_TRUST_LOGGED);
+    /* lookups do not grow the contact's journal: one LOGGED per key */
+    ckv_contact *ct = NULL;
+    assert_int_equal(ckv_contact_get(a.p, "bob", &ct), CKV_OK);
+    size_t journal = ct->n_events;
+    ckv_contact_free(ct);
+    for (int i = 0; i < 5; i++)
+        OK(a.c, ckv_client_lookup(a.c, "bob", &ki));
+    assert_int_equal(ckv_contact_get(a.p, "bob", &ct), CKV_OK);
+    assert_int_equal(ct->n_events, journal);
+    ckv_contact_free(ct);
+
+    send_text(&a, "bob", "hello bob", 1);
+    send_text(&a, "bob", "second", 2);
+    assert_int_equal(recv_until(&b, CKV_EV_MESSAGE, 2, &ev, &n), 2);
+    const ckv_event *m = find(ev, n, CKV_EV_MESSAGE, 0);
+    assert_string_equal(m->contact, "alice");
+    assert_int_equal(m->seq, 1);
+    assert_string_equal(m->text, "hello bob");
+    assert_int_equal(find(ev, n, CKV_EV_MESSAGE, 1)->seq, 2);
+    assert_int_equal(count_kind(ev, n, CKV_EV_GAP), 0);
+    /* the new sender was checked against the log */
+    assert_int_equal(state_of(&b, "alice"), CKV_TRUST_LOGGED);
+    ckv_client_events_free(ev, n);
+    ev = NULL;
+    n = 0;
+
+    /* the receipts are end to end: they come from bob, encrypted */
+    assert_true(recv_until(&a, CKV_EV_RECEIPT, 2, &ev, &n) >= 2);
+    assert_int_equal(find(ev, n, CKV_EV_RECEIPT, 0)->seq, 1);
+    assert_int_equal(find(ev, n, CKV_EV_RECEIPT, 1)->seq, 2);
+    assert_string_equal(find(ev, n, CKV_EV_RECEIPT, 0)->contact, "bob");
+    ckv_client_events_free(ev, n);
+    ev = NULL;
+    n = 0;
+
+    send_text(&b, "alice", "hi alice", 1);
+    assert_int_equal(recv_until(&a, CKV_EV_MESSAGE, 1, &ev, &n), 1);
+    assert_string_equal(find(ev, n, CKV_EV_MESSAGE, 0)->text, "hi alice");
+    ckv_client_events_free(ev, n);
+    ev = NULL;
+    n = 0;
+    assert_int_equal(recv_until(&b, CKV_EV_RECEIPT, 1, &ev, &n), 1);
+    ckv_client_events_free(ev, n);
+
+    /* the history shows texts, not the inner format */
+    ckv_message *h = NULL;
+    size_t hn = 0;
+    assert_int_equal(ckv_history_list(a.p, "bob", 0, &h, &hn), CKV_OK);
+    assert_int_equal(hn, 3);
+    assert_int_equal(h[0].outgoing, 1);
+    assert_string_equal((const char *)h[0].body, "hello bob");
+    assert_string_equal((const char *)h[2].body, "hi alice");
+    ckv_history_free(h, hn);
+
+    /* a name nobody registered */
+    assert_int_equal(ckv_client_lookup(a.c, "nobody", &ki), CKV_ERR_NOT_REGISTERED);
+    assert_true(strlen(ckv_client_last_error(a.c)) > 0);
+
+    user_free(&a);
+    user_free(&b);
+    srv_stop(&s);
+}
+
+/* A dropped message is a gap; a held-back one a reorder. */
+static void test_gap_reorder(void **state)
+{
+    srv s;
+    user a, b;
+    ckv_event *ev = NULL;
+    size_t n = 0;
+    (void)state;
+
+    srv_start(&s);
+    pair(&s, &a, &b);
+    OK(a.c, ckv_client_add_contact(a.c, "bob", NULL));
+    send_text(&a, "bob", "one", 1);
+    send_text(&a, "bob", "two", 2);
+    send_text(&a, "bob", "three", 3);
+    send_text(&a, "bob", "four", 4);
+    /* hold back "two" (kept aside), drop "three" */
+    assert_int_equal(srv_sql(&s, "CREATE TABLE held AS SELECT recipient, sender, body, ts FROM "
+                                 "messages ORDER BY id LIMIT 1 OFFSET 1;"
+                                 "DELETE FROM messages WHERE id IN (SELECT id FROM messages "
+                                 "ORDER BY id LIMIT 2 OFFSET 1);"),
+                     0);
+    assert_int_equal(recv_until(&b, CKV_EV_MESSAGE, 2, &ev, &n), 2);
+    const ckv_event *g = find(ev, n, CKV_EV_GAP, 0);
+    assert_non_null(g);
+    assert_int_equal(g->seq, 2);
+    assert_int_equal(g->count, 2);
+    assert_int_equal(find(ev, n, CKV_EV_MESSAGE, 1)->seq, 4);
+    ckv_client_events_free(ev, n);
+    ev = NULL;
+    n = 0;
+    /* "two" arrives late */
+    assert_int_equal(srv_sql(&s, "INSERT INTO messages(recipient, sender, body, ts) SELECT "
+                                 "recipient, sender, body, ts FROM held; DROP TABLE held;"),
+                     0);
+    assert_int_equal(recv_until(&b, CKV_EV_MESSAGE, 1, &ev, &n), 1);
+    assert_string_equal(find(ev, n, CKV_EV_MESSAGE, 0)->text, "two");
+    const ckv_event *ro = find(ev, n, CKV_EV_REORDERED, 0);
+    assert_non_null(ro);
+    assert_int_equal(ro->seq, 2);
+    assert_int_equal(count_kind(ev, n, CKV_EV_GAP), 0);
+    ckv_client_events_free(ev, n);
+
+    user_free(&a);
+    user_free(&b);
+    srv_stop(&s);
+}
+
+
+/* A rotation is a key change for the contact: a verified contact blocks
+ * sending (and the new key's messages) until accepted; an unverified one
+ * goes on with a new session. */
+static void test_rotate(void **state)
+{
+    srv s;
+    user a, b, c;
+    ckv_event *ev = NULL;
+    size_t n = 0;
+    ckv_key_info ki, *hist = NULL;
+    uint8_t old_key[33], new_key[33];
+    (void)state;
+
+    srv_start(&s);
+    pair(&s, &a, &b);
+    user_new(&c, &s, "carol", NULL);
+    OK(c.c, ckv_client_register(c.c));
+    OK(b.c, ckv_client_add_contact(b.c, "alice", NULL));
+    OK(c.c, ckv_client_add_contact(c.c, "alice", NULL));
+    send_text(&b, "alice", "from bob", 1);
+    send_text(&c, "alice", "from carol", 1);
+    assert_int_equal(recv_until(&a, CKV_EV_MESSAGE, 2, &ev, &n), 2);
+    ckv_client_events_free(ev, n);
+    ev = NULL;
+    n = 0;
+    /* bob compared codes with alice */
+    OK(b.c, ckv_contact_verify(b.p, "alice", CKV_VERIFY_IN_PERSON, NULL));
+
+    ckv_profile_identity_key(a.p, old_key);
+    OK(a.c, ckv_client_rotate(a.c));
+    ckv_profile_identity_key(a.p, new_key);
+    assert_memory_not_equal(old_key, new_key, 33);
+
+    /* the log has both keys, chained */
+    OK(b.c, ckv_client_key_history(b.c, "alice", &hist, &n));
+    assert_int_equal(n, 2);
+    assert_memory_equal(hist[0].key, old_key, 33);
+    assert_memory_equal(hist[1].key, new_key, 33);
+    assert_int_equal(hist[1].type, 2);
+    assert_int_equal(hist[1].version, 2);
+    free(hist);
+    n = 0;
+
+    /* verified bob: blocked before sending */
+    uint64_t seq = 0;
+    assert_int_equal(ckv_client_send(b.c, "alice", (const uint8_t *)"x", 1, &seq),
+                     CKV_ERR_KEY_CHANGED_BLOCKED);
+    assert_non_null(strstr(ckv_client_last_error(b.c), "alice"));
+    assert_int_equal(state_of(&b, "alice"), CKV_TRUST_CHANGED);
+
+    /* unverified carol: sees the change (lookup) and goes on */
+    OK(c.c, ckv_client_lookup(c.c, "alice", &ki));
+    assert_memory_equal(ki.key, new_key, 33);
+    assert_int_equal(ki.version, 2);
+    send_text(&c, "alice", "after rotation", 2);
+    ckv_contact *cc = NULL;
+    assert_int_equal(ckv_contact_get(c.p, "alice", &cc), CKV_OK);
+    assert_memory_equal(cc->identity_key, new_key, 33);
+    assert_int_equal(cc->events[cc->n_events - 1].kind == CKV_EVENT_KEY_CHANGED ||
+                         cc->events[cc->n_events - 2].kind == CKV_EVENT_KEY_CHANGED,
+                     1);
+    ckv_contact_free(cc);
+
+    /* alice, with her new key, writes to bob: bob sees the key change and
+     * keeps the message queued until he accepts */
+    send_text(&a, "bob", "new key here", 1);
+    OK(b.c, ckv_client_receive(b.c, 1, &ev, &n));
+    assert_int_equal(count_kind(ev, n, CKV_EV_MESSAGE), 0);
+    assert_non_null(find(ev, n, CKV_EV_KEY_CHANGED, 0));
+    assert_int_equal(find(ev, n, CKV_EV_KEY_CHANGED, 0)->state, CKV_TRUST_CHANGED);
+    assert_int_equal(find(ev, n, CKV_EV_REJECTED, 0)->status, CKV_ERR_UNTRUSTED_IDENTITY);
+    ckv_client_events_free(ev, n);
+    ev = NULL;
+    n = 0;
+    OK(b.c, ckv_contact_accept(b.p, "alice", new_key));
+    assert_int_equal(recv_until(&b, CKV_EV_MESSAGE, 1, &ev, &n), 1);
+    assert_string_equal(find(ev, n, CKV_EV_MESSAGE, 0)->text, "new key here");
+    ckv_client_events_free(ev, n);
+    ev = NULL;
+    n = 0;
+    send_text(&b, "alice", "accepted", 2);
+
+    /* alice gets carol's and bob's messages under her new key */
+    assert_int_equal(recv_until(&a, CKV_EV_MESSAGE, 2, &ev, &n), 2);
+    ckv_client_events_free(ev, n);
+
+    user_free(&a);
+    user_free(&b);
+    user_free(&c);
+    srv_stop(&s);
+}
+
+/* Someone else "resets" alice's name: alice's monitor raises the alarm; her
+ * contact sees a key change; an older entry served later is refused. */
+static void test_reset_and_monitor(void **state)
+{
+    srv s;
+    user a, b, m;
+    ckv_monitor_report rep;
+    ckv_key_info ki;
+    uint8_t key[33];
+    (void)state;
+
+    srv_start(&s);
+    pair(&s, &a, &b);
+    OK(b.c, ckv_client_add_contact(b.c, "alice", NULL));
+    OK(b.c, ckv_contact_verify(b.p, "alice", CKV_VERIFY_PUBLIC_CODE, NULL));
+    OK(a.c, ckv_client_monitor(a.c, &rep));
+    assert_int_equal(rep.own_entries, 1);
+    assert_int_equal(rep.foreign_entries, 0);
+    assert_true(rep.entries_read >= 2);
+    OK(a.c, ckv_client_monitor(a.c, &rep));
+    assert_int_equal(rep.entries_read, 0);
+
+    /* a rotation by alice herself is no alarm */
+    OK(a.c, ckv_client_rotate(a.c));
+    OK(a.c, ckv_client_monitor(a.c, &rep));
+    assert_int_equal(rep.own_entries, 2);
+    assert_int_equal(rep.foreign_entries, 0);
+
+    user_new(&m, &s, "alice", NULL);
+    assert_int_equal(ckv_client_register(m.c), CKV_ERR_DIR_NAME_TAKEN);
+    OK(m.c, ckv_client_reset(m.c));
+    ckv_profile_identity_key(m.p, key);
+
+    assert_int_equal(ckv_client_monitor(a.c, &rep), CKV_ERR_KT_FOREIGN_ENTRY);
+    assert_int_equal(rep.foreign_entries, 1);
+    assert_int_equal(rep.own_entries, 3);
+    assert_int_equal(rep.foreign_index, 3);
+    assert_non_null(strstr(ckv_client_last_error(a.c), "alice"));
+
+    /* bob had verified alice: the reset blocks sending to her (once his
+     * proof of her old key is older than his maximum checkpoint age) */
+    ckv_client_options o = {.max_checkpoint_age = 1, .timeout_ms = 5000};
+    ckv_client_close(b.c);
+    OK(NULL, ckv_client_open(b.p, &o, &b.c));
+    sleep(2);
+    assert_int_equal(ckv_client_send(b.c, "alice", (const uint8_t *)"x", 1, NULL),
+                     CKV_ERR_KEY_CHANGED_BLOCKED);
+    assert_int_equal(state_of(&b, "alice"), CKV_TRUST_CHANGED);
+    OK(b.c, ckv_client_lookup(b.c, "alice", &ki));
+    assert_int_equal(ki.type, 3);
+    assert_int_equal(ki.version, 3);
+    assert_memory_equal(ki.key, key, 33);
+    ckv_contact *ct = NULL;
+    assert_int_equal(ckv_contact_get(b.p, "alice", &ct), CKV_OK);
+    assert_memory_equal(ct->identity_key, key, 33);
+    int changed = 0;
+    for (size_t i = 0; i < ct->n_events; i++)
+        changed += ct->events[i].kind == CKV_EVENT_KEY_CHANGED;
+    assert_true(changed >= 1);
+    ckv_contact_free(ct);
+
+    /* a rotation by alice now fails: the latest entry is not hers */
+    assert_int_equal(ckv_client_rotate(a.c), CKV_ERR_KT_FOREIGN_ENTRY);
+
+    user_free(&a);
+    user_free(&b);
+    user_free(&m);
+    srv_stop(&s);
+}
+
+/* A checkpoint signed by a key that was not pinned is refused. */
+static void test_unpinned_log_key(void **state)
+{
+    srv s1, s2;
+    user u, v;
+    ckv_key_info ki;
+    ckv_monitor_report rep;
+    (void)state;
+
+    srv_start(&s1);
+    srv_start(&s2);
+    user_new(&v, &s2, "victor", NULL);
+    OK(v.c, ckv_client_register(v.c));
+    /* pinned to s2's URL, but with s1's log key */
+    user_new(&u, &s2, "uma", s1.vkey);
+    assert_int_equal(ckv_client_lookup(u.c, "victor", &ki), CKV_ERR_KT_BAD_CHECKPOINT);
+    assert_non_null(strstr(ckv_client_last_error(u.c), "pinned log key"));
+    assert_int_equal(ckv_client_monitor(u.c, &rep), CKV_ERR_KT_BAD_CHECKPOINT);
+    assert_int_equal(ckv_client_register(u.c), CKV_ERR_KT_BAD_CHECKPOINT);
+    ckv_view view;
+    OK(u.c, ckv_client_view(u.c, &view));
+    assert_int_equal(view.tree_size, 0);
+
+    user_free(&u);
+    user_free(&v);
+    srv_stop(&s1);
+    srv_stop(&s2);
+}
+
+/* kill -9 mid-conversation: nothing acknowledged is lost, nothing shown
+ * twice (also when a stored message is delivered again). */
+static void test_kill9(void **state)
+{
+    srv s;
+    user a, b;
+    ckv_event *ev = NULL;
+    size_t n = 0;
+    char txt[32];
+    (void)state;
+
+    srv_start(&s);
+    pair(&s, &a, &b);
+    OK(a.c, ckv_client_add_contact(a.c, "bob", NULL));
+    for (int i = 1; i <= 5; i++) {
+        snprintf(txt, sizeof txt, "m%d", i);
+        send_text(&a, "bob", txt, (uint64_t)i);
+    }
+    assert_int_equal(recv_until(&b, CKV_EV_MESSAGE, 5, &ev, &n), 5);
+    ckv_client_events_free(ev, n);
+    ev = NULL;
+    n = 0;
+    /* keep a copy of an envelope bob already stored, to deliver it again */
+    assert_int_equal(srv_sql(&s, "CREATE TABLE IF NOT EXISTS ghost(recipient, sender, body, ts)"),
+                     0);
+    for (int i = 6; i <= 10; i++) {
+        snprintf(txt, sizeof txt, "m%d", i);
+        send_text(&a, "bob", txt, (uint64_t)i);
+    }
+    assert_int_equal(srv_sql(&s, "INSERT INTO ghost SELECT recipient, sender, body, ts FROM "
+                                 "messages ORDER BY id LIMIT 1"),
+                     0);
+    srv_kill(&s, SIGKILL);
+    /* while the server is down: sending fails, the message waits in the outbox */
+    assert_int_not_equal(ckv_client_send(a.c, "bob", (const uint8_t *)"m11", 3, NULL), CKV_OK);
+    srv_restart(&s);
+    send_text(&a, "bob", "m12", 12);
+    assert_int_equal(recv_until(&b, CKV_EV_MESSAGE, 7, &ev, &n), 7);
+    for (size_t i = 0; i < n; i++)
+        if (ev[i].kind == CKV_EV_MESSAGE)
+            assert_true(ev[i].seq >= 6);
+    assert_int_equal(count_kind(ev, n, CKV_EV_GAP), 0);
+    assert_int_equal(count_kind(ev, n, CKV_EV_REORDERED), 0);
+    ckv_client_events_free(ev, n);
+    ev = NULL;
+    n = 0;
+    /* a message bob stored comes again (as after a crash before the ack) */
+    assert_int_equal(srv_sql(&s, "INSERT INTO messages(recipient, sender, body, ts) SELECT * FROM "
+                                 "ghost"),
+                     0);
+    OK(b.c, ckv_client_receive(b.c, 1, &ev, &n));
+    assert_int_equal(count_kind(ev, n, CKV_EV_MESSAGE), 0);
+    ckv_client_events_free(ev, n);
+    assert_int_equal(srv_sql_int(&s, "SELECT count(*) FROM messages WHERE sender='alice'"), 0);
+    ckv_message *h = NULL;
+    size_t hn = 0;
+    assert_int_equal(ckv_history_list(b.p, "alice", 0, &h, &hn), CKV_OK);
+    assert_int_equal(hn, 12);
+    for (size_t i = 0; i < hn; i++) {
+        snprintf(txt, sizeof txt, "m%zu", i + 1);
+        assert_string_equal((const char *)h[i].body, txt);
+    }
+    ckv_history_free(h, hn);
+
+    user_free(&a);
+    user_free(&b);
+    srv_stop(&s);
+}
+
+/* A server that lies: a wrong inclusion proof, another name's entry, an
+ * older entry than one proven before, a bundle with a key that is not in
+ * the log, a forked checkpoint signed by the log key. Each is refused with
+ * a sentence, and changes no contact. */
+static char *flip_proof(const char *json)
+{
+    json_t *o = json_loads(json, 0, NULL);
+    json_t *p = json_object_get(o, "proof");
+    uint8_t h[32];
+    size_t hl = 0;
+    char b64[64];
+    assert_true(json_array_size(p) > 0);
+    assert_int_equal(sodium_base642bin(h, sizeof h, json_string_value(json_array_get(p, 0)),
+                                       44, NULL, &hl, NULL, sodium_base64_VARIANT_ORIGINAL),
+                     0);
+    h[5] ^= 1;
+    sodium_bin2base64(b64, sizeof b64, h, 32, sodium_base64_VARIANT_ORIGINAL);
+    json_array_set_new(p, 0, json_string(b64));
+    char *out = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return out;
+}
+
+static void test_lying_server(void **state)
+{
+    srv s;
+    proxy px;
+    user a, b, d;
+    ckv_key_info ki;
+    ckv_monitor_report rep;
+    char url[256], *real_bob, *real_alice, *body;
+    (void)state;
+
+    srv_start(&s);
+    pair(&s, &a, &b);
+    assert_int_equal(proxy_start(&px, s.url), 0);
+    srv ps = s;
+    snprintf(ps.url, sizeof ps.url, "%s", px.url);
+    user_new(&d, &ps, "dave", NULL);
+    OK(d.c, ckv_client_register(d.c));
+
+    snprintf(url, sizeof url, "%s/v1/directory/bob", s.url);
+    real_bob = http_get(url);
+    snprintf(url, sizeof url, "%s/v1/directory/alice", s.url);
+    real_alice = http_get(url);
+    assert_non_null(real_bob);
+    assert_non_null(real_alice);
+
+    /* a wrong inclusion proof */
+    body = flip_proof(real_bob);
+    proxy_override(&px, "/v1/directory/bob", body);
+    free(body);
+    assert_int_equal(ckv_client_lookup(d.c, "bob", &ki), CKV_ERR_KT_BAD_PROOF);
+    assert_non_null(strstr(ckv_client_last_error(d.c), "inclusion proof"));
+    assert_int_equal(ckv_client_add_contact(d.c, "bob", NULL), CKV_ERR_KT_BAD_PROOF);
+    ckv_contact *ct = NULL;
+    assert_int_equal(ckv_contact_get(d.p, "bob", &ct), CKV_ERR_NO_CONTACT);
+
+    /* an error message with terminal escapes reaches the user as plain text */
+    proxy_override_status(&px, "/v1/directory/bob", 400,
+                          "{\"error\":\"nope \\u001b[2J\\u001b]0;pwned\\u0007\",\"code\":\"x\"}");
+    assert_int_equal(ckv_client_lookup(d.c, "bob", &ki), CKV_ERR_HTTP);
+    assert_non_null(strstr(ckv_client_last_error(d.c), "nope"));
+    assert_null(strchr(ckv_client_last_error(d.c), '\x1b'));
+    assert_null(strchr(ckv_client_last_error(d.c), '\a'));
+
+    /* another name's entry */
+    proxy_override(&px, "/v1/directory/bob", real_alice);
+    assert_int_equal(ckv_client_lookup(d.c, "bob", &ki), CKV_ERR_KT_NAME_MISMATCH);
+
+    /* a bundle whose identity key is not bob's logged key */
+    ckv_bundle fake;
+    char *bj = NULL;
+    assert_int_equal(ckv_profile_export_bundle(a.p, 0, &fake), CKV_OK);
+    assert_int_equal(ckv_bundle_to_json(&fake, &bj), CKV_OK);
+    json_t *bo = json_loads(bj, 0, NULL);
+    json_object_set_new(bo, "name", json_string("bob"));
+    body = json_dumps(bo, JSON_COMPACT);
+    json_decref(bo);
+    free(bj);
+    proxy_override(&px, "/v1/keys/bob", body);
+    free(body);
+    assert_int_equal(ckv_client_add_contact(d.c, "bob", NULL), CKV_ERR_KT_BUNDLE_KEY);
+    assert_int_equal(ckv_contact_get(d.p, "bob", &ct), CKV_ERR_NO_CONTACT);
+    proxy_override(&px, NULL, NULL);
+    OK(d.c, ckv_client_add_contact(d.c, "bob", NULL));
+
+    /* an older entry than one proven before */
+    OK(d.c, ckv_client_lookup(d.c, "alice", &ki));
+    assert_int_equal(ki.version, 1);
+    OK(a.c, ckv_client_rotate(a.c));
+    OK(d.c, ckv_client_lookup(d.c, "alice", &ki));
+    assert_int_equal(ki.version, 2);
+    proxy_override(&px, "/v1/directory/alice", real_alice);
+    assert_int_equal(ckv_client_lookup(d.c, "alice", &ki), CKV_ERR_KT_STALE);
+    assert_non_null(strstr(ckv_client_last_error(d.c), "version 1"));
+    proxy_override(&px, NULL, NULL);
+
+    /* a forked checkpoint: same size, another root, signed by the log key */
+    ckv_view v;
+    ckv_tlog_signer *signer = NULL;
+    ckv_tlog_hash root;
+    char kpath[300], *text = NULL, *note = NULL;
+    size_t tl = 0, nl = 0;
+    OK(d.c, ckv_client_view(d.c, &v));
+    snprintf(kpath, sizeof kpath, "%s/data/log.key", s.dir);
+    assert_int_equal(ckv_tlog_signer_load(kpath, &signer), CKV_OK);
+    memset(root.b, 0x42, sizeof root.b);
+    assert_int_equal(ckv_tlog_checkpoint_format(ckv_tlog_signer_name(signer), v.tree_size, &root,
+                                                NULL, &text, &tl),
+                     CKV_OK);
+    assert_int_equal(ckv_tlog_note_sign(text, tl, signer, &note, &nl), CKV_OK);
+    proxy_override(&px, "/checkpoint", note);
+    assert_int_equal(ckv_client_monitor(d.c, &rep), CKV_ERR_KT_INCONSISTENT);
+    assert_non_null(strstr(ckv_client_last_error(d.c), "forked"));
+    ckv_view v2;
+    OK(d.c, ckv_client_view(d.c, &v2));
+    assert_int_equal(v2.tree_size, v.tree_size);
+    proxy_override(&px, NULL, NULL);
+    OK(d.c, ckv_client_monitor(d.c, &rep));
+    ckv_tlog_signer_free(signer);
+    free(text);
+    free(note);
+
+    /* the server applies dave's rotation but answers 500: the new key is
+     * kept pending, and the next register finds it in the log and
+     * finishes the switch (no key is lost, no alarm for our own entry) */
+    uint8_t k_before[33], k_after[33];
+    ckv_profile_identity_key(d.p, k_before);
+    proxy_lie_after(&px, "/v1/accounts", 500, "{\"error\":\"oops\",\"code\":\"db\"}");
+    assert_int_equal(ckv_client_rotate(d.c), CKV_ERR_HTTP);
+    ckv_profile_identity_key(d.p, k_after);
+    assert_memory_equal(k_before, k_after, 33);
+    proxy_override(&px, NULL, NULL);
+    OK(d.c, ckv_client_register(d.c));
+    ckv_profile_identity_key(d.p, k_after);
+    assert_memory_not_equal(k_before, k_after, 33);
+    OK(d.c, ckv_client_lookup(d.c, "dave", &ki));
+    assert_memory_equal(ki.key, k_after, 33);
+    assert_int_equal(ki.version, 2);
+    OK(d.c, ckv_client_monitor(d.c, &rep));
+    assert_int_equal(rep.own_entries, 2);
+    assert_int_equal(rep.foreign_entries, 0);
+    /* and it still chats: bob writes to the new key */
+    OK(b.c, ckv_client_send(b.c, "dave", (const uint8_t *)"hi dave", 7, NULL));
+    ckv_event *ev = NULL;
+    size_t n = 0;
+    assert_int_equal(recv_until(&d, CKV_EV_MESSAGE, 1, &ev, &n), 1);
+    ckv_client_events_free(ev, n);
+
+    free(real_bob);
+    free(real_alice);
+    user_free(&d);
+    proxy_stop(&px);
+    user_free(&a);
+    user_free(&b);
+    srv_stop(&s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_chat),
+        cmocka_unit_test(test_gap_reorder),
+        cmocka_unit_test(test_rotate),
+        cmocka_unit_test(test_reset_and_monitor),
+        cmocka_unit_test(test_unpinned_log_key),
+        cmocka_unit_test(test_kill9),
+        cmocka_unit_test(test_lying_server),
+    };
+    signal(SIGPIPE, SIG_IGN);
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
