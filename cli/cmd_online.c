@@ -50,8 +50,8 @@ const char cli_help_register[] =
     "Fails when someone else holds the name.\n" HELP_TAIL;
 const char cli_help_send[] =
     "usage: ckv [--profile NAME] send CONTACT [TEXT...] [--max-age SECONDS]\n"
-    "Send TEXT (the arguments joined by spaces; stdin, at most 1 MiB, when no\n"
-    "TEXT is given) to CONTACT. A CONTACT that is not a contact yet is added\n"
+    "Send TEXT (the arguments joined by spaces; stdin when no TEXT is given; at\n"
+    "most 32 KiB of UTF-8) to CONTACT. A CONTACT that is not a contact yet is added\n"
     "first: its entry is looked up and checked against the log, a prekey\n"
     "bundle is fetched (its key must be the logged key) and a session started.\n"
     "Before every send the contact's key must be its latest logged key.\n"
@@ -103,6 +103,11 @@ const char cli_help_reset[] =
     "change. Prints our new public code.\n" HELP_TAIL;
 
 enum { OPT_WAIT = 1, OPT_MAX_AGE };
+
+/* Longest text `send` takes: ckvd stores an envelope of at most 64 KiB as
+ * JSON with the ciphertext in base64 (4/3), so 32 KiB of text leaves room
+ * for the Signal and inner-format overhead. */
+#define ONLINE_TEXT_MAX (32u * 1024u)
 
 /* ---- init: pinning ------------------------------------------------------------ */
 
@@ -489,6 +494,12 @@ int cmd_add(struct cli_globals *g, int argc, char **argv)
     if (online_open(g, "add", max_age, &p, &c) != 0)
         return 1;
     memset(&r, 0, sizeof(r));
+    char norm[CKV_NAME_MAX + 1];
+    if (ckv_name_normalize(name, norm) == CKV_OK && strcmp(norm, ckv_profile_account(p)) == 0) {
+        cli_error("add: '%s' is this profile's own account; add someone else", norm);
+        online_close(p, c);
+        return 1;
+    }
     ckv_status st = ckv_client_add_contact(c, name, &r);
     if (st != CKV_OK) {
         rc = name_fail(c, st, "add", name, "; no contact was added");
@@ -562,8 +573,9 @@ int cmd_send(struct cli_globals *g, int argc, char **argv)
     if (optind + 1 < argc) {
         for (int i = optind + 1; i < argc; i++)
             len += strlen(argv[i]) + 1;
-        if (len > CLI_MAX_PLAINTEXT) {
-            cli_error("send: the text is larger than %u bytes; send less", CLI_MAX_PLAINTEXT);
+        if (len > ONLINE_TEXT_MAX + 1) {
+            cli_error("send: the text is larger than %u bytes (ckvd's envelope limit); send it in "
+                      "parts", ONLINE_TEXT_MAX);
             return 2;
         }
         text = calloc(1, len + 1);
@@ -577,12 +589,23 @@ int cmd_send(struct cli_globals *g, int argc, char **argv)
             strcat(text, argv[i]);
         }
         len = strlen(text);
-    } else if (cli_read_all(stdin, CLI_MAX_PLAINTEXT, "the message on stdin", &text, &len) != 0) {
+    } else if (cli_read_all(stdin, ONLINE_TEXT_MAX, "the message on stdin", &text, &len) != 0) {
         return 1;
+    }
+    if (len > ONLINE_TEXT_MAX) {
+        cli_error("send: the text is larger than %u bytes (ckvd's envelope limit); send it in "
+                  "parts", ONLINE_TEXT_MAX);
+        sodium_memzero(text, len);
+        free(text);
+        return 2;
     }
     rc = 1;
     if (online_open(g, "send", max_age, &p, &c) != 0)
         goto out;
+    if (strcmp(norm, ckv_profile_account(p)) == 0) {
+        cli_error("send: '%s' is this profile's own account; send to a contact", norm);
+        goto out;
+    }
     ckv_status st = ckv_contact_get(p, norm, &ct);
     if (st == CKV_ERR_NO_CONTACT) {
         ckv_trust_report r;
@@ -602,6 +625,10 @@ int cmd_send(struct cli_globals *g, int argc, char **argv)
         online_say(c, st, "send: nothing was sent to '%s': their key changed after you verified "
                    "it; compare 'ckv code %s' with them and run 'ckv verify %s', or 'ckv accept "
                    "%s'", norm, norm, norm, norm);
+        goto out;
+    }
+    if (st == CKV_ERR_INVALID_ARG || st == CKV_ERR_TOO_LARGE) {
+        online_say(c, st, "send: nothing was sent to '%s': give UTF-8 text", norm);
         goto out;
     }
     if (st != CKV_OK) {

@@ -77,6 +77,27 @@ grep -qF 'alice: esc ?[31m red' "$T/out" || fail "control characters: $(od -c "$
 ok bob recv
 [ ! -s "$T/out" ] || fail "empty recv printed: $(cat "$T/out")"
 
+fails alice send alice "to myself"
+has_err "own account"
+fails alice add alice
+printf '\xff\xfe' > "$T/bad"
+"$CKV" --profile alice send bob < "$T/bad" > "$T/out" 2> "$T/err"; RC=$?
+check_failed "send bob < invalid UTF-8"
+has_err "UTF-8"
+
+# text over ckvd's envelope limit is refused before anything is queued, and
+# the conversation goes on
+head -c 40000 /dev/zero | tr '\0' a > "$T/big"
+"$CKV" --profile alice send bob < "$T/big" > "$T/out" 2> "$T/err"; RC=$?
+check_failed "send bob < 40000 bytes"
+has_err "32768"
+head -c 30000 /dev/zero | tr '\0' b > "$T/max"
+"$CKV" --profile alice send bob < "$T/max" > "$T/out" 2> "$T/err" || fail "30000 bytes: $(cat "$T/err")"
+ok alice send bob "after the big ones"
+ok bob recv --wait 10
+[ "$(grep -c '^alice: ' "$T/out")" = 2 ] || fail "bob got: $(cut -c1-80 "$T/out")"
+grep -qx "alice: after the big ones" "$T/out" || fail "bob got: $(cut -c1-80 "$T/out")"
+
 # ---- usage errors and --help
 for c in register send recv lookup add monitor rotate reset; do
     ok alice "$c" --help
