@@ -109,11 +109,14 @@ int ckvd_store_open(const char *path, int sync_full, struct ckvd_store **out, ch
     }
     chmod(path, 0600);
     sqlite3_busy_timeout(s->db, 5000);
-    /* EXCLUSIVE: ckvd is the database's only user (DIR/ckvd.lock), so no
-     * file lock is taken and released around every transaction. */
+    /* Normal (shared) locking: ckvd is the only writer (DIR/ckvd.lock), but
+     * an operator may read the database with the sqlite3 shell while ckvd
+     * runs (and the tests drop or reorder queued rows that way). EXCLUSIVE
+     * would save a lock call per transaction and make every such reader
+     * fail with "database is locked". */
     char pragmas[200];
     snprintf(pragmas, sizeof(pragmas),
-             "PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; "
+             "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; "
              "PRAGMA foreign_keys=ON;",
              sync_full ? "FULL" : "NORMAL");
     if (sqlite3_exec(s->db, pragmas, NULL, NULL, NULL) != SQLITE_OK ||
