@@ -33,6 +33,10 @@
 
 #define CONV_LIST_MAX 1000
 #define OUTBOX_MAX_FLUSH 1000
+/* Largest inner plaintext we send: the Signal message adds at most ~150
+ * bytes (header, MAC, CBC padding), so the envelope body stays under
+ * ckvd's 64 KiB limit. */
+#define CKV_SEND_INNER_MAX (60u * 1024u)
 #define done ckv_client_done
 
 /* ---- events ------------------------------------------------------------------------ */
@@ -690,6 +694,16 @@ ckv_status ckv_client_send(ckv_client *c, const char *contact, const uint8_t *te
     if (st != CKV_OK) {
         st = ckv_client_fail(c, st == CKV_ERR_MALFORMED ? CKV_ERR_INVALID_ARG : st,
                              "the message is not valid UTF-8 text");
+        goto out;
+    }
+    /* The server refuses envelopes over 64 KiB (docs/server.md); one that
+     * big would sit in the outbox for ever, so refuse it here, before it is
+     * encrypted (the inner JSON, after escaping, is what gets encrypted). */
+    if (plen > CKV_SEND_INNER_MAX) {
+        st = ckv_client_fail(c, CKV_ERR_TOO_LARGE,
+                             "the message is too long once encoded (%zu bytes; at most %u): "
+                             "split it",
+                             plen, (unsigned)CKV_SEND_INNER_MAX);
         goto out;
     }
     st = send_inner(c, norm, &h, plain, plen);

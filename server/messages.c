@@ -105,6 +105,11 @@ enum ckvd_handler_result ckvd_h_send(struct ckvd *d, struct ckvd_req *req,
     }
     int rc = ckvd_store_enqueue(d->store, to.id, me.name, (const uint8_t *)body, strlen(body), &id);
     free(body);
+    if (rc == CKVD_STORE_TOO_LARGE) {
+        ckvd_resp_error(resp, 413, "too_large",
+                        "the envelope is larger than the server accepts (64 KiB of body)");
+        goto out;
+    }
     if (rc == CKVD_STORE_FULL) {
         ckvd_resp_error(resp, 507, "queue_full",
                         "the recipient's queue is full; retry when they have caught up");

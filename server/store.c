@@ -181,8 +181,8 @@ int ckvd_store_enqueue(struct ckvd_store *s, int64_t recipient, const char *send
                        const uint8_t *body, size_t len, int64_t *id_out)
 {
     int64_t qn = 0;
-    if (len > CKVD_MAX_MESSAGE)
-        return CKVD_STORE_FULL;
+    if (len > CKVD_MAX_STORED_ENVELOPE)
+        return CKVD_STORE_TOO_LARGE;
     if (ckvd_store_queue_len(s, recipient, &qn) != CKVD_STORE_OK)
         return CKVD_STORE_ERR;
     if (qn >= s->max_queue)

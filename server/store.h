@@ -15,7 +15,10 @@
 struct ckvd_store;
 
 #define CKVD_MAX_QUEUE 10000        /* messages waiting per recipient (default) */
-#define CKVD_MAX_MESSAGE (64u * 1024u) /* one envelope */
+#define CKVD_MAX_MESSAGE (64u * 1024u) /* one envelope's decoded body */
+/* One stored envelope: its JSON text ({"body": base64, "type": N}), so the
+ * base64 of a CKVD_MAX_MESSAGE body plus a little JSON. */
+#define CKVD_MAX_STORED_ENVELOPE ((((CKVD_MAX_MESSAGE + 2u) / 3u) * 4u) + 64u)
 #define CKVD_MAX_PREKEYS 1000       /* one-time prekeys stored per account */
 
 enum ckvd_store_rc {
@@ -24,6 +27,7 @@ enum ckvd_store_rc {
     CKVD_STORE_FULL = 2,   /* a queue or table hit its cap */
     CKVD_STORE_EXISTS = 3,
     CKVD_STORE_ERR = 4,    /* the database failed */
+    CKVD_STORE_TOO_LARGE = 5, /* one row is over its size cap */
 };
 
 int ckvd_store_open(const char *path, int sync_full, struct ckvd_store **out, char *err,

@@ -806,6 +806,37 @@ static void test_bad_input(void **state)
     k += env / 3 * 4;
     k += (size_t)snprintf(huge + k, big - k, "\"}}");
     expect_4xx("POST", "/v1/messages", a.token, huge, k, 413, "too_large");
+    /* exactly the largest envelope body (64 KiB) is accepted and stored:
+     * the stored JSON is a third larger than the body, and must still fit */
+    {
+        size_t maxb = 64 * 1024;
+        unsigned char *raw = calloc(1, maxb);
+        char *b64 = malloc(sodium_base64_ENCODED_LEN(maxb, sodium_base64_VARIANT_ORIGINAL));
+        assert_non_null(raw);
+        assert_non_null(b64);
+        sodium_bin2base64(b64, sodium_base64_ENCODED_LEN(maxb, sodium_base64_VARIANT_ORIGINAL),
+                          raw, maxb, sodium_base64_VARIANT_ORIGINAL);
+        k = (size_t)snprintf(huge, big, "{\"to\":\"oscar\",\"envelope\":{\"type\":2,\"body\":\"%s\"}}",
+                             b64);
+        struct http_resp r;
+        assert_int_equal(http(&S, "POST", "/v1/messages", a.token, huge, k, &r), 0);
+        if (r.status != 200)
+            fprintf(stderr, "64 KiB envelope: got %ld %s\n", r.status, r.body);
+        assert_int_equal(r.status, 200);
+        json_t *ro = jbody(&r);
+        int64_t bigid = json_integer_value(json_object_get(ro, "id"));
+        json_decref(ro);
+        http_resp_free(&r);
+        /* it comes back whole, and is acknowledged */
+        json_t *m = fetch(&S, &a, 0, 0, NULL);
+        assert_int_equal(json_array_size(m), 1);
+        json_t *e = json_object_get(json_array_get(m, 0), "envelope");
+        assert_string_equal(json_string_value(json_object_get(e, "body")), b64);
+        json_decref(m);
+        assert_int_equal(ack(&S, &a, &bigid, 1, NULL), 200);
+        free(b64);
+        free(raw);
+    }
     free(huge);
     /* wrong types and values */
     const char *badtype = "{\"to\":\"oscar\",\"envelope\":{\"type\":9,\"body\":\"AA==\"}}";
