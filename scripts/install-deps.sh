@@ -13,7 +13,7 @@ PKGS=(
   libjansson-dev libqrencode-dev
   libcmocka-dev
   clang libclang-rt-14-dev
-  tmux curl python3 python3-axolotl
+  tmux curl openssl python3 python3-axolotl
 )
 
 missing=()
