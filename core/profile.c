@@ -429,7 +429,10 @@ static ckv_profile *profile_new(void)
 /* Everything after the keys are known: statements, libsignal context, store. */
 static ckv_status finish_open(ckv_profile *p)
 {
-    ckv_status st = ckv_db_prepare(p);
+    ckv_status st = ckv_db_migrate(p->db);
+    if (st != CKV_OK)
+        return st;
+    st = ckv_db_prepare(p);
     if (st != CKV_OK)
         return st;
     st = ckv_sg_context_create(&p->lock, &p->sg);
