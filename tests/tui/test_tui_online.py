@@ -3,7 +3,8 @@
 register the profiles (one from flags, one walked through the prompts);
 /add, chat both ways with delivery receipts; the verification screen with
 the same 60 digits on both sides, a QR block and the log facts; marking
-verified changes the mark; bob rotates his key and alice sees the banner,
+verified changes the mark; after a restart the stored history shows the
+delivery marks of earlier runs; bob rotates his key and alice sees the banner,
 her sending is blocked with the reason until /accept, then the held
 message arrives and chat goes on; bob's old profile copy raises the red
 "key under your name" alert; /monitor and /audit (progress) run; /log
@@ -194,6 +195,15 @@ def main():
         if "gap two" in s or "gap one" not in s:
             raise Fail("gap: wrong messages shown:\n" + s)
         print("a dropped message shows as a gap")
+        # Delivery state is stored: after the restart the history loaded
+        # from the profile shows the receipts that arrived in earlier runs.
+        s = a.wait("alice: hello bob, it's alice \u2713\u2713\\s*$", 10)
+        if not re.search("alice: welcome back \u2713\u2713\\s*$", s, re.M):
+            raise Fail("no stored delivery mark after a restart:\n" + s)
+        if not re.search(r"bob: hi alice, bob here\s*$", s, re.M):
+            raise Fail("a received message with a delivery mark:\n" + s)
+        b.wait("bob: gap three \u2713\u2713", 30)  # alice's receipt reached bob
+        print("stored delivery marks after a restart")
 
         # /log, /monitor, /audit on alice's side.
         a.type("/log bob")
