@@ -429,10 +429,7 @@ static ckv_profile *profile_new(void)
 /* Everything after the keys are known: statements, libsignal context, store. */
 static ckv_status finish_open(ckv_profile *p)
 {
-    ckv_status st = ckv_db_migrate(p->db);
-    if (st != CKV_OK)
-        return st;
-    st = ckv_db_prepare(p);
+    ckv_status st = ckv_db_prepare(p);
     if (st != CKV_OK)
         return st;
     st = ckv_sg_context_create(&p->lock, &p->sg);
@@ -603,6 +600,9 @@ ckv_status ckv_profile_open(const char *dir, const uint8_t *passphrase, size_t p
     if (st != CKV_OK)
         goto out;
     st = unlock(p, passphrase, passphrase_len);
+    if (st != CKV_OK)
+        goto out;
+    st = ckv_db_migrate(p->db); /* only once unlocked: a wrong passphrase changes nothing */
     if (st != CKV_OK)
         goto out;
     st = ckv_db_prepare(p);
