@@ -187,12 +187,16 @@ ckv_status ckv_history_mark_delivered(ckv_profile *p, const char *name, uint64_t
     else
         st = rc == SQLITE_DONE ? CKV_ERR_INTERNAL : ckv_db_status(rc);
     sqlite3_reset(s);
-    if (st != CKV_OK)
-        goto out;
-    if (plain_len < MSG_HDR || plain[0] != 3 || get_be64(plain + 9) != seq) {
-        st = CKV_ERR_PROFILE_DAMAGED;
+    /* A row that does not open or is not that sent message (a damaged
+     * file; ckv_history_list reports it) is left alone: the receipt still
+     * decrypts, so that one bad row cannot wedge receiving. */
+    if (st == CKV_ERR_PROFILE_DAMAGED ||
+        (st == CKV_OK && (plain_len < MSG_HDR || plain[0] != 3 || get_be64(plain + 9) != seq))) {
+        st = CKV_OK;
         goto out;
     }
+    if (st != CKV_OK)
+        goto out;
     if (get_be64(plain + 17) != 0)
         goto out; /* already delivered: keep the first time */
     be64(plain + 17, ckv_now() > 0 ? (uint64_t)ckv_now() : 1);

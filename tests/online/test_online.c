@@ -232,7 +232,7 @@ static void test_delivery_durable(void **state)
     assert_int_equal(ckv_history_list(a.p, "bob", 0, &h, &hn), CKV_OK);
     assert_int_equal(hn, 3);
     assert_int_equal(h[0].delivered, 1);
-    assert_int_equal(h[0].delivered_at, first_at); /* the first time stays */
+    assert_int_equal(h[0].delivered_at, first_at); /* untouched by seq 2's receipt */
     assert_int_equal(h[1].delivered, 1);
     assert_int_equal(h[2].outgoing, 0);
     assert_string_equal((const char *)h[2].body, "from bob");
