@@ -12,10 +12,16 @@
  *   prekeys(id, handed_out, v)             one-time prekeys
  *   signed_prekeys(id, v)                  signed prekeys
  *   contacts(name_h, v)                    contact + trust journal
- *   messages(name_h, id, v)                history (direction, time, text);
- *                                          id counts per contact; one b-tree
- *                                          (WITHOUT ROWID) so that storing a
- *                                          message writes one page
+ *   messages(name_h, id, v, tag)           history (direction, time, text,
+ *                                          and for a sent message its
+ *                                          conversation seq and delivery
+ *                                          time); id counts per contact;
+ *                                          WITHOUT ROWID; tag = a keyed hash
+ *                                          that finds a sent message by its
+ *                                          seq when its receipt arrives
+ *                                          (session.c; NULL in rows written
+ *                                          before it existed, added to old
+ *                                          profiles by ckv_db_migrate)
  *   sender_keys(k, v)                      group sender keys (unused by ckv yet)
  * Durability: WAL with synchronous=NORMAL (a killed process loses nothing
  * committed; a power cut may lose the last commits, never consistency).
@@ -41,7 +47,8 @@ static const char *const schema_sql =
     "CREATE TABLE signed_prekeys(id INTEGER PRIMARY KEY, v BLOB NOT NULL);"
     "CREATE TABLE contacts(name_h BLOB PRIMARY KEY, v BLOB NOT NULL);"
     "CREATE TABLE messages(name_h BLOB NOT NULL, id INTEGER NOT NULL, v BLOB NOT NULL,"
-    " PRIMARY KEY(name_h, id)) WITHOUT ROWID;"
+    " tag BLOB, PRIMARY KEY(name_h, id)) WITHOUT ROWID;"
+    "CREATE INDEX messages_tag ON messages(tag);"
     "CREATE TABLE sender_keys(k BLOB PRIMARY KEY, v BLOB NOT NULL);";
 
 static const char *const stmt_sql[STMT_COUNT_] = {
@@ -72,7 +79,9 @@ static const char *const stmt_sql[STMT_COUNT_] = {
     [STMT_CONTACT_PUT] = "INSERT OR REPLACE INTO contacts(name_h, v) VALUES (?1, ?2)",
     [STMT_CONTACT_ALL] = "SELECT name_h, v FROM contacts",
     [STMT_MSG_NEXT_ID] = "SELECT coalesce(max(id), 0) + 1 FROM messages WHERE name_h = ?1",
-    [STMT_MSG_PUT] = "INSERT INTO messages(id, name_h, v) VALUES (?1, ?2, ?3)",
+    [STMT_MSG_PUT] = "INSERT INTO messages(id, name_h, v, tag) VALUES (?1, ?2, ?3, ?4)",
+    [STMT_MSG_BY_TAG] = ("SELECT id FROM messages WHERE tag = ?1 AND name_h = ?2"
+                         " ORDER BY id DESC LIMIT 1"),
     [STMT_MSG_GET] = "SELECT v FROM messages WHERE name_h = ?1 AND id = ?2",
     [STMT_MSG_SET] = "UPDATE messages SET v = ?3 WHERE name_h = ?1 AND id = ?2",
     [STMT_MSG_LIST] = "SELECT id, v FROM messages WHERE name_h = ?1 ORDER BY id DESC LIMIT ?2",
@@ -156,6 +165,22 @@ out:
 ckv_status ckv_db_schema(sqlite3 *db)
 {
     return exec(db, schema_sql);
+}
+
+ckv_status ckv_db_migrate(sqlite3 *db)
+{
+    /* Profiles made before messages.tag existed: add the column and its
+     * index (old rows keep tag NULL: no seq, never marked delivered). */
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(db, "SELECT tag FROM messages LIMIT 0", -1, &s, NULL);
+    sqlite3_finalize(s);
+    if (rc == SQLITE_OK)
+        return CKV_OK;
+    ckv_status st = exec(db, "BEGIN IMMEDIATE; ALTER TABLE messages ADD COLUMN tag BLOB;"
+                             " CREATE INDEX messages_tag ON messages(tag); COMMIT");
+    if (st != CKV_OK && !sqlite3_get_autocommit(db))
+        (void)exec(db, "ROLLBACK");
+    return st;
 }
 
 ckv_status ckv_db_prepare(ckv_profile *p)

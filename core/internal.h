@@ -89,6 +89,7 @@ enum ckv_stmt_id {
     STMT_MSG_LIST,
     STMT_MSG_GET,
     STMT_MSG_SET,
+    STMT_MSG_BY_TAG,
     STMT_SENDER_GET,
     STMT_SENDER_PUT,
     STMT_COUNT_
@@ -133,6 +134,8 @@ struct ckv_profile {
 
 /* db.c */
 ckv_status ckv_db_open(const char *path, int create, sqlite3 **out);
+/* Bring an older profile's schema up to date (idempotent). */
+ckv_status ckv_db_migrate(sqlite3 *db);
 ckv_status ckv_db_schema(sqlite3 *db);
 ckv_status ckv_db_prepare(ckv_profile *p);
 void ckv_db_finalize(ckv_profile *p);
@@ -179,6 +182,14 @@ ckv_status ckv_bundle_check(const ckv_bundle *b, int verify_signature);
 /* session.c */
 ckv_status ckv_history_add(ckv_profile *p, const char *name, int outgoing, const uint8_t *body,
                            size_t len);
+/* Store a history row directly (no hook); `seq` is the conversation
+ * sequence number of a sent message (0 = none). */
+ckv_status ckv_history_add_seq(ckv_profile *p, const char *name, int outgoing, uint64_t seq,
+                               const uint8_t *body, size_t len);
+/* Mark the sent message with conversation seq `seq` to `name` delivered
+ * now (inside the caller's transaction). No such row, or one already
+ * delivered: CKV_OK, nothing changes. */
+ckv_status ckv_history_mark_delivered(ckv_profile *p, const char *name, uint64_t seq);
 
 /* misc */
 int64_t ckv_now(void);

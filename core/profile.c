@@ -602,6 +602,9 @@ ckv_status ckv_profile_open(const char *dir, const uint8_t *passphrase, size_t p
     st = unlock(p, passphrase, passphrase_len);
     if (st != CKV_OK)
         goto out;
+    st = ckv_db_migrate(p->db); /* only once unlocked: a wrong passphrase changes nothing */
+    if (st != CKV_OK)
+        goto out;
     st = ckv_db_prepare(p);
     if (st != CKV_OK)
         goto out;

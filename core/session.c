@@ -45,16 +45,53 @@ static void be64(uint8_t out[8], uint64_t v)
         out[i] = (uint8_t)(v >> (56 - 8 * i));
 }
 
+/*
+ * A history row. v = seal(SEAL_MESSAGE, AD = name_h || be64(id)) of
+ *   flags(1) || at(8) || body                          flags 0 or 1 (old rows)
+ *   flags(1) || at(8) || seq(8) || delivered_at(8) || body   flags 2 or 3
+ * where flags bit 0 = outgoing, bit 1 = the seq/delivery fields follow
+ * (every row written now has them; delivered_at 0 = no receipt yet).
+ * Direction, seq and delivery stay sealed, like the time and text: a plain
+ * seq or delivered column would tell which rows we sent and when they
+ * were read, which the sealed row hides. To find a sent row by its seq
+ * when its receipt arrives, every row carries
+ *   tag = HMAC-SHA256(index_key, "ckv-msg-tag" || name_h || kind || be64(n))
+ * with kind 1, n = seq for a sent message with a seq, and kind 0, n = id
+ * otherwise: 32 pseudo-random bytes in every row, so the column reveals
+ * neither direction nor seq. (Someone who watches the file over time sees
+ * which row a receipt rewrote, as they see any write.)
+ */
+#define MSG_HDR_OLD 9
+#define MSG_HDR 25
+
+static void msg_tag(ckv_profile *p, const uint8_t name_h[32], int kind, uint64_t n,
+                    uint8_t out[32])
+{
+    static const char label[] = "ckv-msg-tag";
+    crypto_auth_hmacsha256_state stt;
+    uint8_t b[9];
+    b[0] = (uint8_t)kind;
+    be64(b + 1, n);
+    crypto_auth_hmacsha256_init(&stt, p->index_key, sizeof p->index_key);
+    crypto_auth_hmacsha256_update(&stt, (const uint8_t *)label, sizeof label - 1);
+    crypto_auth_hmacsha256_update(&stt, name_h, 32);
+    crypto_auth_hmacsha256_update(&stt, b, sizeof b);
+    crypto_auth_hmacsha256_final(&stt, out);
+    sodium_memzero(&stt, sizeof stt);
+}
+
+static uint64_t get_be64(const uint8_t *b)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | b[i];
+    return v;
+}
+
 ckv_status ckv_history_add(ckv_profile *p, const char *name, int outgoing, const uint8_t *body,
                            size_t len)
 {
-    uint8_t rk[40], *plain = NULL, *sealed = NULL;
-    size_t sealed_len = 0;
-    sqlite3_int64 id;
-    sqlite3_stmt *s;
     ckv_status st;
-    int rc;
-
     if (p->history_hook != NULL) { /* the hook may store through this function */
         ckv_status (*hook)(ckv_profile *, const char *, int, const uint8_t *, size_t, void *) =
             p->history_hook;
@@ -63,6 +100,19 @@ ckv_status ckv_history_add(ckv_profile *p, const char *name, int outgoing, const
         p->history_hook = hook;
         return st;
     }
+    return ckv_history_add_seq(p, name, outgoing, 0, body, len);
+}
+
+ckv_status ckv_history_add_seq(ckv_profile *p, const char *name, int outgoing, uint64_t seq,
+                               const uint8_t *body, size_t len)
+{
+    uint8_t rk[40], tag[32], *plain = NULL, *sealed = NULL;
+    size_t sealed_len = 0;
+    sqlite3_int64 id;
+    sqlite3_stmt *s;
+    ckv_status st;
+    int rc;
+
     ckv_name_hash(p, name, strlen(name), rk);
     s = ckv_stmt(p, STMT_MSG_NEXT_ID);
     sqlite3_bind_blob(s, 1, rk, 32, SQLITE_STATIC);
@@ -74,25 +124,98 @@ ckv_status ckv_history_add(ckv_profile *p, const char *name, int outgoing, const
     id = sqlite3_column_int64(s, 0);
     sqlite3_reset(s);
     be64(rk + 32, (uint64_t)id);
-    plain = malloc(len + 9);
+    if (outgoing && seq != 0)
+        msg_tag(p, rk, 1, seq, tag);
+    else
+        msg_tag(p, rk, 0, (uint64_t)id, tag);
+    plain = malloc(len + MSG_HDR);
     if (plain == NULL)
         return CKV_ERR_NOMEM;
-    plain[0] = outgoing ? 1 : 0;
+    plain[0] = (uint8_t)(2 | (outgoing ? 1 : 0));
     be64(plain + 1, (uint64_t)ckv_now());
+    be64(plain + 9, outgoing ? seq : 0);
+    be64(plain + 17, 0);
     if (len > 0)
-        memcpy(plain + 9, body, len);
-    st = ckv_seal(p->seal_key, SEAL_MESSAGE, rk, sizeof rk, plain, len + 9, &sealed, &sealed_len);
-    ckv_wipe_free(plain, len + 9);
+        memcpy(plain + MSG_HDR, body, len);
+    st = ckv_seal(p->seal_key, SEAL_MESSAGE, rk, sizeof rk, plain, len + MSG_HDR, &sealed,
+                  &sealed_len);
+    ckv_wipe_free(plain, len + MSG_HDR);
     if (st != CKV_OK)
         return st;
     s = ckv_stmt(p, STMT_MSG_PUT);
     sqlite3_bind_int64(s, 1, id);
     sqlite3_bind_blob(s, 2, rk, 32, SQLITE_STATIC);
     sqlite3_bind_blob(s, 3, sealed, (int)sealed_len, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 4, tag, 32, SQLITE_STATIC);
     rc = sqlite3_step(s);
     sqlite3_reset(s);
     free(sealed);
     return rc == SQLITE_DONE ? CKV_OK : ckv_db_status(rc);
+}
+
+ckv_status ckv_history_mark_delivered(ckv_profile *p, const char *name, uint64_t seq)
+{
+    uint8_t rk[40], tag[32], *plain = NULL, *sealed = NULL;
+    size_t plain_len = 0, sealed_len = 0;
+    sqlite3_int64 id;
+    sqlite3_stmt *s;
+    ckv_status st = CKV_OK;
+    int rc;
+
+    if (seq == 0)
+        return CKV_OK;
+    ckv_name_hash(p, name, strlen(name), rk);
+    msg_tag(p, rk, 1, seq, tag);
+    s = ckv_stmt(p, STMT_MSG_BY_TAG);
+    sqlite3_bind_blob(s, 1, tag, 32, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 2, rk, 32, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    id = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    sqlite3_reset(s);
+    if (rc == SQLITE_DONE)
+        return CKV_OK; /* a receipt for a message we have no row for */
+    if (rc != SQLITE_ROW)
+        return ckv_db_status(rc);
+    be64(rk + 32, (uint64_t)id);
+    s = ckv_stmt(p, STMT_MSG_GET);
+    sqlite3_bind_blob(s, 1, rk, 32, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, id);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        st = ckv_unseal(p->seal_key, SEAL_MESSAGE, rk, sizeof rk, sqlite3_column_blob(s, 0),
+                        (size_t)sqlite3_column_bytes(s, 0), &plain, &plain_len);
+    else
+        st = rc == SQLITE_DONE ? CKV_ERR_INTERNAL : ckv_db_status(rc);
+    sqlite3_reset(s);
+    /* A row that does not open or is not that sent message (a damaged
+     * file; ckv_history_list reports it) is left alone: the receipt still
+     * decrypts, so that one bad row cannot wedge receiving. */
+    if (st == CKV_ERR_PROFILE_DAMAGED ||
+        (st == CKV_OK && (plain_len < MSG_HDR || plain[0] != 3 || get_be64(plain + 9) != seq))) {
+        st = CKV_OK;
+        goto out;
+    }
+    if (st != CKV_OK)
+        goto out;
+    if (get_be64(plain + 17) != 0)
+        goto out; /* already delivered: keep the first time */
+    be64(plain + 17, ckv_now() > 0 ? (uint64_t)ckv_now() : 1);
+    st = ckv_seal(p->seal_key, SEAL_MESSAGE, rk, sizeof rk, plain, plain_len, &sealed,
+                  &sealed_len);
+    if (st != CKV_OK)
+        goto out;
+    s = ckv_stmt(p, STMT_MSG_SET);
+    sqlite3_bind_blob(s, 1, rk, 32, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, id);
+    sqlite3_bind_blob(s, 3, sealed, (int)sealed_len, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE)
+        st = ckv_db_status(rc);
+out:
+    free(sealed);
+    ckv_wipe_free(plain, plain_len);
+    return st;
 }
 
 static int has_session(ckv_profile *p, const signal_protocol_address *a)
@@ -485,7 +608,8 @@ ckv_status ckv_history_list(ckv_profile *p, const char *contact, size_t max, ckv
         be64(rk + 32, (uint64_t)id);
         st = ckv_unseal(p->seal_key, SEAL_MESSAGE, rk, sizeof rk, sqlite3_column_blob(s, 1),
                         (size_t)sqlite3_column_bytes(s, 1), &plain, &plain_len);
-        if (st == CKV_OK && (plain_len < 9 || plain[0] > 1))
+        if (st == CKV_OK && (plain_len < MSG_HDR_OLD || plain[0] > 3 ||
+                             (plain[0] >= 2 && plain_len < MSG_HDR)))
             st = CKV_ERR_PROFILE_DAMAGED;
         if (st == CKV_OK && n == cap) {
             size_t ncap = cap ? cap * 2 : 16;
@@ -499,18 +623,22 @@ ckv_status ckv_history_list(ckv_profile *p, const char *contact, size_t max, ckv
         }
         if (st == CKV_OK) {
             ckv_message *m = &list[n];
-            int64_t at = 0;
-            for (int i = 0; i < 8; i++)
-                at = (int64_t)(((uint64_t)at << 8) | plain[1 + i]);
+            size_t hdr = plain[0] >= 2 ? MSG_HDR : MSG_HDR_OLD;
+            memset(m, 0, sizeof *m);
             m->id = id;
-            m->outgoing = plain[0];
-            m->at = at;
-            m->len = plain_len - 9;
+            m->outgoing = plain[0] & 1;
+            m->at = (int64_t)get_be64(plain + 1);
+            if (hdr == MSG_HDR) {
+                m->seq = get_be64(plain + 9);
+                m->delivered_at = (int64_t)get_be64(plain + 17);
+                m->delivered = m->delivered_at != 0;
+            }
+            m->len = plain_len - hdr;
             m->body = malloc(m->len + 1);
             if (m->body == NULL)
                 st = CKV_ERR_NOMEM;
             else {
-                memcpy(m->body, plain + 9, m->len);
+                memcpy(m->body, plain + hdr, m->len);
                 m->body[m->len] = 0;
                 n++;
             }

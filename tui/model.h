@@ -32,7 +32,7 @@ enum tui_line_kind {
 };
 
 enum tui_delivery {
-    TUI_DLV_NONE = 0,      /* from history: state unknown */
+    TUI_DLV_NONE = 0,      /* from history, stored without a seq: state unknown */
     TUI_DLV_PENDING = 1,   /* handed to the worker */
     TUI_DLV_SENT = 2,      /* the server stored it */
     TUI_DLV_DELIVERED = 3, /* the contact's encrypted receipt arrived */

@@ -205,7 +205,12 @@ static void do_history(struct tui_worker *w, const char *name)
                 break;
             l->at = msgs[i].at;
             l->kind = msgs[i].outgoing ? TUI_LINE_OUT : TUI_LINE_IN;
+            /* a stored sent message with a seq was sent by the client: its
+             * receipt's arrival is stored with it (seq 0: state unknown) */
+            l->seq = msgs[i].outgoing ? msgs[i].seq : 0;
             l->delivery = TUI_DLV_NONE;
+            if (l->seq != 0)
+                l->delivery = msgs[i].delivered ? TUI_DLV_DELIVERED : TUI_DLV_SENT;
             r->n_lines++;
         }
     }

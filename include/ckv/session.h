@@ -122,6 +122,13 @@ typedef struct ckv_message {
     int64_t at;       /* unix seconds */
     uint8_t *body;    /* malloc'd, NUL after the data */
     size_t len;
+    /* Sent by ckv_client_send: its conversation sequence number (the seq an
+     * end-to-end receipt names; docs/protocol.md); 0 for received messages,
+     * messages sent with ckv_session_encrypt and rows stored before this
+     * field existed. */
+    uint64_t seq;
+    int delivered;        /* 1 once the recipient's receipt for seq arrived */
+    int64_t delivered_at; /* unix seconds when that receipt was stored; 0 if not */
 } ckv_message;
 
 /* The last `max` messages with `contact` (0 = all), oldest first. Free with

@@ -164,6 +164,87 @@ static void test_chat(void **state)
     srv_stop(&s);
 }
 
+/* Delivery state is durable: a sent message whose receipt arrived is
+ * stored delivered (seq and time), one still unread is not; both survive
+ * closing and reopening the profile, and a receipt arriving after the
+ * reopen marks the second. */
+static void test_delivery_durable(void **state)
+{
+    srv s;
+    user a, b;
+    ckv_event *ev = NULL;
+    size_t n = 0, hn = 0;
+    ckv_message *h = NULL;
+    ckv_trust_report r;
+    ckv_client_options o = {0};
+    (void)state;
+
+    srv_start(&s);
+    pair(&s, &a, &b);
+    OK(a.c, ckv_client_add_contact(a.c, "bob", &r));
+    send_text(&a, "bob", "read me", 1);
+    assert_int_equal(recv_until(&b, CKV_EV_MESSAGE, 1, &ev, &n), 1);
+    ckv_client_events_free(ev, n);
+    ev = NULL;
+    n = 0;
+    assert_int_equal(recv_until(&a, CKV_EV_RECEIPT, 1, &ev, &n), 1);
+    assert_int_equal(find(ev, n, CKV_EV_RECEIPT, 0)->seq, 1);
+    ckv_client_events_free(ev, n);
+    ev = NULL;
+    n = 0;
+    send_text(&a, "bob", "not yet read", 2);
+    /* a message bob sends: received rows carry no seq/delivery */
+    send_text(&b, "alice", "from bob", 1);
+
+    /* close and reopen alice's profile */
+    ckv_client_close(a.c);
+    ckv_profile_close(a.p);
+    a.c = NULL;
+    a.p = NULL;
+    assert_int_equal(ckv_profile_open(a.dir, (const uint8_t *)"online test passphrase", 22, &a.p), CKV_OK);
+    assert_int_equal(ckv_history_list(a.p, "bob", 0, &h, &hn), CKV_OK);
+    assert_int_equal(hn, 2);
+    assert_string_equal((const char *)h[0].body, "read me");
+    assert_int_equal(h[0].outgoing, 1);
+    assert_int_equal(h[0].seq, 1);
+    assert_int_equal(h[0].delivered, 1);
+    assert_true(h[0].delivered_at > 0);
+    assert_true(h[0].delivered_at >= h[0].at);
+    assert_string_equal((const char *)h[1].body, "not yet read");
+    assert_int_equal(h[1].seq, 2);
+    assert_int_equal(h[1].delivered, 0);
+    assert_int_equal(h[1].delivered_at, 0);
+    int64_t first_at = h[0].delivered_at;
+    ckv_history_free(h, hn);
+    h = NULL;
+
+    /* bob reads the second; the receipt reaches the reopened profile */
+    o.timeout_ms = 5000;
+    assert_int_equal(ckv_client_open(a.p, &o, &a.c), CKV_OK);
+    assert_int_equal(recv_until(&b, CKV_EV_MESSAGE, 1, &ev, &n), 1);
+    ckv_client_events_free(ev, n);
+    ev = NULL;
+    n = 0;
+    assert_true(recv_until(&a, CKV_EV_RECEIPT, 1, &ev, &n) >= 1);
+    assert_int_equal(find(ev, n, CKV_EV_RECEIPT, 0)->seq, 2);
+    assert_non_null(find(ev, n, CKV_EV_MESSAGE, 0));
+    ckv_client_events_free(ev, n);
+    assert_int_equal(ckv_history_list(a.p, "bob", 0, &h, &hn), CKV_OK);
+    assert_int_equal(hn, 3);
+    assert_int_equal(h[0].delivered, 1);
+    assert_int_equal(h[0].delivered_at, first_at); /* untouched by seq 2's receipt */
+    assert_int_equal(h[1].delivered, 1);
+    assert_int_equal(h[2].outgoing, 0);
+    assert_string_equal((const char *)h[2].body, "from bob");
+    assert_int_equal(h[2].seq, 0);
+    assert_int_equal(h[2].delivered, 0);
+    ckv_history_free(h, hn);
+
+    user_free(&a);
+    user_free(&b);
+    srv_stop(&s);
+}
+
 /* A dropped message is a gap; a held-back one a reorder. */
 static void test_gap_reorder(void **state)
 {
@@ -636,6 +717,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_chat),
+        cmocka_unit_test(test_delivery_durable),
         cmocka_unit_test(test_gap_reorder),
         cmocka_unit_test(test_rotate),
         cmocka_unit_test(test_reset_and_monitor),
