@@ -48,7 +48,7 @@ static const char *const schema_sql =
     "CREATE TABLE contacts(name_h BLOB PRIMARY KEY, v BLOB NOT NULL);"
     "CREATE TABLE messages(name_h BLOB NOT NULL, id INTEGER NOT NULL, v BLOB NOT NULL,"
     " tag BLOB, PRIMARY KEY(name_h, id)) WITHOUT ROWID;"
-    "CREATE INDEX messages_tag ON messages(tag);"
+    "CREATE INDEX messages_tag ON messages(tag) WHERE tag IS NOT NULL;"
     "CREATE TABLE sender_keys(k BLOB PRIMARY KEY, v BLOB NOT NULL);";
 
 static const char *const stmt_sql[STMT_COUNT_] = {
@@ -177,7 +177,8 @@ ckv_status ckv_db_migrate(sqlite3 *db)
     if (rc == SQLITE_OK)
         return CKV_OK;
     ckv_status st = exec(db, "BEGIN IMMEDIATE; ALTER TABLE messages ADD COLUMN tag BLOB;"
-                             " CREATE INDEX messages_tag ON messages(tag); COMMIT");
+                             " CREATE INDEX messages_tag ON messages(tag) WHERE tag IS NOT NULL;"
+                             " COMMIT");
     if (st != CKV_OK && !sqlite3_get_autocommit(db))
         (void)exec(db, "ROLLBACK");
     return st;

@@ -183,9 +183,11 @@ ckv_status ckv_bundle_check(const ckv_bundle *b, int verify_signature);
 ckv_status ckv_history_add(ckv_profile *p, const char *name, int outgoing, const uint8_t *body,
                            size_t len);
 /* Store a history row directly (no hook); `seq` is the conversation
- * sequence number of a sent message (0 = none). */
+ * sequence number of a sent message (0 = none). `indexed`: 1 for rows the
+ * online client stores (they get a lookup tag, see session.c), 0 for the
+ * offline session API's rows. */
 ckv_status ckv_history_add_seq(ckv_profile *p, const char *name, int outgoing, uint64_t seq,
-                               const uint8_t *body, size_t len);
+                               int indexed, const uint8_t *body, size_t len);
 /* Mark the sent message with conversation seq `seq` to `name` delivered
  * now (inside the caller's transaction). No such row, or one already
  * delivered: CKV_OK, nothing changes. */

@@ -192,7 +192,7 @@ static ckv_status hook_receive(ckv_profile *p, const char *name, const uint8_t *
         }
         goto out;
     }
-    st = ckv_history_add(p, name, 0, in.text, in.text_len);
+    st = ckv_history_add_seq(p, name, 0, 0, 1, in.text, in.text_len);
     if (st != CKV_OK)
         goto out;
     if (in.kind == 1) {
@@ -279,7 +279,7 @@ static ckv_status history_hook(ckv_profile *p, const char *name, int outgoing, c
         return CKV_ERR_NOMEM;
     st = conv_load(p, name, cv);
     if (st == CKV_OK && h->mode == HOOK_SEND) {
-        st = ckv_history_add_seq(p, name, 1, h->seq, h->text, h->text_len);
+        st = ckv_history_add_seq(p, name, 1, h->seq, 1, h->text, h->text_len);
         cv->send_seq = h->seq;
     } else if (st == CKV_OK && h->mode == HOOK_RECEIPT) {
         size_t k = h->n_receipts_sent <= cv->n_receipts ? h->n_receipts_sent : cv->n_receipts;

@@ -57,9 +57,14 @@ static void be64(uint8_t out[8], uint64_t v)
  * when its receipt arrives, every row carries
  *   tag = HMAC-SHA256(index_key, "ckv-msg-tag" || name_h || kind || be64(n))
  * with kind 1, n = seq for a sent message with a seq, and kind 0, n = id
- * otherwise: 32 pseudo-random bytes in every row, so the column reveals
- * neither direction nor seq. (Someone who watches the file over time sees
- * which row a receipt rewrote, as they see any write.)
+ * otherwise: 32 pseudo-random bytes in every row the online client stores
+ * (sent or received: `indexed`), so the column reveals neither direction
+ * nor seq. Rows stored by the offline session API (ckv encrypt/decrypt)
+ * carry no seq, can never be found by one, and keep tag NULL in both
+ * directions; the index on tag is partial (WHERE tag IS NOT NULL), so they
+ * cost no index write (measured: the full index cost a quarter of the
+ * durable one-way message rate). (Someone who watches the file over time
+ * sees which row a receipt rewrote, as they see any write.)
  */
 #define MSG_HDR_OLD 9
 #define MSG_HDR 25
@@ -100,11 +105,11 @@ ckv_status ckv_history_add(ckv_profile *p, const char *name, int outgoing, const
         p->history_hook = hook;
         return st;
     }
-    return ckv_history_add_seq(p, name, outgoing, 0, body, len);
+    return ckv_history_add_seq(p, name, outgoing, 0, 0, body, len);
 }
 
 ckv_status ckv_history_add_seq(ckv_profile *p, const char *name, int outgoing, uint64_t seq,
-                               const uint8_t *body, size_t len)
+                               int indexed, const uint8_t *body, size_t len)
 {
     uint8_t rk[40], tag[32], *plain = NULL, *sealed = NULL;
     size_t sealed_len = 0;
@@ -146,7 +151,10 @@ ckv_status ckv_history_add_seq(ckv_profile *p, const char *name, int outgoing, u
     sqlite3_bind_int64(s, 1, id);
     sqlite3_bind_blob(s, 2, rk, 32, SQLITE_STATIC);
     sqlite3_bind_blob(s, 3, sealed, (int)sealed_len, SQLITE_STATIC);
-    sqlite3_bind_blob(s, 4, tag, 32, SQLITE_STATIC);
+    if (indexed)
+        sqlite3_bind_blob(s, 4, tag, 32, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, 4);
     rc = sqlite3_step(s);
     sqlite3_reset(s);
     free(sealed);
