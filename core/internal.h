@@ -130,6 +130,12 @@ struct ckv_profile {
     ckv_status (*history_hook)(ckv_profile *p, const char *name, int outgoing,
                                const uint8_t *body, size_t len, void *ctx);
     void *history_ctx;
+    /* While ckv_session_encrypt calls the history (and so the hook) for an
+     * outgoing message: the ciphertext it made, so that the online client
+     * can put it in its outbox in the same transaction. NULL otherwise. */
+    const uint8_t *pending_ct;
+    size_t pending_ct_len;
+    int pending_ct_type;
 };
 
 /* db.c */

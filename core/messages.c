@@ -14,12 +14,12 @@
  * deliver it again, which libsignal then refuses as a duplicate (it is
  * acknowledged without being shown twice).
  *
- * Sending: an envelope is written to the outbox (outbox:<n> in meta) right
- * after it is encrypted and removed once ckvd answered with its id; the
- * outbox is flushed before every send and receive, so a message that could
- * not reach the server is not lost. (A crash between the encrypt's commit
- * and the outbox write, a window without I/O waits, loses that message; the
- * recipient then sees a gap.)
+ * Sending: an envelope is written to the outbox (outbox:<n> in meta) in
+ * the same transaction as the ratchet step that made it (the history hook
+ * sees the ciphertext through p->pending_ct), and removed once ckvd
+ * answered with its id; the outbox is flushed before every send and
+ * receive, so a message that could not reach the server is not lost, and a
+ * crash can never leave a ratchet step without its envelope.
  */
 #include "online.h"
 
@@ -166,6 +166,8 @@ struct hook_ctx {
     const uint8_t *text;     /* HOOK_SEND: what the history shows */
     size_t text_len;
     size_t n_receipts_sent;  /* HOOK_RECEIPT: how many pending receipts went out */
+    int in_outbox;           /* HOOK_SEND/RECEIPT: the envelope went into the outbox */
+    uint64_t outbox_id;      /*   ... under this id, in the encrypt's transaction */
     struct evlist ev;        /* HOOK_RECEIVE: events, emitted if it commits */
 };
 
@@ -263,6 +265,9 @@ out:
     return st;
 }
 
+static ckv_status outbox_put(ckv_profile *p, const char *name, int type, const uint8_t *body,
+                             size_t body_len, uint64_t *id_out);
+
 static ckv_status history_hook(ckv_profile *p, const char *name, int outgoing, const uint8_t *body,
                                size_t len, void *ctx)
 {
@@ -288,17 +293,25 @@ static ckv_status history_hook(ckv_profile *p, const char *name, int outgoing, c
     }
     if (st == CKV_OK)
         st = conv_store(p, name, cv);
+    /* The ciphertext goes into the outbox in the encrypt's own transaction:
+     * a crash can no longer fall between the ratchet step and the outbox. */
+    if (st == CKV_OK && p->pending_ct != NULL) {
+        st = outbox_put(p, name, p->pending_ct_type, p->pending_ct, p->pending_ct_len,
+                        &h->outbox_id);
+        h->in_outbox = st == CKV_OK;
+    }
     free(cv);
     return st;
 }
 
 /* ---- outbox ------------------------------------------------------------------------ */
 
-static ckv_status outbox_add(ckv_client *c, const char *name, const ckv_envelope *env,
-                             uint64_t *id_out)
+/* Add a record to the outbox inside the caller's transaction. */
+static ckv_status outbox_put(ckv_profile *p, const char *name, int type, const uint8_t *body,
+                             size_t body_len, uint64_t *id_out)
 {
     uint8_t *next = NULL, nb[8], *rec;
-    size_t n = 0, nl = strlen(name), rl = 2 + nl + env->body_len;
+    size_t n = 0, nl = strlen(name), rl = 2 + nl + body_len;
     uint64_t id = 1;
     char key[64];
     ckv_status st;
@@ -308,12 +321,9 @@ static ckv_status outbox_add(ckv_client *c, const char *name, const ckv_envelope
         return CKV_ERR_NOMEM;
     rec[0] = (uint8_t)nl;
     memcpy(rec + 1, name, nl);
-    rec[1 + nl] = (uint8_t)env->type;
-    memcpy(rec + 2 + nl, env->body, env->body_len);
-    st = ckv_db_begin(c->p);
-    if (st != CKV_OK)
-        goto out;
-    st = ckv_meta_get(c->p, "outbox_next", &next, &n);
+    rec[1 + nl] = (uint8_t)type;
+    memcpy(rec + 2 + nl, body, body_len);
+    st = ckv_meta_get(p, "outbox_next", &next, &n);
     if (st == CKV_OK && n == 8)
         id = ckv_get_be64(next);
     else if (st == CKV_OK || st == CKV_ERR_NOT_FOUND)
@@ -321,20 +331,29 @@ static ckv_status outbox_add(ckv_client *c, const char *name, const ckv_envelope
     free(next);
     if (st == CKV_OK) {
         ckv_put_be64(nb, id + 1);
-        st = ckv_meta_put(c->p, "outbox_next", nb, 8);
+        st = ckv_meta_put(p, "outbox_next", nb, 8);
     }
     if (st == CKV_OK) {
         snprintf(key, sizeof key, "outbox:%020llu", (unsigned long long)id);
-        st = ckv_meta_put(c->p, key, rec, rl);
+        st = ckv_meta_put(p, key, rec, rl);
     }
+    if (st == CKV_OK)
+        *id_out = id;
+    free(rec);
+    return st;
+}
+
+static ckv_status outbox_add(ckv_client *c, const char *name, const ckv_envelope *env,
+                             uint64_t *id_out)
+{
+    ckv_status st = ckv_db_begin(c->p);
+    if (st != CKV_OK)
+        return st;
+    st = outbox_put(c->p, name, env->type, env->body, env->body_len, id_out);
     if (st == CKV_OK)
         st = ckv_db_commit(c->p);
     else
         ckv_db_rollback(c->p);
-    if (st == CKV_OK)
-        *id_out = id;
-out:
-    free(rec);
     return st;
 }
 
@@ -644,10 +663,15 @@ static ckv_status send_inner(ckv_client *c, const char *name, struct hook_ctx *h
 {
     ckv_envelope env = {0};
     uint64_t ob = 0;
-    ckv_status st = encrypt_hooked(c, name, h, plain, len, &env);
+    ckv_status st;
+    h->in_outbox = 0;
+    st = encrypt_hooked(c, name, h, plain, len, &env);
     if (st != CKV_OK)
         return ckv_client_fail(c, st, "cannot encrypt for '%s': %s", name, ckv_strerror(st));
-    st = outbox_add(c, name, &env, &ob);
+    if (h->in_outbox)
+        ob = h->outbox_id; /* written in the encrypt's transaction */
+    else
+        st = outbox_add(c, name, &env, &ob);
     if (st == CKV_OK) {
         st = post_envelope(c, name, env.type, env.body, env.body_len);
         if (st == CKV_OK)

@@ -389,7 +389,12 @@ ckv_status ckv_session_encrypt(ckv_profile *p, const char *contact, const uint8_
         goto out;
     }
     memcpy(body, signal_buffer_data(ser), signal_buffer_len(ser));
+    p->pending_ct = body;
+    p->pending_ct_len = signal_buffer_len(ser);
+    p->pending_ct_type = type;
     st = ckv_history_add(p, name, 1, plaintext, len);
+    p->pending_ct = NULL;
+    p->pending_ct_len = 0;
     if (st != CKV_OK)
         goto out;
     st = ckv_db_commit(p);
