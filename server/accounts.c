@@ -223,22 +223,12 @@ static int parse_spk(json_t *o, const uint8_t identity[33], uint32_t *id, uint8_
     uint64_t v;
     size_t n;
     static const char *const allowed[] = {"id", "key", "signature", NULL};
-    const char *k;
-    json_t *x;
     if (!json_is_object(o)) {
         ckvd_resp_error(resp, 400, "bad_field", "\"signed_prekey\" must be an object");
         return -1;
     }
-    json_object_foreach(o, k, x)
-    {
-        int ok = 0;
-        for (const char *const *a = allowed; *a; a++)
-            ok |= strcmp(*a, k) == 0;
-        if (!ok) {
-            ckvd_resp_error(resp, 400, "unknown_field", "unknown field in \"signed_prekey\"");
-            return -1;
-        }
-    }
+    if (ckvd_json_only_keys(o, allowed, "\"signed_prekey\"", resp) != 0)
+        return -1;
     if (ckvd_json_uint(o, "id", UINT32_MAX, &v, resp) != 0 ||
         ckvd_json_b64(o, "key", key, 33, 33, &n, resp) != 0 ||
         ckvd_json_b64(o, "signature", sig, 64, 64, &n, resp) != 0)

@@ -89,6 +89,11 @@ enum ckvd_handler_result ckvd_h_tile(struct ckvd *d, struct ckvd_req *req,
  * keys are all in `allowed` (NULL-terminated); on failure fill resp with a
  * 400 and return NULL. */
 json_t *ckvd_json_body(struct ckvd_req *req, struct ckvd_resp *resp, const char *const *allowed);
+/* 0 when every key of object o is in allowed (NULL-terminated); else -1
+ * and a 400 "unknown_field" naming the key and `what` ("the request",
+ * "\"envelope\"", ...). */
+int ckvd_json_only_keys(json_t *o, const char *const *allowed, const char *what,
+                        struct ckvd_resp *resp);
 /* Base64 (standard, padded, canonical) string field of exactly/at most n
  * bytes; -1 and a 400 in resp on failure. */
 int ckvd_json_b64(json_t *o, const char *key, uint8_t *out, size_t min, size_t max,

@@ -64,22 +64,31 @@ json_t *ckvd_json_body(struct ckvd_req *req, struct ckvd_resp *resp, const char 
         ckvd_resp_error(resp, 400, "bad_json", "the body must be a JSON object");
         return NULL;
     }
+    if (ckvd_json_only_keys(o, allowed, "the request", resp) != 0) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+int ckvd_json_only_keys(json_t *o, const char *const *allowed, const char *what,
+                        struct ckvd_resp *resp)
+{
     const char *key;
     json_t *v;
+    char msg[200];
     json_object_foreach(o, key, v)
     {
         int ok = 0;
-        for (const char *const *a = allowed; *a; a++)
-            if (strcmp(*a, key) == 0)
-                ok = 1;
+        for (const char *const *a = allowed; *a && !ok; a++)
+            ok = strcmp(*a, key) == 0;
         if (!ok) {
-            snprintf(msg, sizeof(msg), "unknown field \"%.64s\" in the request", key);
-            json_decref(o);
+            snprintf(msg, sizeof(msg), "unknown field \"%.64s\" in %.64s", key, what);
             ckvd_resp_error(resp, 400, "unknown_field", msg);
-            return NULL;
+            return -1;
         }
     }
-    return o;
+    return 0;
 }
 
 int ckvd_json_b64(json_t *o, const char *key, uint8_t *out, size_t min, size_t max,

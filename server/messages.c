@@ -24,22 +24,12 @@
 static int check_envelope(json_t *env, struct ckvd_resp *resp)
 {
     static const char *const allowed[] = {"type", "body", NULL};
-    const char *k;
-    json_t *v;
     if (!json_is_object(env)) {
         ckvd_resp_error(resp, 400, "bad_envelope", "\"envelope\" must be {\"type\", \"body\"}");
         return -1;
     }
-    json_object_foreach(env, k, v)
-    {
-        int ok = 0;
-        for (const char *const *a = allowed; *a; a++)
-            ok |= strcmp(*a, k) == 0;
-        if (!ok) {
-            ckvd_resp_error(resp, 400, "unknown_field", "unknown field in \"envelope\"");
-            return -1;
-        }
-    }
+    if (ckvd_json_only_keys(env, allowed, "\"envelope\"", resp) != 0)
+        return -1;
     json_t *t = json_object_get(env, "type");
     if (!json_is_integer(t) || (json_integer_value(t) != 2 && json_integer_value(t) != 3)) {
         ckvd_resp_error(resp, 400, "bad_envelope",

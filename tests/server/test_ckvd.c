@@ -841,6 +841,13 @@ static void test_bad_input(void **state)
     /* wrong types and values */
     const char *badtype = "{\"to\":\"oscar\",\"envelope\":{\"type\":9,\"body\":\"AA==\"}}";
     expect_4xx("POST", "/v1/messages", a.token, badtype, strlen(badtype), 400, "bad_envelope");
+    /* unknown fields are refused inside nested objects too */
+    const char *unkenv =
+        "{\"to\":\"oscar\",\"envelope\":{\"type\":2,\"body\":\"AA==\",\"sealed\":1}}";
+    expect_4xx("POST", "/v1/messages", a.token, unkenv, strlen(unkenv), 400, "unknown_field");
+    const char *unkspk = "{\"signed_prekey\":{\"id\":1,\"key\":\"AA==\",\"signature\":\"AA==\","
+                         "\"expires\":0}}";
+    expect_4xx("PUT", "/v1/keys", a.token, unkspk, strlen(unkspk), 400, "unknown_field");
     expect_4xx("POST", "/v1/messages/ack", a.token, "{\"ids\":[\"1\"]}", 13, 400, "bad_field");
     expect_4xx("GET", "/v1/messages?wait=abc", a.token, NULL, 0, 400, "bad_query");
     expect_4xx("GET", "/v1/messages?wait=31", a.token, NULL, 0, 400, "bad_query");
