@@ -118,9 +118,9 @@ def main():
 
         # The verification screen on both sides.
         a.type("/verify bob")
-        sa = a.wait_qr(r"Log: entry #\d+, key version 1", 20)
+        sa = a.wait_qr(r"Log: entry #\d+, key version 1.*\n\s+checkpoint size", 20)
         b.type("/verify alice")
-        sb = b.wait_qr(r"Log: entry #\d+, key version 1", 20)
+        sb = b.wait_qr(r"Log: entry #\d+, key version 1.*\n\s+checkpoint size", 20)
         ga, gb = safety_groups(sa), safety_groups(sb)
         if len(ga) != 12 or ga != gb:
             raise Fail("safety numbers: alice %s, bob %s" % (ga, gb))

@@ -59,13 +59,19 @@ class Term:
         self.t.run("resize-window", "-t", self.name, "-x", str(w), "-y", str(h))
 
     def wait_qr(self, pattern, timeout=15):
-        """Wait for the pattern and a whole QR block (a capture can catch a
-        frame half drawn)."""
+        """Wait for the pattern, a whole QR block and a settled frame: a
+        capture can catch a frame half drawn, so two captures in a row must
+        agree (or the deadline passes and the caller's checks report it)."""
         deadline = time.time() + timeout
         while True:
             s = self.wait(pattern, max(1, deadline - time.time()))
-            if has_qr(s) or time.time() > deadline:
+            if time.time() > deadline:
                 return s
+            if has_qr(s):
+                time.sleep(0.15)
+                again = self.screen()
+                if again == s:
+                    return s
             time.sleep(0.1)
 
     def wait(self, pattern, timeout=15, absent=False):
