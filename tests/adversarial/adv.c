@@ -1,0 +1,223 @@
+/*
+ * adv.c: see adv.h.
+ */
+#define _GNU_SOURCE
+#include "adv.h"
+
+#include <jansson.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ckv/session.h"
+
+void adv_user_via(user *u, const srv *s, const char *url, const char *name)
+{
+    srv via = *s;
+    snprintf(via.url, sizeof via.url, "%s", url);
+    user_new(u, &via, name, s->vkey);
+}
+
+void adv_reopen(user *u, int64_t max_age)
+{
+    ckv_client_options o = {0};
+    o.max_checkpoint_age = max_age;
+    o.timeout_ms = 5000;
+    ckv_client_close(u->c);
+    u->c = NULL;
+    OK(NULL, ckv_client_open(u->p, &o, &u->c));
+}
+
+void adv_register(user *u)
+{
+    OK(u->c, ckv_client_register(u->c));
+}
+
+int adv_state(user *u, const char *name)
+{
+    ckv_contact *c = NULL;
+    if (ckv_contact_get(u->p, name, &c) != CKV_OK)
+        return -1;
+    int s = (int)c->state;
+    ckv_contact_free(c);
+    return s;
+}
+
+int adv_pinned(user *u, const char *name, uint8_t key[33])
+{
+    ckv_contact *c = NULL;
+    if (ckv_contact_get(u->p, name, &c) != CKV_OK)
+        return 0;
+    memcpy(key, c->identity_key, 33);
+    ckv_contact_free(c);
+    return 1;
+}
+
+long long adv_queued(srv *s, const char *name)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM messages WHERE recipient = (SELECT id FROM accounts WHERE "
+             "name = '%s')",
+             name);
+    return srv_sql_int(s, sql);
+}
+
+const ckv_event *adv_find(const ckv_event *ev, size_t n, ckv_event_kind kind, size_t nth)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ev[i].kind == kind && nth-- == 0)
+            return &ev[i];
+    return NULL;
+}
+
+void adv_recv(user *u, int wait, ckv_event **all, size_t *n)
+{
+    ckv_event *ev = NULL;
+    size_t k = 0;
+    OK(u->c, ckv_client_receive(u->c, wait, &ev, &k));
+    if (k > 0) {
+        ckv_event *nv = realloc(*all, (*n + k) * sizeof *nv);
+        assert_non_null(nv);
+        memcpy(nv + *n, ev, k * sizeof *ev);
+        *all = nv;
+        *n += k;
+    }
+    free(ev);
+}
+
+void adv_events_reset(ckv_event **all, size_t *n)
+{
+    ckv_client_events_free(*all, *n);
+    *all = NULL;
+    *n = 0;
+}
+
+void adv_fork(srv *s, srv *f)
+{
+    char tmpl[] = "/tmp/ckv-adv-fork-XXXXXX", cmd[800];
+    srv_kill(s, SIGTERM);
+    assert_non_null(mkdtemp(tmpl));
+    snprintf(cmd, sizeof cmd, "cp -a '%s/data' '%s/data'", s->dir, tmpl);
+    assert_int_equal(system(cmd), 0);
+    srv_restart(s);
+    *f = *s;
+    snprintf(f->dir, sizeof f->dir, "%s", tmpl);
+    f->port = 0;
+    f->pid = 0;
+    srv_restart(f);
+}
+
+static char *edit(char *json, const char *key, json_t *value)
+{
+    json_t *o = json_loads(json, 0, NULL);
+    assert_non_null(o);
+    json_object_set_new(o, key, value);
+    free(json);
+    json = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    assert_non_null(json);
+    return json;
+}
+
+char *adv_json_set_str(char *json, const char *key, const char *value)
+{
+    return edit(json, key, json_string(value));
+}
+
+char *adv_json_set_int(char *json, const char *key, long long value)
+{
+    return edit(json, key, json_integer(value));
+}
+
+char *adv_json_get_str(const char *json, const char *key)
+{
+    json_t *o = json_loads(json, 0, NULL);
+    const char *v = json_string_value(json_object_get(o, key));
+    char *r = v ? strdup(v) : NULL;
+    json_decref(o);
+    return r;
+}
+
+char *adv_json_flip_hash(char *json, const char *key, size_t i)
+{
+    json_t *o = json_loads(json, 0, NULL), *p;
+    uint8_t h[32];
+    size_t hl = 0;
+    char b64[64];
+    assert_non_null(o);
+    p = json_object_get(o, key);
+    assert_true(json_array_size(p) > i);
+    assert_int_equal(sodium_base642bin(h, sizeof h, json_string_value(json_array_get(p, i)), 44,
+                                       NULL, &hl, NULL, sodium_base64_VARIANT_ORIGINAL),
+                     0);
+    h[7] ^= 0x10;
+    sodium_bin2base64(b64, sizeof b64, h, 32, sodium_base64_VARIANT_ORIGINAL);
+    json_array_set_new(p, i, json_string(b64));
+    free(json);
+    json = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return json;
+}
+
+int adv_canned_before(void *ctx, const liar_req *req, const char **target, liar_resp *resp)
+{
+    adv_canned *c = ctx;
+    (void)target;
+    if (c->method != NULL && strcmp(c->method, req->method) != 0)
+        return 0;
+    if (c->prefix ? strncmp(req->path, c->path, strlen(c->path)) != 0
+                  : strcmp(req->path, c->path) != 0)
+        return 0;
+    c->hits++;
+    liar_resp_set(resp, c->status, "application/json", c->body, strlen(c->body));
+    return 1;
+}
+
+void adv_lie(liar *px, adv_canned *c, const char *method, const char *path, long status,
+             const char *body)
+{
+    liar_hooks(px, NULL, NULL, NULL);
+    adv_canned_clear(c);
+    c->method = method;
+    snprintf(c->path, sizeof c->path, "%s", path);
+    c->prefix = 0;
+    c->status = status;
+    c->body = strdup(body);
+    c->hits = 0;
+    liar_hooks(px, adv_canned_before, NULL, c);
+}
+
+void adv_canned_clear(adv_canned *c)
+{
+    free(c->body);
+    memset(c, 0, sizeof *c);
+}
+
+char *adv_get(const char *base, const char *path)
+{
+    for (int i = 0; i < 100; i++) {
+        char *b = liar_http_get(base, path, NULL);
+        if (b != NULL)
+            return b;
+        struct timespec ts = {0, 50000000L};
+        nanosleep(&ts, NULL);
+    }
+    fail_msg("GET %s%s never answered 200", base, path);
+    return NULL;
+}
+
+size_t adv_history_len(user *u, const char *contact)
+{
+    ckv_message *h = NULL;
+    size_t n = 0;
+    ckv_status st = ckv_history_list(u->p, contact, 0, &h, &n);
+    if (st == CKV_ERR_NO_CONTACT)
+        return 0;
+    assert_int_equal(st, CKV_OK);
+    ckv_history_free(h, n);
+    return n;
+}

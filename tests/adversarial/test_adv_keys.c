@@ -1,0 +1,525 @@
+/*
+ * test_adv_keys.c: the adversarial suite, attacks on keys (issue 6, attacks
+ * 1, 2, 3, 9 and 10): a real ckvd on 127.0.0.1, real profiles and clients,
+ * and a lying front (liar.c) or direct writes to ckvd's database standing
+ * for a server that lies. Each test says the client's state before, the
+ * lie, the expected status and text, which component detects it, and
+ * checks that nothing is left that would hide the attack later.
+ */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+#include <sodium.h>
+
+#include "adv.h"
+#include "ckv/bundle.h"
+#include "ckv/session.h"
+
+/* ---- attack 1: a substituted key with no log entry -------------------------
+ * Before: alice and bob registered; dave's client talks to ckvd through the
+ * liar; dave has no contact. mallory registered "bob" on ANOTHER ckvd that
+ * uses the same origin, so her entry for "bob" is well formed and signed by
+ * her key, but it is not in our log.
+ * Lie A (lookup): GET /v1/directory/bob answers mallory's entry with the
+ * real proof and checkpoint. Expected CKV_ERR_KT_BAD_PROOF, "not proven to
+ * be in the log": core/kt.c verify_entry (inclusion proof of the recomputed
+ * leaf hash against the signed checkpoint).
+ * Lie B (lookup): mallory's server's whole answer (its own checkpoint).
+ * Expected CKV_ERR_KT_BAD_CHECKPOINT, "pinned log key": kt.c
+ * accept_checkpoint (the note is not signed by the pinned log key).
+ * Lie C (send): dave has bob as a logged contact; his proof is older than
+ * the maximum age, so the send looks bob up again and gets lie A. Expected
+ * the same BAD_PROOF; nothing is encrypted or queued.
+ * Left behind: no contact (A, B), bob's pinned key and state unchanged (C),
+ * no entry stored for bob (an honest lookup later gives version 1 with
+ * bob's key), the view unmoved, and a second attempt fails the same way. */
+static void test_attack1_unlogged_key(void **state)
+{
+    srv s, s2;
+    liar px;
+    adv_canned lie = {0};
+    user a, b, d, mb;
+    ckv_key_info ki;
+    ckv_view v0, v1;
+    uint8_t bob_key[33], mal_key[33], pinned[33];
+    (void)state;
+
+    srv_start(&s);
+    srv_start(&s2);
+    user_new(&a, &s, "alice", NULL);
+    user_new(&b, &s, "bob", NULL);
+    user_new(&mb, &s2, "bob", NULL);
+    adv_register(&a);
+    adv_register(&b);
+    adv_register(&mb);
+    ckv_profile_identity_key(b.p, bob_key);
+    ckv_profile_identity_key(mb.p, mal_key);
+    assert_int_equal(liar_start(&px, s.url), 0);
+    adv_user_via(&d, &s, px.url, "dave");
+    adv_register(&d);
+    OK(d.c, ckv_client_view(d.c, &v0));
+
+    char *real = adv_get(s.url, "/v1/directory/bob");
+    char *other = adv_get(s2.url, "/v1/directory/bob");
+    char *mal_entry = adv_json_get_str(other, "entry");
+    char *lie_a = adv_json_set_str(strdup(real), "entry", mal_entry);
+
+    /* A: at lookup */
+    adv_lie(&px, &lie, "GET", "/v1/directory/bob", 200, lie_a);
+    for (int round = 0; round < 2; round++) {
+        FAILS(d.c, ckv_client_lookup(d.c, "bob", &ki), CKV_ERR_KT_BAD_PROOF,
+              "not proven to be in the log");
+        FAILS(d.c, ckv_client_add_contact(d.c, "bob", NULL), CKV_ERR_KT_BAD_PROOF, "bob");
+        FAILS(d.c, ckv_client_send(d.c, "bob", (const uint8_t *)"hi", 2, NULL),
+              CKV_ERR_KT_BAD_PROOF, "inclusion proof");
+        assert_int_equal(adv_state(&d, "bob"), -1);
+    }
+    assert_true(lie.hits >= 6);
+    /* B: the other server's whole answer */
+    adv_lie(&px, &lie, "GET", "/v1/directory/bob", 200, other);
+    for (int round = 0; round < 2; round++) {
+        FAILS(d.c, ckv_client_lookup(d.c, "bob", &ki), CKV_ERR_KT_BAD_CHECKPOINT,
+              "pinned log key");
+        assert_int_equal(adv_state(&d, "bob"), -1);
+    }
+    OK(d.c, ckv_client_view(d.c, &v1));
+    assert_int_equal(v1.tree_size, v0.tree_size);
+    assert_int_equal(adv_queued(&s, "bob"), 0);
+
+    /* honest again: bob's real key, version 1 */
+    liar_hooks(&px, NULL, NULL, NULL);
+    OK(d.c, ckv_client_add_contact(d.c, "bob", NULL));
+    OK(d.c, ckv_client_lookup(d.c, "bob", &ki));
+    assert_memory_equal(ki.key, bob_key, 33);
+    assert_int_equal(ki.version, 1);
+    assert_int_equal(adv_state(&d, "bob"), CKV_TRUST_LOGGED);
+
+    /* C: at send, after the proof aged */
+    adv_reopen(&d, 1);
+    sleep(2);
+    size_t hist = adv_history_len(&d, "bob");
+    adv_lie(&px, &lie, "GET", "/v1/directory/bob", 200, lie_a);
+    for (int round = 0; round < 2; round++) {
+        FAILS(d.c, ckv_client_send(d.c, "bob", (const uint8_t *)"secret", 6, NULL),
+              CKV_ERR_KT_BAD_PROOF, "not proven to be in the log");
+        assert_true(adv_pinned(&d, "bob", pinned));
+        assert_memory_equal(pinned, bob_key, 33);
+        assert_memory_not_equal(pinned, mal_key, 33);
+        assert_int_equal(adv_state(&d, "bob"), CKV_TRUST_LOGGED);
+        assert_int_equal(adv_history_len(&d, "bob"), hist);
+        assert_int_equal(adv_queued(&s, "bob"), 0);
+    }
+    /* honest: the same send goes to bob, once */
+    liar_hooks(&px, NULL, NULL, NULL);
+    OK(d.c, ckv_client_send(d.c, "bob", (const uint8_t *)"secret", 6, NULL));
+    ckv_event *ev = NULL;
+    size_t n = 0;
+    assert_int_equal(recv_until(&b, CKV_EV_MESSAGE, 1, &ev, &n), 1);
+    assert_string_equal(adv_find(ev, n, CKV_EV_MESSAGE, 0)->text, "secret");
+    assert_string_equal(adv_find(ev, n, CKV_EV_MESSAGE, 0)->contact, "dave");
+    adv_events_reset(&ev, &n);
+
+    free(real);
+    free(other);
+    free(mal_entry);
+    free(lie_a);
+    adv_canned_clear(&lie);
+    user_free(&d);
+    liar_stop(&px);
+    user_free(&a);
+    user_free(&b);
+    user_free(&mb);
+    srv_stop(&s);
+    srv_stop(&s2);
+}
+
+/* ---- attack 2: a substituted key logged under the victim's name ------------
+ * Before: bob registered and monitors his name (one own entry); alice
+ * verified bob in person and has a session; carol has bob as a logged
+ * contact. The server (mallory) logs a `reset` for "bob" with mallory's key:
+ * the entry is genuinely in the log, so every proof verifies.
+ * Expected: bob's monitor: CKV_ERR_KT_FOREIGN_ENTRY, "ALARM" (core/kt.c
+ * ckv_client_monitor: a leaf under our name that this profile did not
+ * make), on every later call too and after reopening the client; alice's
+ * send: CKV_ERR_KEY_CHANGED_BLOCKED (core: the verified contact's logged
+ * key changed), the contact in state changed, nothing queued, and a
+ * message from mallory-as-bob is not shown (KEY_CHANGED + REJECTED
+ * CKV_ERR_UNTRUSTED_IDENTITY) and stays queued until alice decides.
+ * Not hidden later: the alarm repeats, alice stays blocked on a second try,
+ * and bob's own rotate refuses (the latest entry is not his). */
+static void test_attack2_logged_substitute(void **state)
+{
+    srv s;
+    user a, b, m;
+    ckv_monitor_report rep;
+    ckv_event *ev = NULL;
+    size_t n = 0;
+    uint8_t mal_key[33], pinned[33];
+    (void)state;
+
+    srv_start(&s);
+    user_new(&a, &s, "alice", NULL);
+    user_new(&b, &s, "bob", NULL);
+    adv_register(&a);
+    adv_register(&b);
+    OK(b.c, ckv_client_monitor(b.c, &rep));
+    assert_int_equal(rep.own_entries, 1);
+    assert_int_equal(rep.foreign_entries, 0);
+    OK(a.c, ckv_client_add_contact(a.c, "bob", NULL));
+    OK(a.c, ckv_client_send(a.c, "bob", (const uint8_t *)"before", 6, NULL));
+    OK(a.c, ckv_contact_verify(a.p, "bob", CKV_VERIFY_IN_PERSON, NULL));
+    assert_int_equal(adv_state(&a, "bob"), CKV_TRUST_VERIFIED);
+    assert_int_equal(recv_until(&b, CKV_EV_MESSAGE, 1, &ev, &n), 1);
+    adv_events_reset(&ev, &n);
+    long long queued_bob = adv_queued(&s, "bob");
+
+    /* mallory logs her key under bob's name */
+    user_new(&m, &s, "bob", NULL);
+    OK(m.c, ckv_client_reset(m.c));
+    ckv_profile_identity_key(m.p, mal_key);
+
+    /* bob's monitor: the alarm, every time */
+    for (int round = 0; round < 3; round++) {
+        if (round == 2)
+            adv_reopen(&b, 0);
+        FAILS(b.c, ckv_client_monitor(b.c, &rep), CKV_ERR_KT_FOREIGN_ENTRY, "ALARM");
+        assert_non_null(strstr(ckv_client_last_error(b.c), "'bob'"));
+        assert_int_equal(rep.foreign_entries, 1);
+        assert_int_equal(rep.own_entries, 2);
+        assert_int_equal(rep.foreign_index, rep.tree_size - 1);
+    }
+    FAILS(b.c, ckv_client_rotate(b.c), CKV_ERR_KT_FOREIGN_ENTRY, "bob");
+
+    /* alice (verified bob): blocked, twice, nothing queued */
+    adv_reopen(&a, 1);
+    sleep(2);
+    for (int round = 0; round < 2; round++) {
+        FAILS(a.c, ckv_client_send(a.c, "bob", (const uint8_t *)"to mallory?", 11, NULL),
+              CKV_ERR_KEY_CHANGED_BLOCKED, "bob");
+        assert_int_equal(adv_state(&a, "bob"), CKV_TRUST_CHANGED);
+        assert_int_equal(adv_queued(&s, "bob"), queued_bob);
+    }
+    assert_true(adv_pinned(&a, "bob", pinned));
+    assert_memory_equal(pinned, mal_key, 33); /* pinned as changed, not trusted */
+
+    /* mallory writes to alice as "bob" */
+    OK(m.c, ckv_client_send(m.c, "alice", (const uint8_t *)"it's me, bob", 12, NULL));
+    for (int round = 0; round < 2; round++) {
+        adv_recv(&a, 1, &ev, &n);
+        assert_int_equal(count_kind(ev, n, CKV_EV_MESSAGE), 0);
+        assert_non_null(adv_find(ev, n, CKV_EV_REJECTED, 0));
+        assert_int_equal(adv_find(ev, n, CKV_EV_REJECTED, 0)->status, CKV_ERR_UNTRUSTED_IDENTITY);
+        adv_events_reset(&ev, &n);
+        assert_int_equal(adv_queued(&s, "alice"), 1); /* waits for alice's decision */
+        assert_int_equal(adv_state(&a, "bob"), CKV_TRUST_CHANGED);
+    }
+
+    user_free(&a);
+    user_free(&b);
+    user_free(&m);
+    srv_stop(&s);
+}
+
+/* ---- attack 3: posing as a sender -------------------------------------------
+ * Before: alice and bob registered. mallory holds a profile named "alice"
+ * (never logged) and bob's bundle (the server hands it out); she encrypts a
+ * PreKey message and the server queues it for bob as coming from "alice".
+ * Case 1: alice is not yet bob's contact. Case 2: alice is bob's logged
+ * contact with a session.
+ * Expected: bob's receive reports CKV_EV_REJECTED with CKV_ERR_KT_NOT_LOGGED
+ * (core/client.c: the PreKey message's identity key must be the sender's
+ * logged key before anything is decrypted or shown) and no message; the
+ * envelope is acknowledged (refused for good, not retried).
+ * Left behind: no contact "alice" (case 1); alice's pinned key and state
+ * unchanged (case 2); the same forgery queued again is refused again; the
+ * real alice's next message is shown normally. */
+static char *forge_prekey_message(user *mallory, ckv_profile *victim, const char *victim_name,
+                                  const char *text)
+{
+    ckv_bundle bundle;
+    ckv_envelope env = {0};
+    char *json = NULL;
+    assert_int_equal(ckv_profile_export_bundle(victim, 1, &bundle), CKV_OK);
+    assert_int_equal(ckv_session_start(mallory->p, victim_name, &bundle, NULL), CKV_OK);
+    assert_int_equal(ckv_session_encrypt(mallory->p, victim_name, (const uint8_t *)text,
+                                         strlen(text), &env),
+                     CKV_OK);
+    assert_int_equal(env.type, CKV_MSG_PREKEY);
+    assert_int_equal(ckv_envelope_to_json(&env, &json), CKV_OK);
+    ckv_envelope_clear(&env);
+    return json;
+}
+
+static void queue_as(srv *s, const char *to, const char *from, const char *env_json)
+{
+    char *sql = NULL;
+    assert_true(asprintf(&sql,
+                         "INSERT INTO messages(recipient, sender, body, ts) SELECT id, '%s', "
+                         "CAST('%s' AS BLOB), strftime('%%s','now') FROM accounts WHERE name='%s'",
+                         from, env_json, to) > 0);
+    assert_int_equal(srv_sql(s, sql), 0);
+    free(sql);
+}
+
+static void test_attack3_posing_sender(void **state)
+{
+    srv s;
+    user a, b, m;
+    ckv_event *ev = NULL;
+    size_t n = 0;
+    uint8_t alice_key[33], pinned[33];
+    (void)state;
+
+    srv_start(&s);
+    user_new(&a, &s, "alice", NULL);
+    user_new(&b, &s, "bob", NULL);
+    adv_register(&a);
+    adv_register(&b);
+    ckv_profile_identity_key(a.p, alice_key);
+    user_new(&m, &s, "alice", NULL); /* mallory's profile, never registered */
+
+    /* case 1: a new sender */
+    char *forged = forge_prekey_message(&m, b.p, "bob", "hello, I am alice");
+    for (int round = 0; round < 2; round++) {
+        queue_as(&s, "bob", "alice", forged);
+        adv_recv(&b, 1, &ev, &n);
+        assert_int_equal(count_kind(ev, n, CKV_EV_MESSAGE), 0);
+        const ckv_event *r = adv_find(ev, n, CKV_EV_REJECTED, 0);
+        assert_non_null(r);
+        assert_int_equal(r->status, CKV_ERR_KT_NOT_LOGGED);
+        assert_string_equal(r->contact, "alice");
+        adv_events_reset(&ev, &n);
+        assert_int_equal(adv_state(&b, "alice"), -1);
+        assert_int_equal(adv_history_len(&b, "alice"), 0);
+        assert_int_equal(adv_queued(&s, "bob"), 0);
+    }
+    free(forged);
+
+    /* case 2: alice is bob's logged contact */
+    OK(a.c, ckv_client_send(a.c, "bob", (const uint8_t *)"real alice", 10, NULL));
+    assert_int_equal(recv_until(&b, CKV_EV_MESSAGE, 1, &ev, &n), 1);
+    adv_events_reset(&ev, &n);
+    assert_int_equal(adv_state(&b, "alice"), CKV_TRUST_LOGGED);
+    size_t hist = adv_history_len(&b, "alice");
+    forged = forge_prekey_message(&m, b.p, "bob", "new phone, same alice");
+    for (int round = 0; round < 2; round++) {
+        queue_as(&s, "bob", "alice", forged);
+        adv_recv(&b, 1, &ev, &n);
+        assert_int_equal(count_kind(ev, n, CKV_EV_MESSAGE), 0);
+        const ckv_event *r = adv_find(ev, n, CKV_EV_REJECTED, 0);
+        assert_non_null(r);
+        assert_int_equal(r->status, CKV_ERR_KT_NOT_LOGGED);
+        adv_events_reset(&ev, &n);
+        assert_int_equal(adv_state(&b, "alice"), CKV_TRUST_LOGGED);
+        assert_true(adv_pinned(&b, "alice", pinned));
+        assert_memory_equal(pinned, alice_key, 33);
+        assert_int_equal(adv_history_len(&b, "alice"), hist);
+    }
+    free(forged);
+    /* the real alice still gets through */
+    OK(a.c, ckv_client_send(a.c, "bob", (const uint8_t *)"still me", 8, NULL));
+    assert_int_equal(recv_until(&b, CKV_EV_MESSAGE, 1, &ev, &n), 1);
+    assert_string_equal(adv_find(ev, n, CKV_EV_MESSAGE, 0)->text, "still me");
+    assert_int_equal(count_kind(ev, n, CKV_EV_REJECTED), 0);
+    adv_events_reset(&ev, &n);
+
+    user_free(&a);
+    user_free(&b);
+    user_free(&m);
+    srv_stop(&s);
+}
+
+/* ---- attack 9: a stale key after a rotation ---------------------------------
+ * Before: dave (through the liar) looked bob up (version 1), bob rotated,
+ * dave looked him up again (version 2, his new key pinned for the contact).
+ * Lie: the server answers the lookup with bob's version-1 answer, recorded
+ * before the rotation (its own old checkpoint and a valid proof).
+ * Expected: CKV_ERR_KT_STALE, "version 1" (core/kt.c check_chain: version 2
+ * was proven before); also at send once the proof aged.
+ * Second lie: the same old entry proven under the CURRENT checkpoint (taken
+ * from the server's own history answer), so only the version gives it away:
+ * also CKV_ERR_KT_STALE.
+ * Left behind: the contact keeps bob's version-2 key, nothing is queued, a
+ * second attempt fails the same way. */
+static void stale_after(void *ctx, const liar_req *req, liar_resp *resp)
+{
+    /* turn GET /v1/directory/bob into the history's first entry */
+    const char *srv_url = ctx;
+    if (strcmp(req->method, "GET") != 0 || strcmp(req->path, "/v1/directory/bob") != 0)
+        return;
+    char *hist = liar_http_get(srv_url, "/v1/directory/bob/history", NULL);
+    if (hist == NULL)
+        return;
+    json_t *h = json_loads(hist, 0, NULL), *first, *o;
+    first = json_array_get(json_object_get(h, "entries"), 0);
+    o = json_deep_copy(first);
+    json_object_set(o, "checkpoint", json_object_get(h, "checkpoint"));
+    char *body = json_dumps(o, JSON_COMPACT);
+    liar_resp_set(resp, 200, NULL, body, strlen(body));
+    free(body);
+    json_decref(o);
+    json_decref(h);
+    free(hist);
+}
+
+static void test_attack9_stale_key(void **state)
+{
+    srv s;
+    liar px;
+    adv_canned lie = {0};
+    user b, d;
+    ckv_key_info ki;
+    uint8_t new_key[33], pinned[33];
+    (void)state;
+
+    srv_start(&s);
+    user_new(&b, &s, "bob", NULL);
+    adv_register(&b);
+    assert_int_equal(liar_start(&px, s.url), 0);
+    adv_user_via(&d, &s, px.url, "dave");
+    adv_register(&d);
+    OK(d.c, ckv_client_add_contact(d.c, "bob", NULL));
+    OK(d.c, ckv_client_lookup(d.c, "bob", &ki));
+    assert_int_equal(ki.version, 1);
+    char *v1 = adv_get(s.url, "/v1/directory/bob");
+    OK(b.c, ckv_client_rotate(b.c));
+    ckv_profile_identity_key(b.p, new_key);
+    OK(d.c, ckv_client_lookup(d.c, "bob", &ki));
+    assert_int_equal(ki.version, 2);
+    assert_memory_equal(ki.key, new_key, 33);
+    OK(d.c, ckv_client_send(d.c, "bob", (const uint8_t *)"to v2", 5, NULL));
+    long long queued = adv_queued(&s, "bob");
+
+    /* the recorded version-1 answer */
+    adv_lie(&px, &lie, "GET", "/v1/directory/bob", 200, v1);
+    for (int round = 0; round < 2; round++) {
+        FAILS(d.c, ckv_client_lookup(d.c, "bob", &ki), CKV_ERR_KT_STALE, "version 1");
+        assert_true(adv_pinned(&d, "bob", pinned));
+        assert_memory_equal(pinned, new_key, 33);
+    }
+    adv_reopen(&d, 1);
+    sleep(2);
+    FAILS(d.c, ckv_client_send(d.c, "bob", (const uint8_t *)"x", 1, NULL), CKV_ERR_KT_STALE,
+          "hides the newer key");
+    assert_int_equal(adv_queued(&s, "bob"), queued);
+
+    /* version 1 proven under the current checkpoint */
+    liar_hooks(&px, NULL, stale_after, s.url);
+    for (int round = 0; round < 2; round++) {
+        FAILS(d.c, ckv_client_lookup(d.c, "bob", &ki), CKV_ERR_KT_STALE, "version 1");
+        assert_true(liar_lies(&px) > 0);
+        assert_true(adv_pinned(&d, "bob", pinned));
+        assert_memory_equal(pinned, new_key, 33);
+    }
+    liar_hooks(&px, NULL, NULL, NULL);
+    OK(d.c, ckv_client_lookup(d.c, "bob", &ki));
+    assert_int_equal(ki.version, 2);
+
+    free(v1);
+    adv_canned_clear(&lie);
+    user_free(&d);
+    liar_stop(&px);
+    user_free(&b);
+    srv_stop(&s);
+}
+
+/* ---- attack 10: a bad bundle -------------------------------------------------
+ * Before: alice and bob registered; dave (through the liar) has no contact.
+ * Lie A: GET /v1/keys/bob answers bob's real bundle with one bit of the
+ * signed prekey's signature flipped. Expected CKV_ERR_BAD_BUNDLE (core/
+ * bundle.c: the signed prekey's XEdDSA signature under the identity key).
+ * Lie B: a bundle of alice's (valid signature) renamed to bob: its identity
+ * key is not bob's logged key. Expected CKV_ERR_KT_BUNDLE_KEY (core/
+ * client.c: a bundle must carry the logged key).
+ * Left behind: no contact bob, no session, nothing queued; a second try
+ * fails the same way; honest again, dave adds bob with bob's key. */
+static void test_attack10_bad_bundle(void **state)
+{
+    srv s;
+    liar px;
+    adv_canned lie = {0};
+    user a, b, d;
+    ckv_bundle real, fake;
+    char *j = NULL;
+    uint8_t bob_key[33], pinned[33];
+    (void)state;
+
+    srv_start(&s);
+    user_new(&a, &s, "alice", NULL);
+    user_new(&b, &s, "bob", NULL);
+    adv_register(&a);
+    adv_register(&b);
+    ckv_profile_identity_key(b.p, bob_key);
+    assert_int_equal(liar_start(&px, s.url), 0);
+    adv_user_via(&d, &s, px.url, "dave");
+    adv_register(&d);
+
+    /* A: a broken signed-prekey signature */
+    assert_int_equal(ckv_profile_export_bundle(b.p, 1, &real), CKV_OK);
+    real.signed_prekey_signature[10] ^= 0x01;
+    assert_int_equal(ckv_bundle_to_json(&real, &j), CKV_OK);
+    j = adv_json_set_str(j, "name", "bob");
+    adv_lie(&px, &lie, "GET", "/v1/keys/bob", 200, j);
+    free(j);
+    for (int round = 0; round < 2; round++) {
+        ckv_status st = ckv_client_add_contact(d.c, "bob", NULL);
+        if (st != CKV_ERR_BAD_BUNDLE)
+            fail_msg("add_contact: %s: %s", ckv_status_name(st), ckv_client_last_error(d.c));
+        assert_true(strlen(ckv_client_last_error(d.c)) > 0);
+        FAILS(d.c, ckv_client_send(d.c, "bob", (const uint8_t *)"hi", 2, NULL), CKV_ERR_BAD_BUNDLE,
+              "bob");
+        assert_int_equal(adv_state(&d, "bob"), -1);
+        assert_int_equal(adv_queued(&s, "bob"), 0);
+    }
+    assert_true(lie.hits >= 4);
+
+    /* B: another account's (valid) bundle */
+    assert_int_equal(ckv_profile_export_bundle(a.p, 1, &fake), CKV_OK);
+    assert_int_equal(ckv_bundle_to_json(&fake, &j), CKV_OK);
+    j = adv_json_set_str(j, "name", "bob");
+    adv_lie(&px, &lie, "GET", "/v1/keys/bob", 200, j);
+    free(j);
+    for (int round = 0; round < 2; round++) {
+        FAILS(d.c, ckv_client_add_contact(d.c, "bob", NULL), CKV_ERR_KT_BUNDLE_KEY, "bob");
+        FAILS(d.c, ckv_client_send(d.c, "bob", (const uint8_t *)"hi", 2, NULL),
+              CKV_ERR_KT_BUNDLE_KEY, "bob");
+        assert_int_equal(adv_state(&d, "bob"), -1);
+        assert_int_equal(adv_queued(&s, "bob"), 0);
+    }
+
+    /* honest */
+    liar_hooks(&px, NULL, NULL, NULL);
+    OK(d.c, ckv_client_add_contact(d.c, "bob", NULL));
+    assert_true(adv_pinned(&d, "bob", pinned));
+    assert_memory_equal(pinned, bob_key, 33);
+    assert_int_equal(adv_state(&d, "bob"), CKV_TRUST_LOGGED);
+
+    adv_canned_clear(&lie);
+    user_free(&d);
+    liar_stop(&px);
+    user_free(&a);
+    user_free(&b);
+    srv_stop(&s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_attack1_unlogged_key),
+        cmocka_unit_test(test_attack2_logged_substitute),
+        cmocka_unit_test(test_attack3_posing_sender),
+        cmocka_unit_test(test_attack9_stale_key),
+        cmocka_unit_test(test_attack10_bad_bundle),
+    };
+    signal(SIGPIPE, SIG_IGN);
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
