@@ -7,8 +7,8 @@
  * when (1) it is a signed note by the pinned log key whose origin is the
  * pinned origin, and (2) it is consistent with the view: same size means
  * same root; a larger one comes with a consistency proof from the view
- * (RFC 9162 §2.1.4.2); a smaller one with a proof that it is a prefix of
- * the view (then it proves entries but does not move the view).
+ * (RFC 9162 §2.1.4.2); a smaller one is a rollback (CKV_ERR_TLOG_ROLLBACK:
+ * the server always serves its latest checkpoint), refused.
  *
  * A lookup: the client recomputes the leaf hash from the entry text
  * (RFC 9162 §2.1.1), checks origin and name, verifies the inclusion proof
@@ -266,8 +266,15 @@ static ckv_status accept_checkpoint(ckv_client *c, const char *note, size_t len,
             return st;
         return cache_view(c, note, len, cp, store_view(c, cp, note, len, 1));
     }
-    /* an older checkpoint: valid only as a prefix of our view */
-    return check_consistency(c, cp->size, cp->root.b, v.size, v.root);
+    /* an older checkpoint: ckvd always serves its latest one (GET
+     * /checkpoint and every directory answer), so a smaller size than our
+     * view is a log rolled back (or a view held back); refused, and the
+     * view accepted before is kept */
+    return ckv_client_fail(c, CKV_ERR_TLOG_ROLLBACK,
+                           "the server's checkpoint has size %llu, smaller than the checkpoint "
+                           "of size %llu accepted before: the log was rolled back (the view "
+                           "accepted before is kept)",
+                           (unsigned long long)cp->size, (unsigned long long)v.size);
 }
 
 static ckv_status fetch_checkpoint(ckv_client *c, ckv_tlog_checkpoint *cp)

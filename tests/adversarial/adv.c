@@ -96,6 +96,34 @@ void adv_events_reset(ckv_event **all, size_t *n)
     *n = 0;
 }
 
+void adv_rm(const char *dir)
+{
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+void adv_snapshot(srv *s, char snap[256])
+{
+    char tmpl[] = "/tmp/ckv-adv-snap-XXXXXX", cmd[800];
+    srv_kill(s, SIGTERM);
+    assert_non_null(mkdtemp(tmpl));
+    snprintf(cmd, sizeof cmd, "cp -a '%s/data' '%s/data'", s->dir, tmpl);
+    assert_int_equal(system(cmd), 0);
+    srv_restart(s);
+    snprintf(snap, 256, "%s", tmpl);
+}
+
+void adv_restore(srv *s, const char *snap)
+{
+    char cmd[800];
+    srv_kill(s, SIGKILL);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s/data' && cp -a '%s/data' '%s/data'", s->dir, snap,
+             s->dir);
+    assert_int_equal(system(cmd), 0);
+    srv_restart(s);
+}
+
 void adv_fork(srv *s, srv *f)
 {
     char tmpl[] = "/tmp/ckv-adv-fork-XXXXXX", cmd[800];

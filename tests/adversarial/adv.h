@@ -68,6 +68,14 @@ void adv_events_reset(ckv_event **all, size_t *n);
  * past and the log key, from now on free to diverge. */
 void adv_fork(srv *s, srv *f);
 
+/* Snapshot s's data directory (a clean stop, a copy, a restart): snap
+ * gets the copy's directory (remove it with adv_rm). adv_restore puts a
+ * snapshot back under a running s (kill -9, replace, restart on the same
+ * port): a server restored from an old backup. */
+void adv_snapshot(srv *s, char snap[256]);
+void adv_restore(srv *s, const char *snap);
+void adv_rm(const char *dir);
+
 /* JSON edits on a malloc'd text (the old text is freed; returns the new). */
 char *adv_json_set_str(char *json, const char *key, const char *value);
 char *adv_json_set_int(char *json, const char *key, long long value);
