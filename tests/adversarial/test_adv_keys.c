@@ -436,6 +436,117 @@ static void test_attack9_stale_key(void **state)
     srv_stop(&s);
 }
 
+/* The stale key for a client that never saw the newer one.
+ * Before: bob registered and rotated (versions 1 and 2); erin (through the
+ * front) is fresh: she never looked bob up. Lie: bob's version 1, proven
+ * under the current checkpoint (a genuine entry, a genuine proof), and an
+ * old bundle of bob's (signed by his old key), so erin starts a session
+ * with the old key.
+ * What a lookup alone can see: nothing (the log proves inclusion, not that
+ * an entry is the newest of its name; docs/threat-model.md). Detection:
+ * erin's monitor follows her contacts' entries and stores bob's version 2
+ * (core/kt.c monitor_entry); from then on the same lie is
+ * CKV_ERR_KT_STALE "version 1", also at send (nothing queued) and at
+ * receive: bob's own message, under his new key, stops erin's receive
+ * with the same status and stays queued (not shown) while the lie goes on.
+ * Honest again: erin's lookup moves her to bob's version 2 (a key change
+ * she sees), and the chat works. */
+struct stale_ctx {
+    const char *srv_url;
+    const char *old_bundle;
+};
+
+static void stale_fresh_after(void *ctx, const liar_req *req, liar_resp *resp)
+{
+    struct stale_ctx *sc = ctx;
+    if (strcmp(req->method, "GET") == 0 && strcmp(req->path, "/v1/keys/bob") == 0) {
+        liar_resp_set(resp, 200, NULL, sc->old_bundle, strlen(sc->old_bundle));
+        return;
+    }
+    stale_after((void *)sc->srv_url, req, resp);
+}
+
+static void test_attack9_stale_first_lookup(void **state)
+{
+    srv s;
+    liar px;
+    user b, e;
+    ckv_key_info ki;
+    ckv_monitor_report rep;
+    ckv_bundle old;
+    ckv_event *ev = NULL;
+    size_t n = 0;
+    char *old_json = NULL;
+    uint8_t old_key[33], new_key[33], pinned[33];
+    (void)state;
+
+    srv_start(&s);
+    user_new(&b, &s, "bob", NULL);
+    adv_register(&b);
+    ckv_profile_identity_key(b.p, old_key);
+    assert_int_equal(ckv_profile_export_bundle(b.p, 0, &old), CKV_OK);
+    assert_int_equal(ckv_bundle_to_json(&old, &old_json), CKV_OK);
+    old_json = adv_json_set_str(old_json, "name", "bob");
+    OK(b.c, ckv_client_rotate(b.c));
+    ckv_profile_identity_key(b.p, new_key);
+    assert_int_equal(liar_start(&px, s.url), 0);
+    adv_user_via(&e, &s, px.url, "erin");
+    adv_register(&e);
+
+    struct stale_ctx sc = {s.url, old_json};
+    liar_hooks(&px, NULL, stale_fresh_after, &sc);
+    /* undetectable by the lookup itself */
+    OK(e.c, ckv_client_add_contact(e.c, "bob", NULL));
+    OK(e.c, ckv_client_lookup(e.c, "bob", &ki));
+    assert_int_equal(ki.version, 1);
+    assert_true(adv_pinned(&e, "bob", pinned));
+    assert_memory_equal(pinned, old_key, 33);
+    /* the monitor finds bob's version 2 */
+    OK(e.c, ckv_client_monitor(e.c, &rep));
+    for (int round = 0; round < 2; round++) {
+        FAILS(e.c, ckv_client_lookup(e.c, "bob", &ki), CKV_ERR_KT_STALE, "version 1");
+        adv_reopen(&e, 1);
+        sleep(2);
+        FAILS(e.c, ckv_client_send(e.c, "bob", (const uint8_t *)"x", 1, NULL), CKV_ERR_KT_STALE,
+              "hides the newer key");
+        assert_int_equal(adv_queued(&s, "bob"), 0);
+    }
+    /* bob writes with his new key: while the front lies, erin's receive
+     * stops on it (the sender's key check meets the stale answer) and the
+     * message stays queued */
+    OK(b.c, ckv_client_send(b.c, "erin", (const uint8_t *)"from the new key", 16, NULL));
+    for (int round = 0; round < 2; round++) {
+        ckv_status st = ckv_client_receive(e.c, 1, &ev, &n);
+        assert_int_equal(count_kind(ev, n, CKV_EV_MESSAGE), 0);
+        ckv_client_events_free(ev, n);
+        ev = NULL;
+        n = 0;
+        assert_int_equal(st, CKV_ERR_KT_STALE);
+        assert_non_null(strstr(ckv_client_last_error(e.c), "hides the newer key"));
+        assert_int_equal(adv_queued(&s, "erin"), 1);
+    }
+
+    /* honest: bob's new key, the chat works */
+    liar_hooks(&px, NULL, NULL, NULL);
+    OK(e.c, ckv_client_lookup(e.c, "bob", &ki));
+    assert_int_equal(ki.version, 2);
+    assert_true(adv_pinned(&e, "bob", pinned));
+    assert_memory_equal(pinned, new_key, 33);
+    assert_int_equal(recv_until(&e, CKV_EV_MESSAGE, 1, &ev, &n), 1);
+    assert_string_equal(adv_find(ev, n, CKV_EV_MESSAGE, 0)->text, "from the new key");
+    adv_events_reset(&ev, &n);
+    OK(e.c, ckv_client_send(e.c, "bob", (const uint8_t *)"hello v2", 8, NULL));
+    assert_int_equal(recv_until(&b, CKV_EV_MESSAGE, 1, &ev, &n), 1);
+    assert_string_equal(adv_find(ev, n, CKV_EV_MESSAGE, 0)->text, "hello v2");
+    adv_events_reset(&ev, &n);
+
+    free(old_json);
+    user_free(&e);
+    liar_stop(&px);
+    user_free(&b);
+    srv_stop(&s);
+}
+
 /* ---- attack 10: a bad bundle -------------------------------------------------
  * Before: alice and bob registered; dave (through the liar) has no contact.
  * Lie A: GET /v1/keys/bob answers bob's real bundle with one bit of the
@@ -522,6 +633,7 @@ int main(void)
         cmocka_unit_test(test_attack2_logged_substitute),
         cmocka_unit_test(test_attack3_posing_sender),
         cmocka_unit_test(test_attack9_stale_key),
+        cmocka_unit_test(test_attack9_stale_first_lookup),
         cmocka_unit_test(test_attack10_bad_bundle),
     };
     signal(SIGPIPE, SIG_IGN);
