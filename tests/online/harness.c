@@ -106,6 +106,20 @@ void srv_start(srv *s)
     free(k);
 }
 
+void srv_clone(srv *from, srv *to)
+{
+    char tmpl[] = "/tmp/ckv-online-XXXXXX", cmd[700];
+    memset(to, 0, sizeof *to);
+    assert_non_null(mkdtemp(tmpl));
+    snprintf(to->dir, sizeof to->dir, "%s", tmpl);
+    srv_kill(from, SIGTERM);
+    snprintf(cmd, sizeof cmd, "cp -a '%s/data' '%s/data'", from->dir, to->dir);
+    assert_int_equal(system(cmd), 0);
+    spawn(from);
+    spawn(to);
+    snprintf(to->vkey, sizeof to->vkey, "%s", from->vkey);
+}
+
 void srv_restart(srv *s)
 {
     spawn(s);
@@ -176,6 +190,21 @@ void user_new(user *u, const srv *s, const char *name, const char *vkey)
     assert_int_equal(ckv_profile_pin_server(u->p, s->url, vkey ? vkey : s->vkey), CKV_OK);
     o.timeout_ms = 5000;
     assert_int_equal(ckv_client_open(u->p, &o, &u->c), CKV_OK);
+}
+
+void user_new_opts(user *u, const char *url, const char *vkey, const char *name,
+                   const ckv_client_options *o, const char *const *witnesses, size_t n,
+                   unsigned quorum)
+{
+    char tmpl[] = "/tmp/ckv-online-user-XXXXXX";
+    memset(u, 0, sizeof *u);
+    assert_non_null(mkdtemp(tmpl));
+    snprintf(u->dir, sizeof u->dir, "%s/p", tmpl);
+    assert_int_equal(ckv_profile_create(u->dir, name, PASS, PASS_LEN, CKV_KDF_MIN, &u->p), CKV_OK);
+    assert_int_equal(ckv_profile_pin_server(u->p, url, vkey), CKV_OK);
+    if (n > 0)
+        assert_int_equal(ckv_profile_pin_witnesses(u->p, witnesses, n, quorum), CKV_OK);
+    assert_int_equal(ckv_client_open(u->p, o, &u->c), CKV_OK);
 }
 
 void user_free(user *u)

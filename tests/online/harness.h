@@ -34,6 +34,9 @@ void srv_restart(srv *s);
 void srv_kill(srv *s, int sig);
 /* Stop (SIGTERM) and remove the temp dir. */
 void srv_stop(srv *s);
+/* A second ckvd on a copy of from's data (the same log key and log so
+ * far): from is stopped for the copy and started again on its port. */
+void srv_clone(srv *from, srv *to);
 /* Run SQL on ckvd's database (WAL: safe while it runs). Returns sqlite rc. */
 int srv_sql(srv *s, const char *sql);
 /* Count rows of a query's first column (integer result). */
@@ -48,6 +51,10 @@ typedef struct user {
 /* New profile `name` pinned to s (vkey may override the log key; NULL =
  * s's own key), with a client. */
 void user_new(user *u, const srv *s, const char *name, const char *vkey);
+/* The same with options and witnesses (n keys, quorum K; n 0 = none). */
+void user_new_opts(user *u, const char *url, const char *vkey, const char *name,
+                   const ckv_client_options *o, const char *const *witnesses, size_t n,
+                   unsigned quorum);
 void user_free(user *u);
 /* Receive until at least `want` events of kind `kind` arrived (or ~10 s);
  * all events are appended to *all (count in *n). Returns how many of that
