@@ -130,13 +130,6 @@ void ckvw_handle_add_checkpoint(const ckvw_config *cfg, ckvw_state *state, const
                  ckv_status_name(st));
         return;
     }
-    if (req.old_size > cp.size || (req.old_size == 0 && req.proof_len != 0)) {
-        fail(a, 400, req.old_size > cp.size ? "old is larger than the checkpoint's size\n"
-                                            : "a proof from size 0 must be empty\n");
-        snprintf(a->logline, sizeof(a->logline), "add-checkpoint: %.255s old %llu size %llu -> 400",
-                 origin, (unsigned long long)req.old_size, (unsigned long long)cp.size);
-        return;
-    }
 
     /* Check against our latest and record, atomically. */
     in_txn = 1;
@@ -147,6 +140,7 @@ void ckvw_handle_add_checkpoint(const ckvw_config *cfg, ckvw_state *state, const
     else if (had.known && cp.size == had.size && sodium_memcmp(cp.root.b, had.root.b, 32) != 0)
         kind = "fork";
     else if (had.known && req.old_size == had.size && req.old_size < cp.size &&
+             !(req.old_size == 0 && req.proof_len != 0) &&
              ckv_tlog_verify_consistency(had.size, cp.size, &had.root, &cp.root, req.proof,
                                          req.proof_len) != CKV_OK)
         kind = "bad_proof";
@@ -156,7 +150,12 @@ void ckvw_handle_add_checkpoint(const ckvw_config *cfg, ckvw_state *state, const
             goto db_error;
         commit = 1;
     }
-    if (req.old_size != (had.known ? had.size : 0)) {
+    if (req.old_size > cp.size || (req.old_size == 0 && req.proof_len != 0)) {
+        /* 400 by c2sp.org/tlog-witness; checked after the state so that a
+         * rollback sent this way is kept too */
+        fail(a, 400, req.old_size > cp.size ? "old is larger than the checkpoint's size\n"
+                                            : "a proof from size 0 must be empty\n");
+    } else if (req.old_size != (had.known ? had.size : 0)) {
         conflict(a, had.known ? had.size : 0);
     } else if (kind && strcmp(kind, "bad_proof") == 0) {
         fail(a, 422, "the consistency proof from the witness's latest checkpoint does not "
