@@ -25,6 +25,20 @@ typedef struct srv {
 /* When set (before srv_start), ckvd gets "--limit" harness_limit, e.g.
  * "register=0/0" to turn the registration limit off. */
 extern const char *harness_limit;
+/* When set (before srv_start/srv_restart): more ckvd arguments, NULL-ended. */
+extern const char *const *harness_ckvd_args;
+
+/* A real ckv-witness (CKV_WITNESS_PATH) on 127.0.0.1, a free port, in a
+ * temp dir, witnessing the log with verifier key log_vkey. */
+typedef struct witness_proc {
+    pid_t pid;
+    int port;
+    char dir[256];
+    char vkey[512]; /* its cosigner verifier key (DIR/witness.vkey) */
+    char url[64];
+} witness_proc;
+void witness_start(witness_proc *w, const char *name, const char *log_vkey);
+void witness_stop(witness_proc *w); /* SIGTERM, wait, remove the dir */
 
 /* Start ckvd in a new temp dir (port 0 = any free port). */
 void srv_start(srv *s);
