@@ -203,6 +203,18 @@ int cli_witness_args(const char *server, char *const *args, size_t n, long *quor
                       k);
             return 2;
         }
+        for (size_t j = 0; j < i; j++) {
+            ckv_tlog_verifier *u = NULL;
+            int same = ckv_tlog_verifier_parse(keys[j], strlen(keys[j]), &u) == CKV_OK &&
+                       strcmp(ckv_tlog_verifier_name(u), ckv_tlog_verifier_name(v)) == 0;
+            ckv_tlog_verifier_free(u);
+            if (same) {
+                cli_error("init: witness '%s' is given twice; give each witness once",
+                          ckv_tlog_verifier_name(v));
+                ckv_tlog_verifier_free(v);
+                return 2;
+            }
+        }
         ckv_tlog_verifier_free(v);
     }
     if (n > 0 && !server) {
@@ -231,8 +243,8 @@ int cli_witness_pin(ckv_profile *p, char **keys, size_t n, long quorum)
         return 0;
     st = ckv_profile_pin_witnesses(p, (const char *const *)keys, n, (unsigned)quorum);
     if (st == CKV_ERR_INVALID_ARG) {
-        cli_error("init: the same witness is given twice (or more than %d); the profile was "
-                  "created without witnesses",
+        cli_error("init: the witnesses were refused (the same key twice, or more than %d); "
+                  "the profile was created without witnesses",
                   CKV_WITNESS_MAX);
         return -1;
     }
