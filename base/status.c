@@ -99,6 +99,15 @@ static const struct status_text table[] = {
     S(CKV_ERR_CLOCK_SKEW, "this computer's clock differs too much from the server's; set the clock right"),
     S(CKV_ERR_RATE_LIMITED, "the server asks to slow down; retry later"),
     S(CKV_ERR_NOT_REGISTERED, "the account is not registered on the server; run 'ckv register'"),
+    S(CKV_ERR_KT_NO_QUORUM, "the log's checkpoint carries fewer valid cosignatures from the pinned "
+                            "witnesses than the quorum: it is refused; the witnesses may be down "
+                            "or the server may be showing an unwitnessed view, try again later"),
+    S(CKV_ERR_KT_VIEW_FROZEN, "the newest witnessed log view is older than the maximum view age: "
+                              "the server may be freezing our view; sending waits (receiving "
+                              "still works), try again later or report it"),
+    S(CKV_ERR_KT_SPLIT_VIEW, "a contact's signed log view is not consistent with ours: the server "
+                             "shows different logs to different users (split view); evidence was "
+                             "kept, do not trust new keys from this server"),
 };
 #undef S
 

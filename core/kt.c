@@ -217,6 +217,7 @@ static ckv_status cache_view(ckv_client *c, const char *note, size_t len,
     c->view_note_len = len;
     *c->view_cp = *cp;
     c->view_refreshed = ckv_now();
+    c->view_witnessed = c->last_witnessed; /* of this note (quorum.c) */
     return CKV_OK;
 }
 
@@ -230,6 +231,7 @@ static ckv_status accept_checkpoint(ckv_client *c, const char *note, size_t len,
     if (c->view_note != NULL && len == c->view_note_len && memcmp(note, c->view_note, len) == 0) {
         /* exactly the note of our current view, verified before */
         *cp = *c->view_cp;
+        c->last_witnessed = c->view_witnessed;
         if (ckv_now() == c->view_refreshed)
             return CKV_OK;
         /* refresh accepted_at, unless another client on this profile
@@ -240,12 +242,19 @@ static ckv_status accept_checkpoint(ckv_client *c, const char *note, size_t len,
         free(c->view_note);
         c->view_note = NULL;
     }
-    st = ckv_tlog_checkpoint_open(note, len, c->origin, vs, 1, cp, NULL);
-    if (st != CKV_OK)
-        return ckv_client_fail(c, CKV_ERR_KT_BAD_CHECKPOINT,
-                               "the server's checkpoint is not a checkpoint of log '%s' signed by "
-                               "the pinned log key: %s",
-                               c->origin, ckv_strerror(st));
+    if (c->n_witnesses > 0) {
+        /* signed by the log and cosigned by a quorum of pinned witnesses */
+        st = ckv_quorum_open(c, note, len, cp, NULL, 1);
+        if (st != CKV_OK)
+            return st;
+    } else {
+        st = ckv_tlog_checkpoint_open(note, len, c->origin, vs, 1, cp, NULL);
+        if (st != CKV_OK)
+            return ckv_client_fail(c, CKV_ERR_KT_BAD_CHECKPOINT,
+                                   "the server's checkpoint is not a checkpoint of log '%s' "
+                                   "signed by the pinned log key: %s",
+                                   c->origin, ckv_strerror(st));
+    }
     st = load_view(c, &v);
     if (st == CKV_ERR_NOT_FOUND)
         return cache_view(c, note, len, cp, store_view(c, cp, note, len, 1));
@@ -287,6 +296,40 @@ static ckv_status fetch_checkpoint(ckv_client *c, ckv_tlog_checkpoint *cp)
     st = accept_checkpoint(c, (const char *)note, len, cp);
     free(note);
     return st;
+}
+
+ckv_status ckv_kt_refresh(ckv_client *c)
+{
+    ckv_tlog_checkpoint *cp = malloc(sizeof *cp);
+    ckv_status st = cp ? fetch_checkpoint(c, cp) : CKV_ERR_NOMEM;
+    free(cp);
+    return st;
+}
+
+ckv_status ckv_kt_prove_prefix(ckv_client *c, uint64_t old_size, const uint8_t old_root[32],
+                               uint64_t new_size, const uint8_t new_root[32])
+{
+    return check_consistency(c, old_size, old_root, new_size, new_root);
+}
+
+ckv_status ckv_kt_view_note(ckv_client *c, char **note, size_t *len)
+{
+    uint8_t *rec = NULL;
+    size_t n = 0;
+    char *s;
+    ckv_status st = ckv_meta_get(c->p, "kt_view", &rec, &n);
+    if (st != CKV_OK)
+        return st;
+    if (n < VIEW_FIXED || (s = malloc(n - VIEW_FIXED + 1)) == NULL) {
+        free(rec);
+        return n < VIEW_FIXED ? CKV_ERR_PROFILE_DAMAGED : CKV_ERR_NOMEM;
+    }
+    memcpy(s, rec + VIEW_FIXED, n - VIEW_FIXED);
+    s[n - VIEW_FIXED] = 0;
+    *len = n - VIEW_FIXED;
+    *note = s;
+    free(rec);
+    return CKV_OK;
 }
 
 /* ---- stored entries per name -------------------------------------------- */
@@ -782,14 +825,30 @@ ckv_status ckv_client_view(ckv_client *c, ckv_view *out)
         return CKV_ERR_INVALID_ARG;
     st = load_view(c, &v);
     if (st == CKV_ERR_NOT_FOUND) {
-        out->tree_size = 0;
-        out->accepted_at = 0;
+        memset(out, 0, sizeof *out);
+        out->n_witnesses = (unsigned)c->n_witnesses;
+        out->quorum = c->quorum;
         return CKV_OK;
     }
     if (st != CKV_OK)
         return st;
     out->tree_size = v.size;
     out->accepted_at = v.at;
+    out->witnessed_at = 0;
+    out->n_witnesses = (unsigned)c->n_witnesses;
+    out->quorum = c->quorum;
+    if (c->n_witnesses > 0) {
+        /* the stored note was opened when it was accepted: read its time */
+        char *note = NULL;
+        size_t len = 0;
+        ckv_tlog_checkpoint *cp = malloc(sizeof *cp);
+        int64_t wt = 0;
+        if (cp != NULL && ckv_kt_view_note(c, &note, &len) == CKV_OK &&
+            ckv_quorum_open(c, note, len, cp, &wt, 0) == CKV_OK)
+            out->witnessed_at = wt;
+        free(note);
+        free(cp);
+    }
     return CKV_OK;
 }
 

@@ -22,14 +22,14 @@
 
 /* --- lookup answers, cached ---------------------------------------------
  * A lookup's answer is a function of (name, the account's latest leaf
- * index, the published checkpoint's size): reuse it while all three stay
- * the same. Direct-mapped by a hash of the name; a collision just
+ * index, the served checkpoint, by size and generation): reuse it while
+ * they stay the same. Direct-mapped by a hash of the name; a collision just
  * recomputes. The cache holds public data only. */
 #define LOOKUP_SLOTS 4096
 
 struct lookup_slot {
     char name[CKV_NAME_MAX + 1];
-    uint64_t leaf_index, cp_size;
+    uint64_t leaf_index, cp_size, cp_gen;
     char *body; /* the JSON answer, or NULL */
     size_t len;
 };
@@ -103,6 +103,7 @@ enum ckvd_handler_result ckvd_h_lookup(struct ckvd *d, struct ckvd_req *req,
     char norm[CKV_NAME_MAX + 1];
     char *note = NULL;
     ckv_tlog_checkpoint cp;
+    uint64_t gen = 0;
     int retry;
 
     if ((retry = ckvd_ratelimit_take(d->limits.lookup_per_peer, req->peer, ckvd_now_ms()))) {
@@ -121,12 +122,14 @@ enum ckvd_handler_result ckvd_h_lookup(struct ckvd *d, struct ckvd_req *req,
                               : "no account of that name in the directory");
         return CKVD_RESPOND;
     }
-    if (ckvd_log_checkpoint(d->log, &note, &cp) != CKV_OK) {
+    if (ckvd_log_checkpoint_gen(d->log, &note, &cp, &gen) != CKV_OK) {
         ckvd_resp_error(resp, 500, "log", "no signed checkpoint available");
         return CKVD_RESPOND;
     }
     struct lookup_slot *slot = history ? NULL : lookup_slot_of(d->lookups, name);
-    if (slot && slot->body && slot->cp_size == cp.size && slot->leaf_index == a.leaf_index &&
+    /* gen: the served note changes with fresh witness cosignatures too */
+    if (slot && slot->body && slot->cp_size == cp.size && slot->cp_gen == gen &&
+        slot->leaf_index == a.leaf_index &&
         strcmp(slot->name, name) == 0) {
         free(note);
         ckvd_resp_bytes(resp, 200, "application/json", slot->body, slot->len);
@@ -183,6 +186,7 @@ enum ckvd_handler_result ckvd_h_lookup(struct ckvd *d, struct ckvd_req *req,
             snprintf(slot->name, sizeof(slot->name), "%s", name);
             slot->leaf_index = a.leaf_index;
             slot->cp_size = cp.size;
+            slot->cp_gen = gen;
             slot->body = copy;
             slot->len = resp->len;
         }

@@ -6,6 +6,13 @@
  * (ckv_tlog_store_publish syncs fully). The publisher wakes every interval
  * and publishes when the tree grew; close() publishes once more so that a
  * clean shutdown leaves nothing unpublished.
+ *
+ * With witnesses (witnesses.h) the publisher also pushes the newest signed
+ * checkpoint to them, when it is new and again every --witness-refresh
+ * seconds, with the log's mutex released (a witness never holds up a
+ * request). What ckvd serves (l->note, l->cp) is then the newest checkpoint
+ * with a quorum of cosignatures, never an older one than before; without
+ * witnesses it is simply the newest signed checkpoint (l->latest).
  */
 #include "log.h"
 
@@ -21,6 +28,7 @@
 #include <unistd.h>
 
 #include "ckvd.h"
+#include "witnesses.h"
 
 struct ckvd_log {
     pthread_mutex_t mu;
@@ -33,9 +41,29 @@ struct ckvd_log {
     ckv_tlog_signer *signer;
     char *vkey;
     char origin[CKV_TLOG_ORIGIN_MAX + 1];
-    char *note;               /* latest signed checkpoint */
+    char *note;               /* the checkpoint served (cosigned by a quorum) */
     ckv_tlog_checkpoint cp;   /* its body */
+    uint64_t gen;             /* bumped whenever note changes */
+    char *latest;             /* newest signed checkpoint (== note without witnesses) */
+    ckv_tlog_checkpoint latest_cp;
+    struct ckvd_witness_set *ws; /* NULL: no witnesses */
+    int pushed_once;
+    uint64_t pushed_size;     /* size of the last checkpoint pushed */
+    time_t last_push;         /* CLOCK_MONOTONIC seconds of that push */
 };
+
+/* Serve note (taken) as the current checkpoint, unless it is older. */
+static void serve_locked(struct ckvd_log *l, char *note, const ckv_tlog_checkpoint *cp)
+{
+    if (l->note && cp->size < l->cp.size) {
+        free(note);
+        return;
+    }
+    free(l->note);
+    l->note = note;
+    l->cp = *cp;
+    l->gen++;
+}
 
 static int publish_locked(struct ckvd_log *l)
 {
@@ -53,16 +81,67 @@ static int publish_locked(struct ckvd_log *l)
     note = NULL;
     if (ckv_tlog_store_latest_checkpoint(l->s, &note, &cp) != CKV_OK)
         return -1;
-    free(l->note);
-    l->note = note;
-    l->cp = cp;
+    free(l->latest);
+    l->latest = note;
+    l->latest_cp = cp;
+    if (!l->ws) {
+        char *copy = strdup(note);
+        if (!copy)
+            return -1;
+        serve_locked(l, copy, &cp);
+    }
     return 0;
+}
+
+static ckv_status proof_cb(void *ctx, uint64_t old_size, uint64_t new_size,
+                           ckv_tlog_consistency_proof *out)
+{
+    return ckvd_log_consistency(ctx, old_size, new_size, out);
+}
+
+static time_t mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec;
+}
+
+/* Push the newest checkpoint to the witnesses when it is new or the last
+ * push is older than the refresh period. Called with l->mu held; releases
+ * it during the transfers. */
+static void push_locked(struct ckvd_log *l)
+{
+    time_t now = mono_s();
+    if (l->pushed_once && l->pushed_size == l->latest_cp.size &&
+        now - l->last_push < (time_t)ckvd_witness_set_refresh(l->ws))
+        return;
+    char *note = strdup(l->latest), *served = NULL;
+    ckv_tlog_checkpoint cp = l->latest_cp;
+    if (!note)
+        return;
+    pthread_mutex_unlock(&l->mu);
+    int r = ckvd_witness_set_push(l->ws, note, &cp, proof_cb, l, &l->stop, &served);
+    pthread_mutex_lock(&l->mu);
+    if (r < 0)
+        ckvd_logf("cannot read or write cosig.db: the served checkpoint does not advance");
+    if (r == 1) {
+        if (!l->note || cp.size > l->cp.size)
+            ckvd_logf("serving checkpoint %llu, cosigned by a quorum of witnesses",
+                      (unsigned long long)cp.size);
+        serve_locked(l, served, &cp);
+    }
+    l->pushed_once = 1;
+    l->pushed_size = cp.size;
+    l->last_push = now;
+    free(note);
 }
 
 static void *publisher(void *arg)
 {
     struct ckvd_log *l = arg;
     pthread_mutex_lock(&l->mu);
+    if (l->ws && !l->stop)
+        push_locked(l); /* at once: the first cosignatures */
     while (!l->stop) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -70,8 +149,12 @@ static void *publisher(void *arg)
         ts.tv_sec += (time_t)(ns / 1000000000u);
         ts.tv_nsec = (long)(ns % 1000000000u);
         pthread_cond_timedwait(&l->cv, &l->mu, &ts);
-        if (ckv_tlog_store_size(l->s) > l->cp.size)
+        if (l->stop)
+            break;
+        if (ckv_tlog_store_size(l->s) > l->latest_cp.size)
             publish_locked(l);
+        if (l->ws)
+            push_locked(l);
     }
     pthread_mutex_unlock(&l->mu);
     return NULL;
@@ -98,15 +181,27 @@ static int write_text_file(const char *path, const char *text, mode_t mode)
 int ckvd_log_open(const char *dir, const char *origin, unsigned interval_ms, int sync_full,
                   struct ckvd_log **out, int *created, char *err, size_t errlen)
 {
+    return ckvd_log_open_witnessed(dir, origin, interval_ms, sync_full, NULL, out, created, err,
+                                   errlen);
+}
+
+int ckvd_log_open_witnessed(const char *dir, const char *origin, unsigned interval_ms,
+                            int sync_full, struct ckvd_witness_set *ws, struct ckvd_log **out,
+                            int *created, char *err, size_t errlen)
+{
     char dbpath[4096], keypath[4096], vkeypath[4096];
     char *skey = NULL;
     struct stat st;
     ckv_status rc;
     struct ckvd_log *l = calloc(1, sizeof(*l));
     if (!l) {
+        ckvd_witness_set_free(ws);
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    l->ws = ckvd_witness_set_count(ws) ? ws : NULL;
+    if (!l->ws)
+        ckvd_witness_set_free(ws);
     pthread_mutex_init(&l->mu, NULL);
     pthread_cond_init(&l->cv, NULL);
     l->interval_ms = interval_ms ? interval_ms : 1000;
@@ -160,11 +255,47 @@ int ckvd_log_open(const char *dir, const char *origin, unsigned interval_ms, int
     }
     /* Publish what a crash may have left unpublished (or the first, empty
      * checkpoint), then load the latest. */
-    if (ckv_tlog_store_latest_checkpoint(l->s, &l->note, &l->cp) != CKV_OK ||
-        ckv_tlog_store_size(l->s) > l->cp.size) {
+    if (ckv_tlog_store_latest_checkpoint(l->s, &l->latest, &l->latest_cp) != CKV_OK ||
+        ckv_tlog_store_size(l->s) > l->latest_cp.size) {
         if (publish_locked(l) != 0) {
             snprintf(err, errlen, "cannot publish a checkpoint of the log %s", dbpath);
             goto fail;
+        }
+    }
+    if (!l->ws) {
+        char *copy = strdup(l->latest);
+        if (!copy) {
+            snprintf(err, errlen, "out of memory");
+            goto fail;
+        }
+        serve_locked(l, copy, &l->latest_cp);
+    } else {
+        /* Serve what a quorum cosigned before (cosig.db), else the log's own
+         * checkpoint until the witnesses answer: it is not older than any
+         * checkpoint they will cosign, so what is served never goes back. */
+        char *served = NULL;
+        ckv_tlog_checkpoint scp;
+        int found;
+        if (ckvd_witness_set_open(l->ws, dir, err, errlen) != 0)
+            goto fail;
+        found = ckvd_witness_set_served(l->ws, &served, &scp);
+        if (found < 0) {
+            snprintf(err, errlen, "cannot read %s/cosig.db", dir);
+            goto fail;
+        }
+        if (found && scp.size <= l->latest_cp.size) {
+            serve_locked(l, served, &scp);
+        } else {
+            free(served);
+            char *copy = strdup(l->latest);
+            if (!copy) {
+                snprintf(err, errlen, "out of memory");
+                goto fail;
+            }
+            serve_locked(l, copy, &l->latest_cp);
+            ckvd_logf("no checkpoint has a quorum of witness cosignatures yet: serving the "
+                      "log's own (size %llu) until the witnesses cosign",
+                      (unsigned long long)l->latest_cp.size);
         }
     }
     if (pthread_create(&l->th, NULL, publisher, l) != 0) {
@@ -193,14 +324,16 @@ void ckvd_log_close(struct ckvd_log *l)
         return;
     if (l->th_running) {
         pthread_mutex_lock(&l->mu);
-        l->stop = 1;
+        __atomic_store_n(&l->stop, 1, __ATOMIC_RELAXED);
         pthread_cond_signal(&l->cv);
         pthread_mutex_unlock(&l->mu);
         pthread_join(l->th, NULL);
-        if (ckv_tlog_store_size(l->s) > l->cp.size)
+        if (ckv_tlog_store_size(l->s) > l->latest_cp.size)
             publish_locked(l);
     }
     ckv_tlog_store_close(l->s);
+    ckvd_witness_set_free(l->ws);
+    free(l->latest);
     ckv_tlog_signer_free(l->signer);
     free(l->vkey);
     free(l->note);
@@ -241,10 +374,18 @@ ckv_status ckvd_log_append(struct ckvd_log *l, const uint8_t *entry, size_t len,
 
 ckv_status ckvd_log_checkpoint(struct ckvd_log *l, char **note_out, ckv_tlog_checkpoint *cp)
 {
+    return ckvd_log_checkpoint_gen(l, note_out, cp, NULL);
+}
+
+ckv_status ckvd_log_checkpoint_gen(struct ckvd_log *l, char **note_out, ckv_tlog_checkpoint *cp,
+                                   uint64_t *gen)
+{
     pthread_mutex_lock(&l->mu);
     char *n = l->note ? strdup(l->note) : NULL;
     if (cp)
         *cp = l->cp;
+    if (gen)
+        *gen = l->gen;
     pthread_mutex_unlock(&l->mu);
     if (!n)
         return CKV_ERR_NOMEM;

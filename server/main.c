@@ -4,7 +4,8 @@
  *   ckvd --listen ADDR:PORT --data DIR [--checkpoint-interval MS]
  *        [--tls-cert F --tls-key F] [--origin ORIGIN] [--sync-full]
  *        [--limit KIND=RATE/BURST]... [--token-ttl S] [--idle-timeout S]
- *        [--max-queue N] [-v]
+ *        [--max-queue N] [--witness VKEY,URL]... [--witness-quorum K]
+ *        [--witness-refresh S] [-v]
  *
  * Start-up: make DIR (0700) and lock it (one ckvd per directory), open or
  * create the log (printing the verifier key on first start), open the
@@ -31,6 +32,9 @@
 #include "accounts.h"
 #include "auth.h"
 #include "log.h"
+#include "witnesses.h"
+
+#include <curl/curl.h>
 
 static void usage(FILE *f)
 {
@@ -60,6 +64,13 @@ static void usage(FILE *f)
             "  --idle-timeout S           close a connection idle (or stalled in the middle\n"
             "                             of a request) this long (default 30 s)\n"
             "  --max-queue N              messages waiting per recipient (default 10000)\n"
+            "  --witness VKEY,URL         a tlog-witness (c2sp.org/tlog-witness): its\n"
+            "                             verifier key, a comma, its URL; every new\n"
+            "                             checkpoint is pushed to it. May be repeated.\n"
+            "  --witness-quorum K         serve the newest checkpoint cosigned by at least K\n"
+            "                             witnesses (default: all of them)\n"
+            "  --witness-refresh S        push the newest checkpoint again every S seconds,\n"
+            "                             so cosignature timestamps stay fresh (default 10)\n"
             "  -v, --verbose              log every request (never bodies or tokens)\n"
             "  -h, --help                 this text\n"
             "\n"
@@ -157,6 +168,9 @@ int main(int argc, char **argv)
         {"token-ttl", required_argument, NULL, 'T'},
         {"idle-timeout", required_argument, NULL, 'I'},
         {"max-queue", required_argument, NULL, 'Q'},
+        {"witness", required_argument, NULL, 'W'},
+        {"witness-quorum", required_argument, NULL, 'K'},
+        {"witness-refresh", required_argument, NULL, 'R'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -167,6 +181,12 @@ int main(int argc, char **argv)
     const char *cert_path = NULL, *key_path = NULL;
     unsigned interval = 1000, token_ttl = CKVD_TOKEN_TTL, idle_timeout = 30;
     unsigned max_queue = CKVD_MAX_QUEUE;
+    unsigned wquorum = 0, wrefresh = CKVD_WITNESS_REFRESH_DEFAULT;
+    struct ckvd_witness_set *ws = ckvd_witness_set_new();
+    if (!ws) {
+        fprintf(stderr, "ckvd: out of memory\n");
+        return 1;
+    }
     struct limit_spec limits[] = {
         {"register", 5, 50, 10000, &d.limits.register_per_peer},
         {"login", 20, 200, 10000, &d.limits.login_per_peer},
@@ -234,23 +254,58 @@ int main(int argc, char **argv)
                 return 2;
             }
             break;
+        case 'W':
+            if (ckvd_witness_set_add(ws, optarg, err, sizeof(err)) != 0) {
+                fprintf(stderr, "ckvd: %s\n", err);
+                ckvd_witness_set_free(ws);
+                return 2;
+            }
+            break;
+        case 'K':
+            if (parse_uint(optarg, 1, CKVD_MAX_WITNESSES, &wquorum) != 0) {
+                fprintf(stderr, "ckvd: --witness-quorum must be 1..%d\n", CKVD_MAX_WITNESSES);
+                ckvd_witness_set_free(ws);
+                return 2;
+            }
+            break;
+        case 'R':
+            if (parse_uint(optarg, 1, 86400, &wrefresh) != 0) {
+                fprintf(stderr, "ckvd: --witness-refresh must be 1..86400 seconds\n");
+                ckvd_witness_set_free(ws);
+                return 2;
+            }
+            break;
         case 'v':
             verbose = 1;
             break;
         case 'h':
             usage(stdout);
+            ckvd_witness_set_free(ws);
             return 0;
         default:
             fprintf(stderr, "ckvd: run 'ckvd --help' for the options\n");
+            ckvd_witness_set_free(ws);
             return 2;
         }
     }
     if (optind != argc) {
         fprintf(stderr, "ckvd: unexpected argument '%s'; run 'ckvd --help'\n", argv[optind]);
+        ckvd_witness_set_free(ws);
         return 2;
     }
     if (!data) {
         fprintf(stderr, "ckvd: --data DIR is required (where the server keeps its state)\n");
+        ckvd_witness_set_free(ws);
+        return 2;
+    }
+    if (wquorum && !ckvd_witness_set_count(ws)) {
+        fprintf(stderr, "ckvd: --witness-quorum needs --witness VKEY,URL\n");
+        ckvd_witness_set_free(ws);
+        return 2;
+    }
+    if (ckvd_witness_set_config(ws, wquorum, wrefresh, err, sizeof(err)) != 0) {
+        fprintf(stderr, "ckvd: %s\n", err);
+        ckvd_witness_set_free(ws);
         return 2;
     }
     if (parse_listen(listen_s, addr, sizeof(addr), &port) != 0) {
@@ -300,8 +355,13 @@ int main(int argc, char **argv)
         setrlimit(RLIMIT_NOFILE, &rl);
     }
 
-    if (ckvd_log_open(data, origin, interval, sync_full, &d.log, &created, err, sizeof(err)) !=
-        0) {
+    curl_global_init(CURL_GLOBAL_DEFAULT); /* before any thread: witness pushes */
+    size_t nwitnesses = ckvd_witness_set_count(ws);
+    unsigned shown_quorum = wquorum ? wquorum : (unsigned)nwitnesses;
+    int lrc = ckvd_log_open_witnessed(data, origin, interval, sync_full, ws, &d.log, &created,
+                                      err, sizeof(err));
+    ws = NULL; /* taken by the log */
+    if (lrc != 0) {
         fprintf(stderr, "ckvd: %s\n", err);
         goto out;
     }
@@ -354,6 +414,10 @@ int main(int argc, char **argv)
               created ? "a new log" : "its log", cert ? "https" : "http", addr,
               (unsigned)ckvd_http_port(d.http), d.origin,
               (unsigned long long)ckvd_log_size(d.log), data);
+    if (nwitnesses)
+        ckvd_logf("pushing checkpoints to %zu witness%s; serving what %u cosign%s",
+                  nwitnesses, nwitnesses == 1 ? "" : "es", shown_quorum,
+                  shown_quorum == 1 ? "s" : "");
     int sig = 0;
     while (sigwait(&stop_sigs, &sig) != 0)
         ;
@@ -375,5 +439,7 @@ out:
     free(cert);
     if (lockfd >= 0)
         close(lockfd); /* releases the lock */
+    ckvd_witness_set_free(ws); /* when the log did not take it */
+    curl_global_cleanup();
     return rc;
 }

@@ -116,6 +116,9 @@ typedef enum ckv_status {
     CKV_ERR_CLOCK_SKEW = 530,        /* our clock and the server's disagree */
     CKV_ERR_RATE_LIMITED = 531,      /* the server asks us to slow down */
     CKV_ERR_NOT_REGISTERED = 532,    /* the account is not registered on the server */
+    CKV_ERR_KT_NO_QUORUM = 533,      /* too few pinned witnesses cosigned the checkpoint */
+    CKV_ERR_KT_VIEW_FROZEN = 534,    /* the witnessed view is older than the max view age */
+    CKV_ERR_KT_SPLIT_VIEW = 535,     /* a contact's log view is not consistent with ours */
 
     CKV_STATUS_MAX_ /* not a status; keep last */
 } ckv_status;
