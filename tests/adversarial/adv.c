@@ -124,8 +124,9 @@ void adv_restore(srv *s, const char *snap)
     srv_restart(s);
 }
 
-void adv_fork(srv *s, srv *f)
+void adv_fork(srv *s, srv *f, const char *const *fork_args)
 {
+    const char *const *s_args = harness_ckvd_args;
     char tmpl[] = "/tmp/ckv-adv-fork-XXXXXX", cmd[800];
     srv_kill(s, SIGTERM);
     assert_non_null(mkdtemp(tmpl));
@@ -136,7 +137,9 @@ void adv_fork(srv *s, srv *f)
     snprintf(f->dir, sizeof f->dir, "%s", tmpl);
     f->port = 0;
     f->pid = 0;
+    harness_ckvd_args = fork_args;
     srv_restart(f);
+    harness_ckvd_args = s_args;
 }
 
 static char *edit(char *json, const char *key, json_t *value)

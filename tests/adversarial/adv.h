@@ -64,9 +64,11 @@ void adv_recv(user *u, int wait, ckv_event **all, size_t *n);
 void adv_events_reset(ckv_event **all, size_t *n);
 
 /* Fork s: stop it cleanly, copy its data directory to a new one, restart
- * s, and start f on the copy (another port): two ckvds that share the
- * past and the log key, from now on free to diverge. */
-void adv_fork(srv *s, srv *f);
+ * s (with harness_ckvd_args as they are), and start f on the copy
+ * (another port) with fork_args as its extra arguments (NULL: none, e.g. a
+ * fork that does not push to witnesses): two ckvds that share the past
+ * and the log key, from now on free to diverge. */
+void adv_fork(srv *s, srv *f, const char *const *fork_args);
 
 /* Snapshot s's data directory (a clean stop, a copy, a restart): snap
  * gets the copy's directory (remove it with adv_rm). adv_restore puts a
