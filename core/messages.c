@@ -501,11 +501,17 @@ out:
 }
 
 /* The logged entry of name, from the store when proven under a view no
- * older than max_age, else from a fresh lookup. */
+ * older than max_age, else from a fresh lookup. With witnesses pinned the
+ * stored entry must also be proven under the current view's size: a view
+ * that was frozen (kept fresh by the server re-serving an old checkpoint)
+ * and then moved on must not vouch for a key proven under the old one. */
 static ckv_status fresh_entry(ckv_client *c, const char *name, ckv_kt_entry *k)
 {
+    uint64_t size = 0;
     ckv_status st = ckv_kt_stored(c, name, k);
-    if (st == CKV_OK && ckv_now() - k->checked_at <= c->max_age && k->checked_at <= ckv_now())
+    if (st == CKV_OK && ckv_now() - k->checked_at <= c->max_age && k->checked_at <= ckv_now() &&
+        (c->n_witnesses == 0 ||
+         (ckv_kt_view(c, &size, NULL, NULL) == CKV_OK && size == k->tree_size)))
         return CKV_OK;
     return ckv_kt_lookup(c, name, k);
 }
@@ -721,10 +727,10 @@ ckv_status ckv_client_send(ckv_client *c, const char *contact, const uint8_t *te
     if (ckv_name_normalize(contact, norm) != CKV_OK)
         return ckv_client_fail(c, CKV_ERR_BAD_NAME, "'%s' is not a valid account name", contact);
     st = outbox_flush(c);
+    if (st == CKV_OK) /* the freeze rule first (quorum.c): it may move the view */
+        st = ckv_quorum_check_view_age(c);
     if (st == CKV_OK)
         st = presend(c, norm);
-    if (st == CKV_OK)
-        st = ckv_quorum_check_view_age(c); /* the freeze rule (quorum.c) */
     if (st != CKV_OK)
         return done(c, st);
     cv = malloc(sizeof *cv);

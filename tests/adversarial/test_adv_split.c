@@ -560,6 +560,108 @@ static void test_attack4_split_view_witnesses(void **state)
     srv_stop(&f);
     wstop(&s, &ws);
 }
+/* ---- attack 5: freeze ---------------------------------------------------------
+ * Before: ckvd pushes to two real witnesses (re-pushing every second, so
+ * cosignatures stay fresh); alice (through the front) pins both, quorum 2,
+ * maximum view age 3 s; alice and bob chatted; carol registered.
+ * Lie: from now on the front answers alice's /checkpoint and directory
+ * requests with what the server said at that moment (validly signed,
+ * validly cosigned, consistent): her view is frozen while bob rotates.
+ * Expected, once the view's K-th newest cosignature is older than 3 s:
+ * sending refuses with CKV_ERR_KT_VIEW_FROZEN, "freezing" (core/quorum.c
+ * ckv_quorum_check_view_age, after one refresh of /checkpoint), nothing is
+ * queued; receiving still works (carol's message is shown).
+ * Left behind: nothing; the second try refuses the same way; when the
+ * front stops lying, alice's send refreshes her view, finds bob's new key
+ * and goes out. */
+struct freeze {
+    char *cp;
+    char *dir_bob;
+    char *dir_carol;
+};
+
+static int freeze_before(void *ctx, const liar_req *req, const char **target, liar_resp *resp)
+{
+    struct freeze *fz = ctx;
+    const char *body = NULL;
+    (void)target;
+    if (strcmp(req->method, "GET") != 0)
+        return 0;
+    if (strcmp(req->path, "/checkpoint") == 0)
+        body = fz->cp;
+    else if (strcmp(req->path, "/v1/directory/bob") == 0)
+        body = fz->dir_bob;
+    else if (strcmp(req->path, "/v1/directory/carol") == 0)
+        body = fz->dir_carol;
+    if (body == NULL)
+        return 0;
+    liar_resp_set(resp, 200, strcmp(req->path, "/checkpoint") == 0 ? "text/plain" : NULL, body,
+                  strlen(body));
+    return 1;
+}
+
+static void test_attack5_freeze(void **state)
+{
+    srv s;
+    struct wset ws;
+    liar px;
+    user a, b, c;
+    ckv_event *ev = NULL;
+    size_t n = 0;
+    struct freeze fz;
+    (void)state;
+
+    wstart(&s, &ws);
+    user_new_opts(&b, s.url, s.vkey, "bob", NULL, ws.keys, 2, 2);
+    user_new_opts(&c, s.url, s.vkey, "carol", NULL, ws.keys, 2, 2);
+    adv_register(&b);
+    adv_register(&c);
+    assert_int_equal(liar_start(&px, s.url), 0);
+    wuser(&a, &s, px.url, "alice", &ws, 3);
+    adv_register(&a);
+    OK(a.c, ckv_client_send(a.c, "bob", (const uint8_t *)"before", 6, NULL));
+    OK(c.c, ckv_client_add_contact(c.c, "alice", NULL));
+    OK(a.c, ckv_client_add_contact(a.c, "carol", NULL));
+
+    fz.cp = adv_get(s.url, "/checkpoint");
+    fz.dir_bob = adv_get(s.url, "/v1/directory/bob");
+    fz.dir_carol = adv_get(s.url, "/v1/directory/carol");
+    liar_hooks(&px, freeze_before, NULL, &fz);
+    OK(b.c, ckv_client_rotate(b.c));
+    long long queued = adv_queued(&s, "bob");
+    sleep(5);
+
+    for (int round = 0; round < 2; round++) {
+        FAILS(a.c, ckv_client_send(a.c, "bob", (const uint8_t *)"frozen?", 7, NULL),
+              CKV_ERR_KT_VIEW_FROZEN, "freezing");
+        FAILS(a.c, ckv_client_send(a.c, "carol", (const uint8_t *)"frozen?", 7, NULL),
+              CKV_ERR_KT_VIEW_FROZEN, "freezing");
+        assert_int_equal(adv_queued(&s, "bob"), queued);
+        assert_int_equal(adv_queued(&s, "carol"), 0);
+    }
+    assert_true(liar_lies(&px) > 0);
+    /* receiving still works */
+    OK(c.c, ckv_client_send(c.c, "alice", (const uint8_t *)"from carol", 10, NULL));
+    assert_int_equal(recv_until(&a, CKV_EV_MESSAGE, 1, &ev, &n), 1);
+    assert_string_equal(adv_find(ev, n, CKV_EV_MESSAGE, 0)->text, "from carol");
+    adv_events_reset(&ev, &n);
+
+    /* the front stops lying: alice catches up and sends to bob's new key */
+    liar_hooks(&px, NULL, NULL, NULL);
+    OK(a.c, ckv_client_send(a.c, "bob", (const uint8_t *)"after", 5, NULL));
+    assert_int_equal(recv_until(&b, CKV_EV_MESSAGE, 1, &ev, &n), 1);
+    assert_string_equal(adv_find(ev, n, CKV_EV_MESSAGE, 0)->text, "after");
+    adv_events_reset(&ev, &n);
+
+    free(fz.cp);
+    free(fz.dir_bob);
+    free(fz.dir_carol);
+    user_free(&a);
+    liar_stop(&px);
+    user_free(&b);
+    user_free(&c);
+    wstop(&s, &ws);
+}
 #endif /* CKV_WITNESS_PATH */
 
 int main(void)
@@ -570,6 +672,7 @@ int main(void)
 #ifdef CKV_WITNESS_PATH
         cmocka_unit_test(test_attack8_quorum),
         cmocka_unit_test(test_attack4_split_view_witnesses),
+        cmocka_unit_test(test_attack5_freeze),
 #endif
     };
     signal(SIGPIPE, SIG_IGN);
