@@ -5,7 +5,10 @@
 #include "adv.h"
 
 #include <jansson.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -252,3 +255,71 @@ size_t adv_history_len(user *u, const char *contact)
     ckv_history_free(h, n);
     return n;
 }
+
+#ifdef CKV_WITNESS_PATH
+void adv_witness_pause(witness_proc *w)
+{
+    int st;
+    assert_true(w->pid > 0);
+    kill(w->pid, SIGTERM);
+    waitpid(w->pid, &st, 0);
+    w->pid = 0;
+}
+
+void adv_witness_resume(witness_proc *w, const char *name, const char *log_vkey)
+{
+    char listen[64], data[300], errlog[300];
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", w->port);
+    snprintf(data, sizeof data, "%s/data", w->dir);
+    snprintf(errlog, sizeof errlog, "%s/stderr-again.log", w->dir);
+    unlink(errlog);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = open(errlog, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int nul = open("/dev/null", O_WRONLY);
+        if (fd < 0 || nul < 0)
+            _exit(127);
+        dup2(fd, 2);
+        dup2(nul, 1);
+        execl(CKV_WITNESS_PATH, "ckv-witness", "--listen", listen, "--data", data, "--log",
+              log_vkey, "--name", name, (char *)NULL);
+        _exit(127);
+    }
+    w->pid = pid;
+    for (int i = 0; i < 400; i++) {
+        char buf[4096] = "";
+        FILE *f = fopen(errlog, "r");
+        if (f != NULL) {
+            size_t n = fread(buf, 1, sizeof buf - 1, f);
+            buf[n] = 0;
+            fclose(f);
+        }
+        if (strstr(buf, "on http://") != NULL)
+            return;
+        int st;
+        if (waitpid(pid, &st, WNOHANG) == pid)
+            fail_msg("ckv-witness did not start again: %s", buf);
+        struct timespec ts = {0, 25000000L};
+        nanosleep(&ts, NULL);
+    }
+    fail_msg("ckv-witness did not start again");
+}
+
+long long adv_witness_size(witness_proc *w)
+{
+    char cmd[700], line[1024];
+    long long size = -1;
+    snprintf(cmd, sizeof cmd, "'%s' status --data '%s/data' 2>/dev/null", CKV_WITNESS_PATH,
+             w->dir);
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    while (fgets(line, sizeof line, f) != NULL) {
+        const char *p = strstr(line, " size ");
+        if (p != NULL)
+            size = strtoll(p + 6, NULL, 10);
+    }
+    pclose(f);
+    return size;
+}
+#endif

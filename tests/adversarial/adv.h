@@ -78,6 +78,15 @@ void adv_snapshot(srv *s, char snap[256]);
 void adv_restore(srv *s, const char *snap);
 void adv_rm(const char *dir);
 
+#ifdef CKV_WITNESS_PATH
+/* Stop a witness (SIGTERM) but keep its data; start it again on the same
+ * port and data (a witness that was away and lags behind). */
+void adv_witness_pause(witness_proc *w);
+void adv_witness_resume(witness_proc *w, const char *name, const char *log_vkey);
+/* The size a witness last cosigned for the log (`ckv-witness status`), or -1. */
+long long adv_witness_size(witness_proc *w);
+#endif
+
 /* JSON edits on a malloc'd text (the old text is freed; returns the new). */
 char *adv_json_set_str(char *json, const char *key, const char *value);
 char *adv_json_set_int(char *json, const char *key, long long value);

@@ -33,6 +33,12 @@ static const char *const names[USERS] = {"alice", "bob", "carol", "dave"};
 
 struct run {
     srv s;
+#ifdef CKV_WITNESS_PATH
+    witness_proc w[3];
+    char warg[3][700];
+    const char *wargs[11];
+    const char *wkeys[3];
+#endif
     user u[USERS];
     uint64_t sent[USERS][USERS], got[USERS][USERS], receipts[USERS][USERS];
     uint64_t key_changes, messages;
@@ -126,17 +132,53 @@ static void test_honest_run(void **state)
     long per_round = USERS * (USERS - 1) * BURST;
     long rounds = (total + per_round - 1) / per_round;
     int rotations = 0, restarts = 0;
+    long long lag_size = -1;
     (void)state;
 
     assert_non_null(r);
     assert_true(rounds >= 4);
     srv_start(&r->s);
+#ifdef CKV_WITNESS_PATH
+    srv_kill(&r->s, SIGTERM);
+    for (int i = 0; i < 3; i++) {
+        static const char *const wn[3] = {"w1.honest", "w2.honest", "w3.honest"};
+        witness_start(&r->w[i], wn[i], r->s.vkey);
+        snprintf(r->warg[i], sizeof r->warg[i], "%s,%s", r->w[i].vkey, r->w[i].url);
+        r->wkeys[i] = r->w[i].vkey;
+    }
+    {
+        const char *args[] = {"--witness", r->warg[0], "--witness", r->warg[1], "--witness",
+                              r->warg[2], "--witness-quorum", "2", "--witness-refresh", "1",
+                              NULL};
+        memcpy(r->wargs, args, sizeof args);
+    }
+    harness_ckvd_args = r->wargs;
+    srv_restart(&r->s);
+    for (int i = 0; i < USERS; i++) {
+        ckv_client_options o = {0};
+        o.timeout_ms = 5000;
+        o.max_checkpoint_age = MAX_AGE;
+        o.max_view_age = 15;
+        user_new_opts(&r->u[i], r->s.url, r->s.vkey, names[i], &o, r->wkeys, 3, 2);
+        adv_register(&r->u[i]);
+    }
+#else
     for (int i = 0; i < USERS; i++) {
         user_new(&r->u[i], &r->s, names[i], NULL);
         adv_register(&r->u[i]);
         adv_reopen(&r->u[i], MAX_AGE);
     }
+#endif
     for (long round = 0; round < rounds; round++) {
+#ifdef CKV_WITNESS_PATH
+        /* the third witness is away from a fifth to three fifths of the run */
+        if (round == rounds / 5)
+            adv_witness_pause(&r->w[2]);
+        if (round == 3 * rounds / 5) {
+            lag_size = adv_witness_size(&r->w[2]);
+            adv_witness_resume(&r->w[2], "w3.honest", r->s.vkey);
+        }
+#endif
         /* a rotation at a quarter and at a half (by bob, then carol) */
         if (round == rounds / 4 || round == rounds / 2) {
             int who = round == rounds / 4 ? 1 : 2;
@@ -231,6 +273,25 @@ static void test_honest_run(void **state)
                 fail_msg("%s -> %s: %zu messages without a receipt", names[a], names[b],
                          undelivered);
         }
+#ifdef CKV_WITNESS_PATH
+    /* the lagging witness caught up (ckvd learned its size from a 409 and
+     * proved from there) */
+    {
+        ckv_view v;
+        long long now_size = -1;
+        OK(r->u[0].c, ckv_client_view(r->u[0].c, &v));
+        assert_true(lag_size > 0);
+        assert_true((uint64_t)lag_size < v.tree_size);
+        for (int i = 0; i < 100 && now_size < (long long)v.tree_size; i++) {
+            now_size = adv_witness_size(&r->w[2]);
+            if (now_size < (long long)v.tree_size)
+                usleep(100000);
+        }
+        assert_int_equal(now_size, (long long)v.tree_size);
+        printf("lagging witness: size %lld when it stopped, caught up to %llu\n", lag_size,
+               (unsigned long long)v.tree_size);
+    }
+#endif
     printf("honest run: %llu messages, %d rotations, %d ckvd restart(s) (%zu message(s) in the "
            "outbox across it), 0 alarms\n",
            (unsigned long long)sent, rotations, restarts, r->outbox_pending);
@@ -238,6 +299,11 @@ static void test_honest_run(void **state)
     for (int i = 0; i < USERS; i++)
         user_free(&r->u[i]);
     srv_stop(&r->s);
+#ifdef CKV_WITNESS_PATH
+    harness_ckvd_args = NULL;
+    for (int i = 0; i < 3; i++)
+        witness_stop(&r->w[i]);
+#endif
     free(r);
 }
 
