@@ -323,3 +323,25 @@ long long adv_witness_size(witness_proc *w)
     return size;
 }
 #endif
+
+#ifdef CKV_AUDIT_PATH
+int adv_audit(const char *state_dir, const char *vkey, const char *url, char *out, size_t cap)
+{
+    char cmd[1600], line[1024];
+    snprintf(cmd, sizeof cmd, "'%s' --quiet --timeout 20 --state '%s' --vkey '%s' '%s' 2>&1",
+             CKV_AUDIT_PATH, state_dir, vkey, url);
+    if (out != NULL && cap > 0)
+        out[0] = 0;
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    while (fgets(line, sizeof line, f) != NULL) {
+        const char *p = strstr(line, state_dir);
+        if (p != NULL && out != NULL && strstr(line, ".json") != NULL) {
+            size_t l = strcspn(p, " \n\t'\"");
+            snprintf(out, cap, "%.*s", (int)l, p);
+        }
+    }
+    int st = pclose(f);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+#endif

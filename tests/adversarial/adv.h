@@ -87,6 +87,13 @@ void adv_witness_resume(witness_proc *w, const char *name, const char *log_vkey)
 long long adv_witness_size(witness_proc *w);
 #endif
 
+#ifdef CKV_AUDIT_PATH
+/* Run ckv-audit (an outside auditor, its state in state_dir) on the log at
+ * url; returns its exit status (0 good, 1 misbehaved, ...); out (may be
+ * NULL) gets the evidence path it printed, if any. */
+int adv_audit(const char *state_dir, const char *vkey, const char *url, char *out, size_t cap);
+#endif
+
 /* JSON edits on a malloc'd text (the old text is freed; returns the new). */
 char *adv_json_set_str(char *json, const char *key, const char *value);
 char *adv_json_set_int(char *json, const char *key, long long value);

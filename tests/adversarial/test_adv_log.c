@@ -304,6 +304,7 @@ static void test_attack7_bad_proofs(void **state)
  * Lie B: bob's history (read because dave knows no earlier version of bob)
  * with the same rewritten first entry. Expected CKV_ERR_KT_BAD_PROOF,
  * "does not verify" (kt.c fetch_history: each entry proven).
+ * ckv-audit reading through the same front exits 1 (0 when honest).
  * Left behind: the monitor's position does not move (a second call fails
  * the same way; honest, it reads every entry from 0), bob is not stored. */
 static char *bump_time(const char *text, size_t len, size_t *out_len)
@@ -396,6 +397,21 @@ static void test_attack11_rewritten_entry(void **state)
         FAILS(d.c, ckv_client_monitor(d.c, &rep), CKV_ERR_KT_BAD_PROOF, "does not match");
         assert_true(liar_lies(&px) >= 1);
     }
+#ifdef CKV_AUDIT_PATH
+    /* an outside auditor reading through the same front: exit 1, evidence */
+    {
+        char state_dir[] = "/tmp/ckv-adv-audit-XXXXXX";
+        assert_non_null(mkdtemp(state_dir));
+        assert_int_equal(adv_audit(state_dir, s.vkey, px.url, NULL, 0), 1);
+        adv_rm(state_dir);
+        char state2[] = "/tmp/ckv-adv-audit-XXXXXX";
+        assert_non_null(mkdtemp(state2));
+        liar_hooks(&px, NULL, NULL, NULL);
+        assert_int_equal(adv_audit(state2, s.vkey, px.url, NULL, 0), 0);
+        adv_rm(state2);
+        liar_hooks(&px, NULL, bundle_after, &rc);
+    }
+#endif
     /* B: the history */
     liar_hooks(&px, NULL, history_after, NULL);
     for (int round = 0; round < 2; round++) {

@@ -62,6 +62,8 @@ static uint64_t view_size(user *u)
  * Detection when alice's requests reach the real log (the server's two
  * views meet): CKV_ERR_KT_INCONSISTENT, "fork" (core/kt.c
  * accept_checkpoint: two signed checkpoints of one size, two roots).
+ * ckv-audit, following the real log and then the fork with one state
+ * directory, exits 1 and writes evidence.
  * Left behind: alice's view stays the fork's checkpoint (it is the
  * evidence), every later request to either side of the split fails the
  * same way, mallory's key is not vouched for by the real log. */
@@ -100,6 +102,20 @@ static void test_attack4_split_view(void **state)
     assert_int_equal(rep.foreign_entries, 0);
     assert_int_equal(view_size(&b), forked);
 
+#ifdef CKV_AUDIT_PATH
+    /* an outside auditor that follows the log from both places catches the
+     * fork and writes evidence (ckv-audit, transparency-log/tools) */
+    {
+        char state_dir[] = "/tmp/ckv-adv-audit-XXXXXX", ev_path[700];
+        struct stat sb;
+        assert_non_null(mkdtemp(state_dir));
+        assert_int_equal(adv_audit(state_dir, s.vkey, s.url, NULL, 0), 0);
+        assert_int_equal(adv_audit(state_dir, s.vkey, f.url, ev_path, sizeof ev_path), 1);
+        assert_true(ev_path[0] != 0);
+        assert_int_equal(stat(ev_path, &sb), 0);
+        adv_rm(state_dir);
+    }
+#endif
     /* the views meet */
     sp.on = 0;
     for (int round = 0; round < 2; round++) {
