@@ -304,7 +304,9 @@ static void test_attack7_bad_proofs(void **state)
  * Lie B: bob's history (read because dave knows no earlier version of bob)
  * with the same rewritten first entry. Expected CKV_ERR_KT_BAD_PROOF,
  * "does not verify" (kt.c fetch_history: each entry proven).
- * ckv-audit reading through the same front exits 1 (0 when honest).
+ * ckv-audit reading through the same front exits 1 (0 when honest), and
+ * also for a hash tile with one bit flipped (clients of a log this small
+ * never need hash tiles: their bundle's own hashes are the level-0 tile).
  * Left behind: the monitor's position does not move (a second call fails
  * the same way; honest, it reads every entry from 0), bob is not stored. */
 static char *bump_time(const char *text, size_t len, size_t *out_len)
@@ -351,6 +353,19 @@ static void bundle_after(void *ctx, const liar_req *req, liar_resp *resp)
         }
         off += 2 + l;
     }
+}
+
+/* One bit of a hash tile (/tile/0/...) flipped. */
+static void hash_tile_after(void *ctx, const liar_req *req, liar_resp *resp)
+{
+    (void)ctx;
+    if (!liar_path_is(req, "GET", "/tile/0/") || resp->status != 200 || resp->len < 32)
+        return;
+    char *nb = malloc(resp->len);
+    memcpy(nb, resp->body, resp->len);
+    nb[resp->len - 1] ^= 0x01;
+    liar_resp_set(resp, 0, NULL, nb, resp->len);
+    free(nb);
 }
 
 static void history_after(void *ctx, const liar_req *req, liar_resp *resp)
@@ -409,6 +424,13 @@ static void test_attack11_rewritten_entry(void **state)
         liar_hooks(&px, NULL, NULL, NULL);
         assert_int_equal(adv_audit(state2, s.vkey, px.url, NULL, 0), 0);
         adv_rm(state2);
+        /* a rewritten hash tile */
+        char state3[] = "/tmp/ckv-adv-audit-XXXXXX";
+        assert_non_null(mkdtemp(state3));
+        liar_hooks(&px, NULL, hash_tile_after, NULL);
+        assert_int_equal(adv_audit(state3, s.vkey, px.url, NULL, 0), 1);
+        assert_true(liar_lies(&px) >= 1);
+        adv_rm(state3);
         liar_hooks(&px, NULL, bundle_after, &rc);
     }
 #endif
