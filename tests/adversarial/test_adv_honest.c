@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -258,6 +259,33 @@ static void test_honest_run(void **state)
             assert_int_not_equal(adv_state(&r->u[a], names[b]), CKV_TRUST_CHANGED);
         }
     assert_true(r->key_changes <= (uint64_t)rotations * (USERS - 1));
+    /* no evidence written, no gossip disagreement (and gossip did run) */
+    int agree = 0;
+    for (int a = 0; a < USERS; a++) {
+        char ev_dir[300];
+        struct stat sb;
+        snprintf(ev_dir, sizeof ev_dir, "%s/evidence", r->u[a].dir);
+        if (stat(ev_dir, &sb) == 0) {
+            char cmd[400];
+            snprintf(cmd, sizeof cmd, "ls -A '%s' | wc -l", ev_dir);
+            FILE *f = popen(cmd, "r");
+            int files = -1;
+            assert_non_null(f);
+            assert_int_equal(fscanf(f, "%d", &files), 1);
+            pclose(f);
+            if (files != 0)
+                fail_msg("%s wrote %d evidence file(s) in an honest run", names[a], files);
+        }
+        for (int b = 0; b < USERS; b++) {
+            ckv_gossip_state g;
+            if (a == b)
+                continue;
+            OK(r->u[a].c, ckv_profile_gossip_state(r->u[a].p, names[b], &g));
+            assert_int_not_equal(g.result, CKV_GOSSIP_DIFFER);
+            agree += g.result == CKV_GOSSIP_AGREE;
+        }
+    }
+    assert_int_equal(agree, USERS * (USERS - 1));
     /* delivery: every sent message is marked delivered in the sender's history */
     for (int a = 0; a < USERS; a++)
         for (int b = 0; b < USERS; b++) {
