@@ -134,7 +134,10 @@ static int load_key(const char *path, char name[CKV_TLOG_KEY_NAME_MAX + 1],
     }
     buf[n] = 0;
     buf[strcspn(buf, "\r\n")] = 0;
-    plus = strrchr(buf, '+');
+    /* the base64 part follows the fourth '+' (it may itself hold '+') */
+    plus = buf;
+    for (int k = 0; k < 4 && plus; k++)
+        plus = strchr(k ? plus + 1 : plus, '+');
     if (!plus || sodium_base642bin(raw, sizeof(raw), plus + 1, strlen(plus + 1), NULL, &raw_len,
                                    NULL, sodium_base64_VARIANT_ORIGINAL) != 0 ||
         raw_len != sizeof(raw) || raw[0] != CKV_TLOG_KEY_TYPE_ED25519) {
