@@ -235,6 +235,7 @@ struct conn {
     char *body;
     size_t len, cap;
     int too_large;
+    size_t drained; /* bytes of an oversized body thrown away */
 };
 
 static enum MHD_Result reply(struct MHD_Connection *c, int status, const char *ctype,
@@ -278,23 +279,27 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     if (*upload_size) {
-        if (!st->too_large) {
-            if (st->len + *upload_size > CKVW_MAX_BODY) {
-                st->too_large = 1;
-            } else {
-                if (st->len + *upload_size > st->cap) {
-                    size_t cap = st->cap ? st->cap : 4096;
-                    while (cap < st->len + *upload_size)
-                        cap *= 2;
-                    char *nb = realloc(st->body, cap);
-                    if (!nb)
-                        return MHD_NO;
-                    st->body = nb;
-                    st->cap = cap;
-                }
-                memcpy(st->body + st->len, upload, *upload_size);
-                st->len += *upload_size;
+        if (st->too_large) {
+            /* drain a little so the 413 can be read; close on a flood */
+            st->drained += *upload_size;
+            *upload_size = 0;
+            return st->drained > 4u * CKVW_MAX_BODY ? MHD_NO : MHD_YES;
+        }
+        if (st->len + *upload_size > CKVW_MAX_BODY) {
+            st->too_large = 1;
+        } else {
+            if (st->len + *upload_size > st->cap) {
+                size_t cap = st->cap ? st->cap : 4096;
+                while (cap < st->len + *upload_size)
+                    cap *= 2;
+                char *nb = realloc(st->body, cap);
+                if (!nb)
+                    return MHD_NO;
+                st->body = nb;
+                st->cap = cap;
             }
+            memcpy(st->body + st->len, upload, *upload_size);
+            st->len += *upload_size;
         }
         *upload_size = 0;
         return MHD_YES;
