@@ -13,7 +13,8 @@
  *                 checkpoint, and lookups prove against it; a stalled witness
  *                 (SIGSTOP) does not stop the others' quorum; a restart of ckvd
  *                 serves the same; a lagging witness catches up (409, then a
- *                 proof); a witness started later (empty) cosigns.
+ *                 proof); a witness started later (empty) cosigns; an answer
+ *                 with another key's cosignature is not counted.
  */
 #define _GNU_SOURCE
 #include <stdarg.h>
@@ -616,6 +617,52 @@ static void test_ckvd_witnesses(void **state)
             assert_int_equal(wit_stop(&w[i]), 0);
 }
 
+/* A witness URL that answers with another key's cosignature (same name,
+ * another key): ckvd must not count it, so quorum 2 is never met, and
+ * what it serves carries no line from that answer. */
+static void test_ckvd_impostor(void **state)
+{
+    (void)state;
+    struct srv s;
+    struct wit real, named, impostor;
+    char sdir[600], d1[600], d2[600], d3[600];
+    int c = -1;
+    snprintf(sdir, sizeof(sdir), "%s/ckvd-impostor", g_dir);
+    snprintf(d1, sizeof(d1), "%s/real", g_dir);
+    snprintf(d2, sizeof(d2), "%s/named", g_dir);
+    snprintf(d3, sizeof(d3), "%s/impostor", g_dir);
+    assert_int_equal(srv_start(&s, sdir, NULL), 0);
+    assert_int_equal(srv_stop(&s), 0);
+    const char *logs[] = {s.vkey, NULL};
+    assert_int_equal(wit_start_free(&real, d1, "real.example", logs), 0);
+    assert_int_equal(wit_start_free(&named, d2, "x.example", logs), 0);
+    assert_int_equal(wit_stop(&named), 0); /* only its key is used */
+    assert_int_equal(wit_start_free(&impostor, d3, "x.example", logs), 0);
+    assert_string_not_equal(named.vkey, impostor.vkey);
+    /* configured: named's key at the impostor's URL, and the real one */
+    struct wit cfg[2] = {named, real};
+    cfg[0].port = impostor.port;
+    start_ckvd(&s, sdir, cfg, 2, 2);
+    for (int i = 0; i < 50 && !srv_log_contains(&s, "without a valid cosignature"); i++)
+        sleep_ms(100);
+    assert_true(srv_log_contains(&s, "without a valid cosignature"));
+    char *note = NULL;
+    struct wit both[2] = {named, real};
+    assert_int_equal(served(&s, both, 2, &c, &note), 0);
+    assert_int_equal(c, 0); /* the log's own: no quorum was ever met */
+    assert_null(strstr(note, "x.example"));
+    free(note);
+    struct acct frank;
+    uint64_t size = 0;
+    acct_new(&frank, "frank");
+    assert_int_equal(acct_register(&s, &frank, 2), 200);
+    sleep_ms(1500);
+    assert_int_equal(lookup(&s, "frank", &size), 503);
+    assert_int_equal(srv_stop(&s), 0);
+    assert_int_equal(wit_stop(&real), 0);
+    assert_int_equal(wit_stop(&impostor), 0);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -636,7 +683,8 @@ int main(int argc, char **argv)
         const struct CMUnitTest t[] = {cmocka_unit_test(test_witness_program)};
         rc = cmocka_run_group_tests(t, NULL, NULL);
     } else {
-        const struct CMUnitTest t[] = {cmocka_unit_test(test_ckvd_witnesses)};
+        const struct CMUnitTest t[] = {cmocka_unit_test(test_ckvd_witnesses),
+                                       cmocka_unit_test(test_ckvd_impostor)};
         rc = cmocka_run_group_tests(t, NULL, NULL);
     }
     curl_global_cleanup();
