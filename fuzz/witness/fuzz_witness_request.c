@@ -20,16 +20,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static ckvw_config cfg;
 static ckv_tlog_verifier *logs[1];
 static ckvw_state *state;
+static char dir[] = "/tmp/ckvw-fuzz-XXXXXX";
 
 static void cleanup(void)
 {
+    static const char *const files[] = {"witness.db", "witness.db-wal", "witness.db-shm"};
+    char path[64];
     ckvw_state_close(state);
     ckv_tlog_verifier_free(logs[0]);
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+        unlink(path);
+    }
+    rmdir(dir);
 }
 
 static int init(void)
 {
-    static char dir[] = "/tmp/ckvw-fuzz-XXXXXX";
     char path[64], *vkey = NULL;
     uint8_t seed[32];
     if (!mkdtemp(dir) || sodium_init() < 0)
