@@ -48,6 +48,7 @@ struct ckvd_log {
     ckv_tlog_checkpoint latest_cp;
     struct ckvd_witness_set *ws; /* NULL: no witnesses */
     int pushed_once;
+    int served_cosigned;      /* what is served has a quorum (else: the log's own) */
     uint64_t pushed_size;     /* size of the last checkpoint pushed */
     time_t last_push;         /* CLOCK_MONOTONIC seconds of that push */
 };
@@ -125,9 +126,10 @@ static void push_locked(struct ckvd_log *l)
     if (r < 0)
         ckvd_logf("cannot read or write cosig.db: the served checkpoint does not advance");
     if (r == 1) {
-        if (!l->note || cp.size > l->cp.size)
+        if (!l->served_cosigned || cp.size > l->cp.size)
             ckvd_logf("serving checkpoint %llu, cosigned by a quorum of witnesses",
                       (unsigned long long)cp.size);
+        l->served_cosigned = 1;
         serve_locked(l, served, &cp);
     }
     l->pushed_once = 1;
@@ -285,6 +287,7 @@ int ckvd_log_open_witnessed(const char *dir, const char *origin, unsigned interv
         }
         if (found && scp.size <= l->latest_cp.size) {
             serve_locked(l, served, &scp);
+            l->served_cosigned = 1;
         } else {
             free(served);
             char *copy = strdup(l->latest);

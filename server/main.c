@@ -47,7 +47,7 @@ static void usage(FILE *f)
             "  --listen ADDR:PORT         IPv4 address and port (default 127.0.0.1:8470;\n"
             "                             port 0 picks a free one and prints it)\n"
             "  --data DIR                 state directory (created 0700): ckvd.db, log.db,\n"
-            "                             log.key (0600), log.vkey\n"
+            "                             log.key (0600), log.vkey, cosig.db (witnesses)\n"
             "  --checkpoint-interval MS   publish a signed checkpoint at least this often\n"
             "                             when entries are waiting (default 1000)\n"
             "  --origin ORIGIN            the log's name, used when the log is created\n"

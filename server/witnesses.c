@@ -17,7 +17,8 @@
  * checked with ckv_tlog_note_open against that witness's key before it is
  * kept (c2sp.org/tlog-cosignature). 409 (text/x.tlog.size): the witness's
  * size; prove from there and retry. Anything else: logged, retried at the
- * next round. Transfers are short (connect 2 s, total 5 s).
+ * next round. Transfers are short (connect 2 s, total 5 s) and run in
+ * parallel, one thread per witness.
  */
 #include "witnesses.h"
 
@@ -25,6 +26,7 @@
 #include <sodium.h>
 #include <sqlite3.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +41,8 @@ struct witness {
     char url[1024];               /* URL/add-checkpoint */
     uint64_t size;                /* its latest size as far as we know */
     char last_error[256];         /* to log a failure once, not every round */
+    char *got_line;               /* a push's verified cosignature, until stored */
+    uint64_t got_time;
 };
 
 struct ckvd_witness_set {
@@ -389,9 +393,8 @@ static void report(struct witness *w, const char *msg)
 }
 
 /* Push to one witness; 1 when it cosigned (and the cosignature is kept). */
-static int push_one(struct ckvd_witness_set *ws, struct witness *w, const char *note,
-                    const ckv_tlog_checkpoint *cp, ckvd_proof_fn proof, void *pctx,
-                    const int *stop)
+static int push_one(struct witness *w, const char *note, const ckv_tlog_checkpoint *cp,
+                    ckvd_proof_fn proof, void *pctx, const int *stop)
 {
     char msg[256], err[128];
     size_t nlen = strlen(note);
@@ -445,12 +448,8 @@ static int push_one(struct ckvd_witness_set *ws, struct witness *w, const char *
                 report(w, "answered 200 without a valid cosignature by its key: ignored");
                 return 0;
             }
-            ok = store_cosig(ws, w, cp->size, line, t) == 0;
-            free(line);
-            if (!ok) {
-                report(w, "cannot store its cosignature");
-                return 0;
-            }
+            w->got_line = line; /* stored by the caller, after every push */
+            w->got_time = t;
             w->size = cp->size;
             report(w, "");
             return 1;
@@ -519,17 +518,52 @@ static void prune_below(struct ckvd_witness_set *ws, uint64_t size)
     }
 }
 
+/* One thread per witness and round, so that a slow witness does not hold
+ * up the others; each touches only its own struct witness (the proof
+ * callback locks the log itself). The database is written after the join. */
+struct push_job {
+    struct witness *w;
+    const char *note;
+    const ckv_tlog_checkpoint *cp;
+    ckvd_proof_fn proof;
+    void *pctx;
+    const int *stop;
+};
+
+static void *push_thread(void *arg)
+{
+    struct push_job *j = arg;
+    (void)push_one(j->w, j->note, j->cp, j->proof, j->pctx, j->stop);
+    return NULL;
+}
+
 int ckvd_witness_set_push(struct ckvd_witness_set *ws, const char *note,
                           const ckv_tlog_checkpoint *cp, ckvd_proof_fn proof, void *proof_ctx,
                           const int *stop, char **served_out)
 {
     unsigned count = 0;
     char *served = NULL;
+    struct push_job jobs[CKVD_MAX_WITNESSES];
+    pthread_t th[CKVD_MAX_WITNESSES];
+    int started[CKVD_MAX_WITNESSES];
     save_checkpoint(ws, note, cp->size);
     for (size_t i = 0; i < ws->n; i++) {
-        if (stop && __atomic_load_n(stop, __ATOMIC_RELAXED))
-            break;
-        (void)push_one(ws, &ws->w[i], note, cp, proof, proof_ctx, stop);
+        jobs[i] = (struct push_job){&ws->w[i], note, cp, proof, proof_ctx, stop};
+        started[i] = pthread_create(&th[i], NULL, push_thread, &jobs[i]) == 0;
+        if (!started[i])
+            push_thread(&jobs[i]); /* no thread: push from here */
+    }
+    for (size_t i = 0; i < ws->n; i++)
+        if (started[i])
+            pthread_join(th[i], NULL);
+    for (size_t i = 0; i < ws->n; i++) {
+        struct witness *w = &ws->w[i];
+        if (!w->got_line)
+            continue;
+        if (store_cosig(ws, w, cp->size, w->got_line, w->got_time) != 0)
+            report(w, "cannot store its cosignature");
+        free(w->got_line);
+        w->got_line = NULL;
     }
     served = build_note(ws, cp->size, &count);
     if (!served)

@@ -1,12 +1,14 @@
 /*
  * handler.c: the add-checkpoint decision of ckv-witness (witness.h), in the
  * order of c2sp.org/tlog-witness:
- *   400  the body does not parse (request.c), the checkpoint note is
- *        malformed, old > checkpoint size, or a proof is given for old 0
  *   413  the body is over CKVW_MAX_BODY
+ *   400  the body does not parse (request.c) or the checkpoint note is
+ *        malformed
  *   404  no log key is configured for the checkpoint's origin
  *   403  no configured log key signed it (or a configured key's signature
  *        fails to verify)
+ *   400  old > checkpoint size, or a proof is given for old 0 (checked
+ *        after reading the state, so a rollback sent this way is kept)
  *   409  old is not the size of the latest checkpoint we cosigned for the
  *        origin (body: that size, text/x.tlog.size), or old equals the
  *        checkpoint's size but the root differs (a fork)

@@ -134,7 +134,10 @@ static int load_key(const char *path, char name[CKV_TLOG_KEY_NAME_MAX + 1],
     }
     buf[n] = 0;
     buf[strcspn(buf, "\r\n")] = 0;
-    plus = strrchr(buf, '+');
+    /* the base64 part follows the fourth '+' (it may itself hold '+') */
+    plus = buf;
+    for (int k = 0; k < 4 && plus; k++)
+        plus = strchr(k ? plus + 1 : plus, '+');
     if (!plus || sodium_base642bin(raw, sizeof(raw), plus + 1, strlen(plus + 1), NULL, &raw_len,
                                    NULL, sodium_base64_VARIANT_ORIGINAL) != 0 ||
         raw_len != sizeof(raw) || raw[0] != CKV_TLOG_KEY_TYPE_ED25519) {
@@ -232,6 +235,7 @@ struct conn {
     char *body;
     size_t len, cap;
     int too_large;
+    size_t drained; /* bytes of an oversized body thrown away */
 };
 
 static enum MHD_Result reply(struct MHD_Connection *c, int status, const char *ctype,
@@ -275,23 +279,27 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     if (*upload_size) {
-        if (!st->too_large) {
-            if (st->len + *upload_size > CKVW_MAX_BODY) {
-                st->too_large = 1;
-            } else {
-                if (st->len + *upload_size > st->cap) {
-                    size_t cap = st->cap ? st->cap : 4096;
-                    while (cap < st->len + *upload_size)
-                        cap *= 2;
-                    char *nb = realloc(st->body, cap);
-                    if (!nb)
-                        return MHD_NO;
-                    st->body = nb;
-                    st->cap = cap;
-                }
-                memcpy(st->body + st->len, upload, *upload_size);
-                st->len += *upload_size;
+        if (st->too_large) {
+            /* drain a little so the 413 can be read; close on a flood */
+            st->drained += *upload_size;
+            *upload_size = 0;
+            return st->drained > 4u * CKVW_MAX_BODY ? MHD_NO : MHD_YES;
+        }
+        if (st->len + *upload_size > CKVW_MAX_BODY) {
+            st->too_large = 1;
+        } else {
+            if (st->len + *upload_size > st->cap) {
+                size_t cap = st->cap ? st->cap : 4096;
+                while (cap < st->len + *upload_size)
+                    cap *= 2;
+                char *nb = realloc(st->body, cap);
+                if (!nb)
+                    return MHD_NO;
+                st->body = nb;
+                st->cap = cap;
             }
+            memcpy(st->body + st->len, upload, *upload_size);
+            st->len += *upload_size;
         }
         *upload_size = 0;
         return MHD_YES;

@@ -105,7 +105,9 @@ int srv_start(struct srv *s, const char *dir, const char *const *extra)
             return -1;
         }
         char *t = slurp(s->errlog, NULL);
-        const char *p = t ? strstr(t, "://127.0.0.1:") : NULL;
+        /* the start-up line (other lines may name other URLs: witnesses) */
+        const char *p = t ? strstr(t, "ckvd: serving ") : NULL;
+        p = p ? strstr(p, "://127.0.0.1:") : NULL;
         if (p && strchr(p, '\n'))
             s->port = atoi(p + 13);
         free(t);

@@ -21,80 +21,9 @@
 
 #include "witness.h"
 
+#include "tlogfix.h"
+
 #define ORIGIN "test.example/log"
-
-struct tlog {
-    char dir[64];
-    ckv_tlog_store *s;
-    ckv_tlog_signer *signer;
-    ckv_tlog_verifier *v;
-    uint64_t n;
-};
-
-static void tlog_new(struct tlog *t, const char *origin, uint8_t seed_byte)
-{
-    uint8_t seed[32];
-    char *skey = NULL, *vkey = NULL, path[128];
-    ckv_tlog_store_options o = {.cache_tiles = 0, .durable = false, .read_only = false};
-    memset(t, 0, sizeof(*t));
-    memset(seed, seed_byte, sizeof(seed));
-    snprintf(t->dir, sizeof(t->dir), "/tmp/ckvw-unit-XXXXXX");
-    assert_non_null(mkdtemp(t->dir));
-    snprintf(path, sizeof(path), "%s/log.db", t->dir);
-    assert_int_equal(ckv_tlog_signer_from_seed(origin, seed, &skey, &vkey), CKV_OK);
-    assert_int_equal(ckv_tlog_signer_parse(skey, strlen(skey), &t->signer), CKV_OK);
-    assert_int_equal(ckv_tlog_verifier_parse(vkey, strlen(vkey), &t->v), CKV_OK);
-    assert_int_equal(ckv_tlog_store_create(path, origin, &o, &t->s), CKV_OK);
-    free(skey);
-    free(vkey);
-}
-
-static void tlog_free(struct tlog *t)
-{
-    char cmd[128];
-    ckv_tlog_store_close(t->s);
-    ckv_tlog_signer_free(t->signer);
-    ckv_tlog_verifier_free(t->v);
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", t->dir);
-    assert_int_equal(system(cmd), 0);
-}
-
-/* Append k entries (tagged, so two logs differ) and sign a checkpoint. */
-static char *tlog_grow(struct tlog *t, uint64_t k, const char *tag)
-{
-    char buf[64], *note = NULL;
-    for (uint64_t i = 0; i < k; i++) {
-        snprintf(buf, sizeof(buf), "%s entry %llu", tag, (unsigned long long)t->n++);
-        ckv_tlog_entry e = {(const uint8_t *)buf, strlen(buf)};
-        assert_int_equal(ckv_tlog_store_append(t->s, &e, 1, NULL), CKV_OK);
-    }
-    assert_int_equal(ckv_tlog_store_publish(t->s, t->signer, NULL, &note), CKV_OK);
-    return note;
-}
-
-/* An add-checkpoint body: old, the proof old -> new from t (when t), note. */
-static char *body_of(struct tlog *t, uint64_t old, uint64_t new_size, const char *note,
-                     int corrupt, size_t *len)
-{
-    ckv_tlog_consistency_proof p;
-    char *b = malloc(70000);
-    size_t n;
-    p.path_len = 0;
-    if (t && old > 0 && old < new_size)
-        assert_int_equal(ckv_tlog_store_consistency_proof(t->s, old, new_size, &p), CKV_OK);
-    if (corrupt && p.path_len)
-        p.path[0].b[0] ^= 1;
-    n = (size_t)sprintf(b, "old %llu\n", (unsigned long long)old);
-    for (size_t i = 0; i < p.path_len; i++) {
-        sodium_bin2base64(b + n, 45, p.path[i].b, 32, sodium_base64_VARIANT_ORIGINAL);
-        n += 44;
-        b[n++] = '\n';
-    }
-    b[n++] = '\n';
-    n += (size_t)sprintf(b + n, "%s", note);
-    *len = n;
-    return b;
-}
 
 struct fixture {
     struct tlog a;
@@ -245,14 +174,14 @@ static void test_grow_and_refresh(void **state)
     ckvw_answer a;
     size_t len;
     char *n3 = tlog_grow(&f->a, 3, "a");
-    char *b = body_of(&f->a, 0, 3, n3, 0, &len);
+    char *b = tlog_body(&f->a, 0, 3, n3, 0, &len);
     /* first sight: trust on first use */
     assert_int_equal(submit(f, b, len, 1000, &a), 200);
     check_cosig(f, n3, &a, 1000);
     free(a.body);
     /* the same checkpoint again, old = its size: re-cosigned, fresh time */
     free(b);
-    b = body_of(&f->a, 3, 3, n3, 0, &len);
+    b = tlog_body(&f->a, 3, 3, n3, 0, &len);
     assert_int_equal(submit(f, b, len, 1010, &a), 200);
     check_cosig(f, n3, &a, 1010);
     free(a.body);
@@ -261,7 +190,7 @@ static void test_grow_and_refresh(void **state)
     uint64_t old = 3;
     for (int step = 0; step < 6; step++) {
         char *n = tlog_grow(&f->a, (uint64_t)(step * 7 + 1), "a");
-        b = body_of(&f->a, old, f->a.n, n, 0, &len);
+        b = tlog_body(&f->a, old, f->a.n, n, 0, &len);
         assert_int_equal(submit(f, b, len, 1020 + (uint64_t)step, &a), 200);
         check_cosig(f, n, &a, 1020 + (uint64_t)step);
         free(a.body);
@@ -271,7 +200,7 @@ static void test_grow_and_refresh(void **state)
     }
     /* a wrong old: 409 with our size, text/x.tlog.size */
     char *n = tlog_grow(&f->a, 2, "a");
-    b = body_of(&f->a, 3, f->a.n, n, 0, &len);
+    b = tlog_body(&f->a, 3, f->a.n, n, 0, &len);
     assert_int_equal(submit(f, b, len, 1100, &a), 409);
     assert_string_equal(a.ctype, "text/x.tlog.size");
     char want[32];
@@ -280,7 +209,7 @@ static void test_grow_and_refresh(void **state)
     free(a.body);
     free(b);
     /* the right old then works */
-    b = body_of(&f->a, old, f->a.n, n, 0, &len);
+    b = tlog_body(&f->a, old, f->a.n, n, 0, &len);
     assert_int_equal(submit(f, b, len, 1101, &a), 200);
     free(a.body);
     free(b);
@@ -297,14 +226,14 @@ static void test_refusals(void **state)
     ckvw_answer a;
     size_t len;
     char *n5 = tlog_grow(&f->a, 5, "a");
-    char *b = body_of(&f->a, 0, 5, n5, 0, &len);
+    char *b = tlog_body(&f->a, 0, 5, n5, 0, &len);
     assert_int_equal(submit(f, b, len, 2000, &a), 200);
     free(a.body);
     free(b);
     char *n9 = tlog_grow(&f->a, 4, "a");
 
     /* a bad proof: 422, kept as a conflict */
-    b = body_of(&f->a, 5, 9, n9, 1, &len);
+    b = tlog_body(&f->a, 5, 9, n9, 1, &len);
     assert_int_equal(submit(f, b, len, 2001, &a), 422);
     free(a.body);
     /* the same request again is kept once */
@@ -313,7 +242,7 @@ static void test_refusals(void **state)
     free(b);
     assert_int_equal(count_conflicts(f, "bad_proof"), 1);
     /* an empty proof for a growth: 422 */
-    b = body_of(NULL, 5, 9, n9, 0, &len);
+    b = tlog_body(NULL, 5, 9, n9, 0, &len);
     assert_int_equal(submit(f, b, len, 2003, &a), 422);
     free(a.body);
     free(b);
@@ -322,7 +251,7 @@ static void test_refusals(void **state)
     struct tlog fork;
     tlog_new(&fork, ORIGIN, 7);
     char *f5 = tlog_grow(&fork, 5, "other");
-    b = body_of(NULL, 5, 5, f5, 0, &len);
+    b = tlog_body(NULL, 5, 5, f5, 0, &len);
     assert_int_equal(submit(f, b, len, 2004, &a), 409);
     assert_string_equal(a.body, "5\n");
     free(a.body);
@@ -330,24 +259,24 @@ static void test_refusals(void **state)
     assert_int_equal(count_conflicts(f, "fork"), 1);
     /* the fork grown, with a proof from its own 5: 422 (our root at 5 differs) */
     char *f8 = tlog_grow(&fork, 3, "other");
-    b = body_of(&fork, 5, 8, f8, 0, &len);
+    b = tlog_body(&fork, 5, 8, f8, 0, &len);
     assert_int_equal(submit(f, b, len, 2005, &a), 422);
     free(a.body);
     free(b);
     assert_int_equal(count_conflicts(f, "bad_proof"), 3);
 
     /* the real growth is still accepted */
-    b = body_of(&f->a, 5, 9, n9, 0, &len);
+    b = tlog_body(&f->a, 5, 9, n9, 0, &len);
     assert_int_equal(submit(f, b, len, 2006, &a), 200);
     free(a.body);
     free(b);
     /* a rollback: the older checkpoint 5 (old 9 > 5: 400; old 5: 409) */
-    b = body_of(NULL, 5, 5, n5, 0, &len);
+    b = tlog_body(NULL, 5, 5, n5, 0, &len);
     assert_int_equal(submit(f, b, len, 2007, &a), 409);
     assert_string_equal(a.body, "9\n");
     free(a.body);
     free(b);
-    b = body_of(NULL, 9, 5, n5, 0, &len);
+    b = tlog_body(NULL, 9, 5, n5, 0, &len);
     assert_int_equal(submit(f, b, len, 2008, &a), 400);
     free(a.body);
     free(b);
@@ -357,13 +286,13 @@ static void test_refusals(void **state)
     struct tlog stranger, elsewhere;
     tlog_new(&stranger, ORIGIN, 9);
     char *s12 = tlog_grow(&stranger, 12, "s");
-    b = body_of(NULL, 9, 12, s12, 0, &len);
+    b = tlog_body(NULL, 9, 12, s12, 0, &len);
     assert_int_equal(submit(f, b, len, 2009, &a), 403);
     free(a.body);
     free(b);
     tlog_new(&elsewhere, "elsewhere.example/log", 7);
     char *e2 = tlog_grow(&elsewhere, 2, "e");
-    b = body_of(NULL, 0, 2, e2, 0, &len);
+    b = tlog_body(NULL, 0, 2, e2, 0, &len);
     assert_int_equal(submit(f, b, len, 2010, &a), 404);
     free(a.body);
     free(b);
@@ -371,13 +300,13 @@ static void test_refusals(void **state)
     char *forged = strdup(n9);
     size_t fl = strlen(forged);
     forged[fl - 3] = forged[fl - 3] == 'A' ? 'B' : 'A';
-    b = body_of(NULL, 9, 9, forged, 0, &len);
+    b = tlog_body(NULL, 9, 9, forged, 0, &len);
     assert_int_equal(submit(f, b, len, 2011, &a), 403);
     free(a.body);
     free(b);
     free(forged);
     /* old > size: 400; proof with old 0: 400; a broken note: 400 */
-    b = body_of(NULL, 10, 9, n9, 0, &len);
+    b = tlog_body(NULL, 10, 9, n9, 0, &len);
     assert_int_equal(submit(f, b, len, 2012, &a), 400);
     free(a.body);
     free(b);
@@ -394,7 +323,7 @@ static void test_refusals(void **state)
     free(a.body);
 
     /* nothing of that moved the witness: 9 is still its size */
-    b = body_of(NULL, 9, 9, n9, 0, &len);
+    b = tlog_body(NULL, 9, 9, n9, 0, &len);
     assert_int_equal(submit(f, b, len, 2016, &a), 200);
     free(a.body);
     free(b);
@@ -402,7 +331,7 @@ static void test_refusals(void **state)
     /* a restart keeps the state and the conflicts */
     ckvw_state_close(f->st);
     assert_int_equal(ckvw_state_open(f->path, &f->st), CKV_OK);
-    b = body_of(NULL, 0, 9, n9, 0, &len);
+    b = tlog_body(NULL, 0, 9, n9, 0, &len);
     assert_int_equal(submit(f, b, len, 2017, &a), 409);
     assert_string_equal(a.body, "9\n");
     free(a.body);
@@ -452,7 +381,7 @@ static void test_race(void **state)
     ckvw_answer a;
     size_t len;
     char *n = tlog_grow(&f->a, 1, "a");
-    char *b = body_of(&f->a, 0, 1, n, 0, &len);
+    char *b = tlog_body(&f->a, 0, 1, n, 0, &len);
     assert_int_equal(submit(f, b, len, 3000, &a), 200);
     free(a.body);
     free(b);
@@ -464,8 +393,8 @@ static void test_race(void **state)
         char *n2 = tlog_grow(&f->a, 1, "a");
         uint64_t s2 = f->a.n;
         size_t l1, l2;
-        char *b1 = body_of(&f->a, base, s1, n1, 0, &l1);
-        char *b2 = body_of(&f->a, base, s2, n2, 0, &l2);
+        char *b1 = tlog_body(&f->a, base, s1, n1, 0, &l1);
+        char *b2 = tlog_body(&f->a, base, s2, n2, 0, &l2);
         pthread_barrier_t bar;
         pthread_barrier_init(&bar, NULL, 2);
         struct racer r1 = {f, b1, l1, 0, "", &bar}, r2 = {f, b2, l2, 0, "", &bar};
@@ -483,7 +412,7 @@ static void test_race(void **state)
         assert_string_equal(r1.status == 409 ? r1.answer : r2.answer, want);
         /* the witness's size is the winner's: old = won matches */
         char *nn = tlog_grow(&f->a, 1, "a");
-        char *bb = body_of(&f->a, won, f->a.n, nn, 0, &len);
+        char *bb = tlog_body(&f->a, won, f->a.n, nn, 0, &len);
         assert_int_equal(submit(f, bb, len, 3001, &a), 200);
         free(a.body);
         base = f->a.n;
