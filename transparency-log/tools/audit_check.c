@@ -599,9 +599,11 @@ static int check_directory(struct audit *a, uint64_t k, const uint8_t *bundle, s
         }
         ents[n++] = (audit_evidence_entry){v.has_prev ? "later" : "entry", en[i].data, en[i].len,
                                            index, prc == 0 ? p2 : NULL, l2};
+        char summary[700];
+        snprintf(summary, sizeof summary, "a directory entry breaks its account's chain (%s)",
+                 v.why);
         audit_evidence ev = {.kind = "broken_chain",
-                             .summary = "a directory entry in the log breaks its account's "
-                                        "chain rules",
+                             .summary = summary,
                              .detail = v.why,
                              .entries = ents,
                              .nentries = n};
