@@ -115,6 +115,33 @@ ckv_status ckv_kt_ev_fork(ckv_client *c, ckv_status st, const char *served, size
     return finish(c, ev, vkey, st);
 }
 
+/* The server's consistency proof old -> new (for gossip, where the caller
+ * did not keep it). *n = 0 when it cannot be had. c->err is kept. */
+static void fetch_proof(ckv_client *c, uint64_t old_size, uint64_t new_size, ckv_tlog_hash *path,
+                        size_t *n)
+{
+    char q[128], saved[CKV_ERRMSG_MAX];
+    json_t *ans = NULL, *a;
+    size_t i, got;
+    *n = 0;
+    memcpy(saved, c->err, sizeof saved);
+    snprintf(q, sizeof q, "/v1/log/consistency?old=%llu&new=%llu", (unsigned long long)old_size,
+             (unsigned long long)new_size);
+    if (ckv_net_json(c, "GET", q, NULL, 0, 0, &ans) == CKV_OK &&
+        json_is_array(a = json_object_get(ans, "proof")) &&
+        json_array_size(a) <= CKV_TLOG_MAX_PROOF) {
+        for (i = 0; i < json_array_size(a); i++) {
+            const char *s = json_string_value(json_array_get(a, i));
+            if (s == NULL || ckv_unb64(s, path[i].b, 32, &got) != CKV_OK || got != 32)
+                break;
+        }
+        if (i == json_array_size(a))
+            *n = i;
+    }
+    json_decref(ans);
+    memcpy(c->err, saved, sizeof saved);
+}
+
 /* Our view and a served (or gossiped) checkpoint that a consistency proof
  * failed to join: a fork when the proof reproduces the larger signed root
  * but gives another smaller root, else `fallback` (bad_proof/split_view). */
@@ -127,11 +154,12 @@ static ckv_status two_views(ckv_client *c, ckv_status st, const char *fallback,
     uint8_t *view = NULL;
     size_t vl = 0, iv = 0, is = 0;
     ckv_tlog_checkpoint *a = malloc(sizeof *a), *b = malloc(sizeof *b);
-    ckv_tlog_hash fr, sr;
+    ckv_tlog_hash fr, sr, *fetched = NULL;
     const char *kind = fallback;
     ckv_evidence *ev = NULL;
 
-    if (a == NULL || b == NULL || c->p->dir == NULL || load_pins(c, &k2, &view, &vl) != CKV_OK)
+    if (served == NULL || a == NULL || b == NULL || c->p->dir == NULL ||
+        load_pins(c, &k2, &view, &vl) != CKV_OK)
         goto out;
     /* both notes were opened before: parse the bodies for sizes and roots */
     const ckv_tlog_verifier *vs[1] = {c->vkey};
@@ -139,6 +167,11 @@ static ckv_status two_views(ckv_client *c, ckv_status st, const char *fallback,
         ckv_tlog_checkpoint_open(served, served_len, c->origin, vs, 1, b, NULL) != CKV_OK)
         goto out;
     const ckv_tlog_checkpoint *old = served_is_new ? a : b, *new = served_is_new ? b : a;
+    if (path == NULL && old->size > 0 && old->size < new->size &&
+        (fetched = malloc(sizeof *fetched * CKV_TLOG_MAX_PROOF)) != NULL) {
+        fetch_proof(c, old->size, new->size, fetched, &path_len);
+        path = path_len > 0 ? fetched : NULL;
+    }
     if (path != NULL && old->size > 0 && old->size < new->size &&
         ckv_evidence_consistency_roots(old->size, new->size, path, path_len, NULL, &fr, &sr) ==
             CKV_OK &&
@@ -157,6 +190,7 @@ static ckv_status two_views(ckv_client *c, ckv_status st, const char *fallback,
         ev = NULL;
     }
 out:
+    free(fetched);
     free(a);
     free(b);
     free(view);

@@ -24,15 +24,19 @@ ckv_status ckv_kt_ev_fork(ckv_client *c, ckv_status st, const char *served, size
 /* A consistency proof between our view and the served checkpoint failed.
  * served_is_new: the served one is the larger. Written as a fork when the
  * proof reproduces the larger signed root but another smaller root, else
- * as bad_proof. */
+ * as bad_proof. served NULL: nothing is written (callers that are not
+ * about a served checkpoint, e.g. gossip's prefix check). */
 ckv_status ckv_kt_ev_consistency(ckv_client *c, ckv_status st, const char *served,
                                  size_t served_len, int served_is_new, const ckv_tlog_hash *path,
                                  size_t path_len);
 
 /* Gossip (split view): our view and the checkpoint contact `peer` sent
  * (peer_is_new: the peer's is the larger) are not consistent: same size
- * and other roots (path NULL), or the server's consistency proof between
- * them (path, path_len) fails. Kind split_view. */
+ * and other roots, or the server's consistency proof between them fails:
+ * pass it as path/path_len, or path NULL to have it fetched again from the
+ * server (/v1/log/consistency). Kind split_view (the file proves it when
+ * the sizes are equal, when the proof shows another smaller root, and when
+ * the server's proof fails between the two signed checkpoints). */
 ckv_status ckv_kt_ev_split_view(ckv_client *c, ckv_status st, const char *peer,
                                 const char *peer_note, size_t peer_len, int peer_is_new,
                                 const ckv_tlog_hash *path, size_t path_len);

@@ -6,7 +6,8 @@
  * checkpoint of the same size and a larger checkpoint the log cannot
  * prove consistent. Each time the error names an evidence file in
  * <profile dir>/evidence/ (mode 0600), and the file proves the
- * misbehaviour: checked with the library and with `ckv-audit
+ * misbehaviour; the split-view hook (gossip) proves a same-size split and
+ * one the server's proof cannot join: checked with the library and with `ckv-audit
  * verify-evidence --vkey` (exit 0); a copy with a flipped signature byte
  * does not (exit 1).
  */
@@ -19,6 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include <jansson.h>
@@ -27,6 +29,7 @@
 #include "ckv/evidence.h"
 #include "ckv/tlog.h"
 #include "harness.h"
+#include "kt_evidence.h" /* core/: the split-view hook gossip calls */
 #include "proxy.h"
 
 #define OK(c, x)                                                                                   \
@@ -214,6 +217,37 @@ static void test_client_evidence(void **state)
     expect_evidence(&d, &s, "bad_proof");
     proxy_override(&px, NULL, NULL);
     OK(d.c, ckv_client_monitor(d.c, &rep));
+
+    /* split_view (gossip): bob's checkpoint of our size with another root */
+    OK(d.c, ckv_client_view(d.c, &v));
+    note = signed_checkpoint(&s, v.tree_size, 0x33);
+    assert_int_equal(ckv_kt_ev_split_view(d.c,
+                                          ckv_client_fail(d.c, CKV_ERR_KT_INCONSISTENT,
+                                                          "split view with bob"),
+                                          "bob", note, strlen(note), 0, NULL, 0),
+                     CKV_ERR_KT_INCONSISTENT);
+    free(note);
+    expect_evidence(&d, &s, "split_view");
+    /* a larger one from bob: the server's proof (fetched again) fails */
+    OK(a.c, ckv_client_rotate(a.c));
+    note = signed_checkpoint(&s, v.tree_size + 1, 0x34);
+    for (int i = 0; i < 100; i++) { /* until ckvd can prove size + 1 */
+        char u2[300], *cp2;
+        snprintf(u2, sizeof u2, "%s/checkpoint", s.url);
+        cp2 = http_get(u2);
+        int ready = cp2 != NULL && strtoull(strchr(cp2, '\n') + 1, NULL, 10) > v.tree_size;
+        free(cp2);
+        if (ready)
+            break;
+        usleep(50000);
+    }
+    assert_int_equal(ckv_kt_ev_split_view(d.c,
+                                          ckv_client_fail(d.c, CKV_ERR_KT_INCONSISTENT,
+                                                          "split view with bob"),
+                                          "bob", note, strlen(note), 1, NULL, 0),
+                     CKV_ERR_KT_INCONSISTENT);
+    free(note);
+    expect_evidence(&d, &s, "split_view");
 
     free(real_bob);
     free(real_alice);
