@@ -15,6 +15,10 @@
  *   sent_size(8) sent_root(32) result(1) their_size(8) our_size(8) at(8)
  * sent_* is the view last gossiped to that contact, so a note goes out only
  * when our view moved (and always on the first message of a session).
+ * A split view also writes an evidence file (kt_evidence.c, kind
+ * split_view, docs/evidence.md) and is reported as CKV_EV_SPLIT_VIEW. A
+ * check that cannot be decided (network, the server cannot prove a size
+ * it never showed us) changes nothing.
  */
 #include "kt_evidence.h"
 #include "online.h"
