@@ -82,6 +82,10 @@ static const struct status_text table[] = {
     S(CKV_ERR_DIR_ORIGIN, "the directory entry belongs to another log"),
     S(CKV_ERR_DIR_NAME, "the directory entry is for another account than the one asked for"),
     S(CKV_ERR_DIR_NAME_TAKEN, "the account name is registered already; choose another name"),
+    S(CKV_ERR_EVIDENCE_MALFORMED, "the evidence file is not valid ckv-evidence/1 JSON; check it "
+                                  "is the file a ckv program wrote, complete and unedited"),
+    S(CKV_ERR_EVIDENCE_KEY, "the evidence is about another log than the verifier key given; "
+                            "check which log key the evidence should be checked against"),
 
     S(CKV_ERR_NET, "the server could not be reached; check the URL and that it runs"),
     S(CKV_ERR_HTTP, "the server answered with an error"),
@@ -99,6 +103,15 @@ static const struct status_text table[] = {
     S(CKV_ERR_CLOCK_SKEW, "this computer's clock differs too much from the server's; set the clock right"),
     S(CKV_ERR_RATE_LIMITED, "the server asks to slow down; retry later"),
     S(CKV_ERR_NOT_REGISTERED, "the account is not registered on the server; run 'ckv register'"),
+    S(CKV_ERR_KT_NO_QUORUM, "the log's checkpoint carries fewer valid cosignatures from the pinned "
+                            "witnesses than the quorum: it is refused; the witnesses may be down "
+                            "or the server may be showing an unwitnessed view, try again later"),
+    S(CKV_ERR_KT_VIEW_FROZEN, "the newest witnessed log view is older than the maximum view age: "
+                              "the server may be freezing our view; sending waits (receiving "
+                              "still works), try again later or report it"),
+    S(CKV_ERR_KT_SPLIT_VIEW, "a contact's signed log view is not consistent with ours: the server "
+                             "shows different logs to different users (split view); evidence was "
+                             "kept, do not trust new keys from this server"),
 };
 #undef S
 

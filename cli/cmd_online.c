@@ -40,7 +40,10 @@
 
 #define HELP_MAX_AGE                                                                       \
     "--max-age SECONDS (or env CKV_MAX_AGE): the oldest checkpoint a key check may\n"    \
-    "rest on before it is refreshed from the log (default 60).\n"
+    "rest on before it is refreshed from the log (default 60).\n"                        \
+    "--max-view-age SECONDS (or env CKV_MAX_VIEW_AGE): with witnesses pinned, the\n"      \
+    "oldest the witnesses' cosignatures on our log view may be before sending\n"         \
+    "refuses (the server may be freezing our view; default 3600).\n"
 
 const char cli_help_register[] =
     "usage: ckv [--profile NAME] register\n"
@@ -102,7 +105,10 @@ const char cli_help_reset[] =
     "created with 'ckv init' under the same account name. Contacts see a key\n"
     "change. Prints our new public code.\n" HELP_TAIL;
 
-enum { OPT_WAIT = 1, OPT_MAX_AGE };
+enum { OPT_WAIT = 1, OPT_MAX_AGE, OPT_MAX_VIEW_AGE };
+
+/* --max-view-age (or env CKV_MAX_VIEW_AGE) of send/recv; 0: core's default */
+static long max_view_age;
 
 /* Longest text `send` takes: ckvd stores an envelope of at most 64 KiB as
  * JSON with the ciphertext in base64 (4/3), so 32 KiB of text leaves room
@@ -171,6 +177,116 @@ int cli_online_pin(ckv_profile *p, const char *server, const char *vkey)
     return 0;
 }
 
+/* ---- init: witnesses ----------------------------------------------------------- */
+
+int cli_witness_args(const char *server, char *const *args, size_t n, long *quorum, char **keys)
+{
+    for (size_t i = 0; i < n; i++) {
+        char *k = NULL;
+        size_t len = 0;
+        ckv_tlog_verifier *v = NULL;
+        if (args[i][0] == '@') {
+            if (cli_read_file(args[i] + 1, 4096, &k, &len) != 0)
+                return 2;
+            k[strcspn(k, "\r\n")] = 0; /* the first line */
+        } else if ((k = strdup(args[i])) == NULL) {
+            cli_error("init: out of memory");
+            return 2;
+        }
+        keys[i] = k; /* the caller frees */
+        if (ckv_tlog_verifier_parse(k, strlen(k), &v) != CKV_OK ||
+            ckv_tlog_verifier_type(v) != CKV_TLOG_KEY_TYPE_COSIGNATURE) {
+            ckv_tlog_verifier_free(v);
+            cli_error("init: bad --witness '%s': expected a witness's cosigner verifier key "
+                      "NAME+HASH+BASE64 (type 0x04) as ckv-witness wrote it to DATA/witness.vkey "
+                      "(or @FILE to read it)",
+                      k);
+            return 2;
+        }
+        for (size_t j = 0; j < i; j++) {
+            ckv_tlog_verifier *u = NULL;
+            int same = ckv_tlog_verifier_parse(keys[j], strlen(keys[j]), &u) == CKV_OK &&
+                       strcmp(ckv_tlog_verifier_name(u), ckv_tlog_verifier_name(v)) == 0;
+            ckv_tlog_verifier_free(u);
+            if (same) {
+                cli_error("init: witness '%s' is given twice; give each witness once",
+                          ckv_tlog_verifier_name(v));
+                ckv_tlog_verifier_free(v);
+                return 2;
+            }
+        }
+        ckv_tlog_verifier_free(v);
+    }
+    if (n > 0 && !server) {
+        cli_error("init: --witness needs --server and --log-key (witnesses cosign that log)");
+        return 2;
+    }
+    if (n == 0 && *quorum != 0) {
+        cli_error("init: --quorum K needs at least one --witness VKEY");
+        return 2;
+    }
+    if (n > 0 && *quorum == 0)
+        *quorum = (long)n;
+    if (n > 0 && (*quorum < 1 || *quorum > (long)n)) {
+        cli_error("init: bad --quorum %ld: give a number of witnesses from 1 to %zu (the "
+                  "witnesses given)",
+                  *quorum, n);
+        return 2;
+    }
+    return 0;
+}
+
+int cli_witness_pin(ckv_profile *p, char **keys, size_t n, long quorum)
+{
+    ckv_status st;
+    if (n == 0)
+        return 0;
+    st = ckv_profile_pin_witnesses(p, (const char *const *)keys, n, (unsigned)quorum);
+    if (st == CKV_ERR_INVALID_ARG) {
+        cli_error("init: the witnesses were refused (the same key twice, or more than %d); "
+                  "the profile was created without witnesses",
+                  CKV_WITNESS_MAX);
+        return -1;
+    }
+    if (st != CKV_OK) {
+        cli_fail(st, "init: cannot pin the witnesses in the profile");
+        return -1;
+    }
+    return 0;
+}
+
+const char *cli_gossip_name(int result)
+{
+    return result == CKV_GOSSIP_AGREE ? "agree" : result == CKV_GOSSIP_DIFFER ? "differ" : "unknown";
+}
+
+void cli_print_gossip(ckv_profile *p, const char *contact)
+{
+    ckv_gossip_state gs;
+    if (ckv_profile_gossip_state(p, contact, &gs) != CKV_OK || gs.result == CKV_GOSSIP_UNKNOWN) {
+        fprintf(stderr, "ckv: log views with '%s': unknown (no checkpoint from them checked yet)\n",
+                contact);
+        return;
+    }
+    if (gs.result == CKV_GOSSIP_AGREE)
+        fprintf(stderr, "ckv: log views with '%s': agree (their size %llu, ours %llu)\n", contact,
+                (unsigned long long)gs.their_size, (unsigned long long)gs.our_size);
+    else
+        cli_warn("log views with '%s' DIFFER (their size %llu, ours %llu): the server shows us "
+                 "different logs (split view); see the evidence/ folder of the profile",
+                 contact, (unsigned long long)gs.their_size, (unsigned long long)gs.our_size);
+}
+
+void cli_print_witnesses(ckv_profile *p)
+{
+    char *keys = NULL;
+    size_t n = 0;
+    unsigned k = 0;
+    if (ckv_profile_witnesses(p, &keys, &n, &k) == CKV_OK && n > 0)
+        fprintf(stderr, "ckv: witnesses: %u of %zu pinned witnesses must cosign the log\n", k, n);
+    free(keys);
+}
+
 /* ---- shared ------------------------------------------------------------------- */
 
 /* Open the profile and a client on its pinned server; -1 after an error. */
@@ -183,6 +299,7 @@ static int online_open(const struct cli_globals *g, const char *what, int64_t ma
 
     memset(&o, 0, sizeof(o));
     o.max_checkpoint_age = max_age;
+    o.max_view_age = max_view_age;
     o.ca_file = getenv("CKV_CA_FILE");
     if (o.ca_file && !*o.ca_file)
         o.ca_file = NULL;
@@ -287,15 +404,21 @@ static int parse_common(struct cli_globals *g, const struct cli_command *cmd, in
     static const struct option with_wait[] = {
         {"wait", required_argument, NULL, OPT_WAIT},
         {"max-age", required_argument, NULL, OPT_MAX_AGE},
+        {"max-view-age", required_argument, NULL, OPT_MAX_VIEW_AGE},
         {NULL, 0, NULL, 0},
     };
     static const struct option age_only[] = {
         {"max-age", required_argument, NULL, OPT_MAX_AGE},
+        {"max-view-age", required_argument, NULL, OPT_MAX_VIEW_AGE},
         {NULL, 0, NULL, 0},
     };
+    const char *ev = getenv("CKV_MAX_VIEW_AGE");
     int c;
     if (max_age && default_max_age(cmd, max_age) != 0)
         return 2;
+    max_view_age = 0;
+    if (ev && *ev && (parse_seconds(ev, 86400L * 365, &max_view_age) != 0 || max_view_age == 0))
+        return cli_usage(cmd, "bad CKV_MAX_VIEW_AGE '%s': give whole seconds, at least 1", ev);
     while ((c = cli_getopt(g, cmd, argc, argv, "",
                            wait ? with_wait : (max_age ? age_only : NULL))) != -1) {
         if (c == 'h')
@@ -307,6 +430,10 @@ static int parse_common(struct cli_globals *g, const struct cli_command *cmd, in
         if (c == OPT_MAX_AGE && (parse_seconds(optarg, 86400L * 365, max_age) != 0 ||
                                  *max_age == 0))
             return cli_usage(cmd, "bad --max-age '%s': give whole seconds, at least 1", optarg);
+        if (c == OPT_MAX_VIEW_AGE &&
+            (parse_seconds(optarg, 86400L * 365, &max_view_age) != 0 || max_view_age == 0))
+            return cli_usage(cmd, "bad --max-view-age '%s': give whole seconds, at least 1",
+                             optarg);
     }
     return -1;
 }
@@ -689,6 +816,9 @@ static int print_event(const ckv_event *e)
         break;
     case CKV_EV_REJECTED:
         cli_warn("a message from %s was refused: %s", e->contact, ckv_strerror(e->status));
+        break;
+    case CKV_EV_SPLIT_VIEW:
+        cli_error("%s", e->text ? e->text : ckv_strerror(e->status));
         break;
     }
     return 0;

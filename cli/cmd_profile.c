@@ -13,9 +13,19 @@
 #include <string.h>
 
 #include <ckv/bundle.h>
+#include <ckv/client.h>
 #include <ckv/profile.h>
 
-enum { OPT_NAME = 1, OPT_KDF, OPT_NO_PREKEY, OPT_NEW_FILE, OPT_SERVER, OPT_LOG_KEY };
+enum {
+    OPT_NAME = 1,
+    OPT_KDF,
+    OPT_NO_PREKEY,
+    OPT_NEW_FILE,
+    OPT_SERVER,
+    OPT_LOG_KEY,
+    OPT_WITNESS,
+    OPT_QUORUM
+};
 
 /* Default KDF cost: env CKV_KDF (moderate|interactive|min), else moderate. */
 static int default_kdf(int *cost)
@@ -32,9 +42,14 @@ int cmd_init(struct cli_globals *g, int argc, char **argv)
         {"kdf", required_argument, NULL, OPT_KDF},
         {"server", required_argument, NULL, OPT_SERVER},
         {"log-key", required_argument, NULL, OPT_LOG_KEY},
+        {"witness", required_argument, NULL, OPT_WITNESS},
+        {"quorum", required_argument, NULL, OPT_QUORUM},
         {NULL, 0, NULL, 0},
     };
     const struct cli_command *cmd = cli_command_find("init");
+    char *witness[CKV_WITNESS_MAX + 1] = {0}, *wkeys[CKV_WITNESS_MAX + 1] = {0};
+    size_t n_witness = 0;
+    long quorum = 0;
     const char *name = NULL, *server = NULL, *log_key = NULL;
     char *vkey = NULL;
     int cost = CKV_KDF_MODERATE, c;
@@ -57,6 +72,17 @@ int cmd_init(struct cli_globals *g, int argc, char **argv)
             server = optarg;
         else if (c == OPT_LOG_KEY)
             log_key = optarg;
+        else if (c == OPT_WITNESS && n_witness == CKV_WITNESS_MAX)
+            return cli_usage(cmd, "at most %d --witness", CKV_WITNESS_MAX);
+        else if (c == OPT_WITNESS)
+            witness[n_witness++] = optarg;
+        else if (c == OPT_QUORUM) {
+            char *end = NULL;
+            quorum = strtol(optarg, &end, 10);
+            if (end == optarg || *end || quorum < 1 || quorum > CKV_WITNESS_MAX)
+                return cli_usage(cmd, "bad --quorum '%s': give a number of witnesses, at least 1",
+                                 optarg);
+        }
         else if (c == OPT_KDF && cli_parse_kdf(optarg, &cost) != 0)
             return 2;
     }
@@ -73,6 +99,8 @@ int cmd_init(struct cli_globals *g, int argc, char **argv)
     }
     if ((rc = cli_online_pin_args(server, log_key, &vkey)) != 0)
         return rc;
+    if ((rc = cli_witness_args(server, witness, n_witness, &quorum, wkeys)) != 0)
+        goto out;
     rc = 1;
     if (cli_profile_dir(g, &dir) != 0)
         goto out;
@@ -90,13 +118,18 @@ int cmd_init(struct cli_globals *g, int argc, char **argv)
         cli_fail(st, "init: cannot create profile '%s' in %s", g->profile, dir);
         goto out;
     }
-    if (cli_online_pin(p, server, vkey) != 0)
+    if (cli_online_pin(p, server, vkey) != 0 || cli_witness_pin(p, wkeys, n_witness, quorum) != 0)
         goto out;
     fprintf(stderr, "ckv: created profile '%s' for account '%s' in %s%s%s%s\n",
             g->profile, ckv_profile_account(p), dir, server ? " (server " : "",
             server ? server : "", server ? ")" : "");
     rc = 0;
+    if (n_witness > 0)
+        fprintf(stderr, "ckv: %ld of %zu pinned witnesses must cosign every checkpoint\n", quorum,
+                n_witness);
 out:
+    for (size_t i = 0; i < n_witness; i++)
+        free(wkeys[i]);
     free(vkey);
     cli_passphrase_wipe(&pass);
     ckv_profile_close(p);

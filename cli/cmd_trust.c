@@ -6,6 +6,7 @@
  *   contacts                     list contacts and their trust state
  */
 #include "cli.h"
+#include "online.h"
 
 #include <getopt.h>
 #include <stdint.h>
@@ -15,6 +16,7 @@
 
 #include <sodium.h>
 
+#include <ckv/client.h>
 #include <ckv/core.h>
 
 enum { OPT_MINE = 1, OPT_CODE, OPT_SCANNABLE };
@@ -194,6 +196,7 @@ int cmd_verify(struct cli_globals *g, int argc, char **argv)
         goto out;
     }
     fprintf(stderr, "ckv: '%s' is verified (%s)\n", contact, ckv_verify_method_name(method));
+    cli_print_gossip(p, contact);
     rc = 0;
 out:
     sodium_memzero(key, sizeof(key));
@@ -275,8 +278,9 @@ int cmd_contacts(struct cli_globals *g, int argc, char **argv)
         cli_fail(st, "contacts: cannot list the contacts");
         goto out;
     }
-    /* name TAB state TAB session|no-session TAB how-verified TAB key-prefix */
-    cap = n * 192 + 1;
+    /* name TAB state TAB session|no-session TAB how-verified TAB key-prefix
+     * TAB log-views (agree|differ|unknown, from gossip) */
+    cap = n * 256 + 1;
     buf = malloc(cap);
     if (!buf) {
         cli_fail(CKV_ERR_NOMEM, "contacts");
@@ -285,10 +289,14 @@ int cmd_contacts(struct cli_globals *g, int argc, char **argv)
     for (size_t i = 0; i < n; i++) {
         char hex[17];
         sodium_bin2hex(hex, sizeof(hex), list[i].identity_key + 1, 8);
-        int w = snprintf(buf + len, cap - len, "%s\t%s\t%s\t%s\t%s\n", list[i].name,
+        ckv_gossip_state gs;
+        if (ckv_profile_gossip_state(p, list[i].name, &gs) != CKV_OK)
+            gs.result = CKV_GOSSIP_UNKNOWN;
+        int w = snprintf(buf + len, cap - len, "%s\t%s\t%s\t%s\t%s\t%s\n", list[i].name,
                          ckv_trust_state_name(list[i].state),
                          list[i].has_session ? "session" : "no-session",
-                         ckv_verify_method_name(list[i].method), hex);
+                         ckv_verify_method_name(list[i].method), hex,
+                         cli_gossip_name(gs.result));
         if (w < 0 || (size_t)w >= cap - len) {
             cli_fail(CKV_ERR_INTERNAL, "contacts");
             goto out;
@@ -297,6 +305,7 @@ int cmd_contacts(struct cli_globals *g, int argc, char **argv)
     }
     if (cli_write_stdout(buf, len) != 0)
         goto out;
+    cli_print_witnesses(p);
     rc = 0;
 out:
     free(buf);

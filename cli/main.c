@@ -28,6 +28,7 @@ const struct cli_command cli_commands[] = {
      "                                   --server URL --log-key VKEY)",
      "usage: ckv [--profile NAME] init --name ACCOUNT [--kdf COST]\n"
      "                                [--server URL --log-key VKEY|@FILE]\n"
+     "                                [--witness VKEY|@FILE]... [--quorum K]\n"
      "Create a new profile (identity key pair, registration id, a signed prekey\n"
      "and a batch of one-time prekeys) for the account name ACCOUNT, sealed with\n"
      "a new passphrase (asked twice on a terminal).\n" PASS_HELP
@@ -38,7 +39,12 @@ const struct cli_command cli_commands[] = {
      "--server URL --log-key VKEY: pin the ckvd server (http:// or https://) and\n"
      "its log's verifier key (as in the server's DATA/log.vkey; @FILE reads it\n"
      "from FILE's first line), for the online commands. Both are fixed for the\n"
-     "profile's life: nothing is ever learned from the server.\n"},
+     "profile's life: nothing is ever learned from the server.\n"
+     "--witness VKEY (repeatable): pin a witness's cosigner key (as ckv-witness\n"
+     "wrote it to DATA/witness.vkey; @FILE reads it); --quorum K (default: all\n"
+     "witnesses given): every checkpoint the profile accepts must carry K valid\n"
+     "cosignatures from them, and sending waits while the K-th newest is older\n"
+     "than --max-view-age (the server may be freezing our view).\n"},
     {"bundle", cmd_bundle, "bundle\tprint our prekey bundle (JSON)",
      "usage: ckv [--profile NAME] bundle [--no-prekey]\n"
      "Print our prekey bundle as JSON on stdout, for a contact's `ckv start`.\n"

@@ -21,6 +21,18 @@ int cli_online_pin_args(const char *server, const char *log_key, char **vkey_out
  * NULL). Returns 0, or -1 after printing the error. */
 struct ckv_profile;
 int cli_online_pin(struct ckv_profile *p, const char *server, const char *vkey);
+/* Check --witness/--quorum of init (before the profile exists): 0, or the
+ * exit status after the error. args[i] may be "@FILE"; keys[i] gets each
+ * key as a malloc'd string (also on error: the caller frees every non-NULL
+ * keys[i]). *quorum 0 = all. */
+int cli_witness_args(const char *server, char *const *args, size_t n, long *quorum, char **keys);
+/* Pin them in the new profile: 0, or -1 after the error. */
+int cli_witness_pin(struct ckv_profile *p, char **keys, size_t n, long quorum);
+/* "agree", "differ" or "unknown". */
+const char *cli_gossip_name(int result);
+/* Notes on stderr: the gossip state with a contact; the pinned witnesses. */
+void cli_print_gossip(struct ckv_profile *p, const char *contact);
+void cli_print_witnesses(struct ckv_profile *p);
 
 int cmd_register(struct cli_globals *g, int argc, char **argv);
 int cmd_send(struct cli_globals *g, int argc, char **argv);

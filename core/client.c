@@ -128,6 +128,7 @@ ckv_status ckv_client_open(ckv_profile *p, const ckv_client_options *options, ck
     url = NULL;
     c->max_age = CKV_DEFAULT_MAX_AGE;
     c->timeout_ms = CKV_DEFAULT_TIMEOUT_MS;
+    c->max_view_age = CKV_DEFAULT_MAX_VIEW_AGE;
     if (options != NULL) {
         if (options->max_checkpoint_age < 0 || options->timeout_ms < 0) {
             st = CKV_ERR_INVALID_ARG;
@@ -137,6 +138,12 @@ ckv_status ckv_client_open(ckv_profile *p, const ckv_client_options *options, ck
             c->max_age = options->max_checkpoint_age;
         if (options->timeout_ms > 0)
             c->timeout_ms = options->timeout_ms;
+        if (options->max_view_age < 0) {
+            st = CKV_ERR_INVALID_ARG;
+            goto out;
+        }
+        if (options->max_view_age > 0)
+            c->max_view_age = options->max_view_age;
         if (options->ca_file != NULL && (c->ca_file = strdup(options->ca_file)) == NULL) {
             st = CKV_ERR_NOMEM;
             goto out;
@@ -148,6 +155,9 @@ ckv_status ckv_client_open(ckv_profile *p, const ckv_client_options *options, ck
         goto out;
     }
     snprintf(c->origin, sizeof c->origin, "%s", ckv_tlog_verifier_name(c->vkey));
+    st = ckv_quorum_load(c);
+    if (st != CKV_OK)
+        goto out;
     c->curl = curl_easy_init();
     if (c->curl == NULL) {
         st = CKV_ERR_NOMEM;
@@ -169,6 +179,8 @@ void ckv_client_close(ckv_client *c)
     if (c->curl != NULL)
         curl_easy_cleanup(c->curl);
     ckv_tlog_verifier_free(c->vkey);
+    for (size_t i = 0; i < c->n_witnesses; i++)
+        ckv_tlog_verifier_free(c->witnesses[i]);
     free(c->view_note);
     free(c->view_cp);
     free(c->url);

@@ -21,6 +21,7 @@
  * receive, so a message that could not reach the server is not lost, and a
  * crash can never leave a ratchet step without its envelope.
  */
+#include "kt_evidence.h"
 #include "online.h"
 
 #include <signal/protocol.h>
@@ -169,6 +170,11 @@ struct hook_ctx {
     int in_outbox;           /* HOOK_SEND/RECEIPT: the envelope went into the outbox */
     uint64_t outbox_id;      /*   ... under this id, in the encrypt's transaction */
     struct evlist ev;        /* HOOK_RECEIVE: events, emitted if it commits */
+    char *cp;                /* HOOK_RECEIVE: the checkpoint note gossiped (malloc'd) */
+    size_t cp_len;
+    int gossip_sent;         /* HOOK_SEND: the message carries our view ... */
+    uint64_t gossip_size;    /*   ... of this size and root (gossip.c) */
+    uint8_t gossip_root[32];
 };
 
 static ckv_status hook_receive(ckv_profile *p, const char *name, const uint8_t *pt, size_t len,
@@ -197,6 +203,12 @@ static ckv_status hook_receive(ckv_profile *p, const char *name, const uint8_t *
     st = ckv_history_add_seq(p, name, 0, 0, 1, in.text, in.text_len);
     if (st != CKV_OK)
         goto out;
+    if (in.kind == 1 && in.cp != NULL) { /* checked after the commit (network) */
+        free(h->cp);
+        h->cp = in.cp;
+        h->cp_len = in.cp_len;
+        in.cp = NULL;
+    }
     if (in.kind == 1) {
         cv = malloc(sizeof *cv);
         if (cv == NULL) {
@@ -286,6 +298,8 @@ static ckv_status history_hook(ckv_profile *p, const char *name, int outgoing, c
     if (st == CKV_OK && h->mode == HOOK_SEND) {
         st = ckv_history_add_seq(p, name, 1, h->seq, 1, h->text, h->text_len);
         cv->send_seq = h->seq;
+        if (st == CKV_OK && h->gossip_sent)
+            st = ckv_gossip_mark_sent(p, name, h->gossip_size, h->gossip_root);
     } else if (st == CKV_OK && h->mode == HOOK_RECEIPT) {
         size_t k = h->n_receipts_sent <= cv->n_receipts ? h->n_receipts_sent : cv->n_receipts;
         memmove(cv->receipts, cv->receipts + k, sizeof cv->receipts[0] * (cv->n_receipts - k));
@@ -477,10 +491,13 @@ static ckv_status fetch_bundle(ckv_client *c, const char *name, const uint8_t lo
         goto out;
     }
     if (sodium_memcmp(out->identity_key, logged, CKV_IDENTITY_KEY_LEN) != 0)
-        st = ckv_client_fail(c, CKV_ERR_KT_BUNDLE_KEY,
-                             "the server's prekey bundle for '%s' carries an identity key that "
-                             "is not the key in the log: refused (a server-made key)",
-                             name);
+        st = ckv_kt_ev_bundle_key(
+            c,
+            ckv_client_fail(c, CKV_ERR_KT_BUNDLE_KEY,
+                            "the server's prekey bundle for '%s' carries an identity key that "
+                            "is not the key in the log: refused (a server-made key)",
+                            name),
+            name, out->identity_key);
 out:
     free(text);
     json_decref(ans);
@@ -508,6 +525,11 @@ static ckv_status start_session(ckv_client *c, const char *name, const ckv_kt_en
     if (st != CKV_OK)
         return ckv_client_fail(c, st, "cannot start a session with '%s': %s", name,
                                ckv_strerror(st));
+    /* a new session: the next message gossips our view again */
+    {
+        static const uint8_t none[32];
+        (void)ckv_gossip_mark_sent(c->p, name, 0, none);
+    }
     return CKV_OK;
 }
 
@@ -689,10 +711,10 @@ static ckv_status send_inner(ckv_client *c, const char *name, struct hook_ctx *h
 ckv_status ckv_client_send(ckv_client *c, const char *contact, const uint8_t *text, size_t len,
                            uint64_t *seq_out)
 {
-    char norm[CKV_NAME_MAX + 1], *plain = NULL;
+    char norm[CKV_NAME_MAX + 1], *plain = NULL, *cp = NULL;
     struct conv *cv = NULL;
     struct hook_ctx h;
-    size_t plen = 0;
+    size_t plen = 0, cp_len = 0;
     ckv_status st;
 
     if (c == NULL || contact == NULL || (text == NULL && len > 0))
@@ -705,8 +727,10 @@ ckv_status ckv_client_send(ckv_client *c, const char *contact, const uint8_t *te
     st = outbox_flush(c);
     if (st == CKV_OK)
         st = presend(c, norm);
+    if (st == CKV_OK)
+        st = ckv_quorum_check_view_age(c); /* the freeze rule (quorum.c) */
     if (st != CKV_OK)
-        return st;
+        return done(c, st);
     cv = malloc(sizeof *cv);
     if (cv == NULL)
         return CKV_ERR_NOMEM;
@@ -718,7 +742,13 @@ ckv_status ckv_client_send(ckv_client *c, const char *contact, const uint8_t *te
     h.seq = cv->send_seq + 1;
     h.text = text;
     h.text_len = len;
-    st = ckv_inner_message(h.seq, ckv_now(), text, len, &plain, &plen);
+    st = ckv_gossip_outgoing(c, norm, h.seq == 1, &cp, &cp_len, &h.gossip_size, h.gossip_root);
+    if (st != CKV_OK) {
+        ckv_client_fail(c, st, "cannot read our log view to gossip: %s", ckv_strerror(st));
+        goto out;
+    }
+    h.gossip_sent = cp != NULL;
+    st = ckv_inner_message_cp(h.seq, ckv_now(), text, len, cp, cp_len, &plain, &plen);
     if (st != CKV_OK) {
         st = ckv_client_fail(c, st == CKV_ERR_MALFORMED ? CKV_ERR_INVALID_ARG : st,
                              "the message is not valid UTF-8 text");
@@ -742,6 +772,7 @@ out:
         sodium_memzero(plain, plen);
         free(plain);
     }
+    free(cp);
     free(cv);
     return done(c, st);
 }
@@ -816,6 +847,31 @@ static void names_add(struct names *s, const char *name)
         snprintf(s->v[s->n++], sizeof s->v[0], "%s", name);
 }
 
+/* Check the checkpoint from gossiped with a message (gossip.c); a split
+ * view is an alarm event. Undecided checks (network) change nothing. */
+static ckv_status gossip_event(ckv_client *c, const char *from, const char *note, size_t len,
+                               struct evlist *out)
+{
+    ckv_gossip_state g;
+    ckv_event *e;
+    char saved[CKV_ERRMSG_MAX];
+    snprintf(saved, sizeof saved, "%s", c->err);
+    if (ckv_gossip_check(c, from, note, len, &g) != CKV_OK || g.result != CKV_GOSSIP_DIFFER) {
+        snprintf(c->err, sizeof c->err, "%s", saved);
+        return CKV_OK;
+    }
+    if ((e = ev_push(out, CKV_EV_SPLIT_VIEW, from)) == NULL)
+        return CKV_ERR_NOMEM;
+    e->status = CKV_ERR_KT_SPLIT_VIEW;
+    e->seq = g.their_size;
+    e->count = g.our_size;
+    e->text = strdup(c->err);
+    if (e->text == NULL)
+        return CKV_ERR_NOMEM;
+    e->text_len = strlen(e->text);
+    return CKV_OK;
+}
+
 /* Handle one queued message. *ack = 1 when it may be acknowledged. A
  * returned error stops the batch (nothing more is acknowledged). */
 static ckv_status receive_one(ckv_client *c, json_t *m, struct evlist *out, struct names *rcpt,
@@ -883,6 +939,8 @@ static ckv_status receive_one(ckv_client *c, json_t *m, struct evlist *out, stru
         if (checked && (rep.new_contact || rep.key_changed || rep.state == CKV_TRUST_UNVERIFIED))
             (void)ckv_kt_vouch(c, from, k->e.key); /* the key was checked just above */
         st = ev_move(out, &h.ev);
+        if (st == CKV_OK && h.cp != NULL)
+            st = gossip_event(c, from, h.cp, h.cp_len, out);
         names_add(rcpt, from);
         goto out;
     }
@@ -921,6 +979,7 @@ static ckv_status receive_one(ckv_client *c, json_t *m, struct evlist *out, stru
         ckv_client_fail(c, st, "cannot process a message from '%s': %s", from, ckv_strerror(st));
 out:
     ckv_client_events_free(h.ev.v, h.ev.n);
+    free(h.cp);
     if (pt != NULL) {
         sodium_memzero(pt, ptlen);
         free(pt);

@@ -18,6 +18,9 @@
  *   pending_identity      a new identity key waiting for the server (rotate)
  *   conv:<40 hex>         per-conversation sequence state (client.c)
  *   outbox:%020llu        envelopes encrypted but not yet accepted by ckvd
+ *   witnesses             pinned witness verifier keys, one a line    (text)
+ *   witness_quorum        K (4)
+ *   gsp:<40 hex>          per-contact gossip state (gossip.c)
  * Integers are big-endian.
  */
 #ifndef CKV_CORE_ONLINE_H
@@ -55,6 +58,13 @@ struct ckv_client {
     size_t view_note_len;
     ckv_tlog_checkpoint *view_cp;
     int64_t view_refreshed; /* when kt_view's accepted_at was last written */
+    /* pinned witnesses (quorum.c): K of them must cosign every checkpoint */
+    ckv_tlog_verifier *witnesses[CKV_WITNESS_MAX];
+    size_t n_witnesses;
+    unsigned quorum;
+    int64_t max_view_age;
+    int64_t view_witnessed; /* K-th newest cosignature time of the view; 0: not known yet */
+    int64_t last_witnessed; /* the same for the note quorum_open opened last */
 };
 
 /* Set c->err (printf-like). Returns st, for `return fail(c, st, ...)`. */
@@ -121,6 +131,46 @@ ckv_status ckv_kt_vouch(ckv_client *c, const char *name, const uint8_t key[CKV_I
 /* Fill a public ckv_key_info from a verified entry. */
 void ckv_kt_info(const ckv_kt_entry *k, ckv_key_info *out);
 
+/* Fetch /checkpoint and accept it (the same rules as every checkpoint). */
+ckv_status ckv_kt_refresh(ckv_client *c);
+/* Verify with the server's consistency proof that (old_size, old_root) is a
+ * prefix of (new_size, new_root): CKV_ERR_KT_INCONSISTENT when it fails. */
+ckv_status ckv_kt_prove_prefix(ckv_client *c, uint64_t old_size, const uint8_t old_root[32],
+                               uint64_t new_size, const uint8_t new_root[32]);
+/* The note of the latest accepted view (malloc'd, NUL-terminated);
+ * CKV_ERR_NOT_FOUND when none. */
+ckv_status ckv_kt_view_note(ckv_client *c, char **note, size_t *len);
+
+/* ---- quorum.c: pinned witnesses, checkpoint quorum, view freeze --------- */
+
+/* Load the pinned witnesses and quorum into c (at open). */
+ckv_status ckv_quorum_load(ckv_client *c);
+/* Open a checkpoint note: signed by the pinned log key for the pinned
+ * origin and, with witnesses pinned, cosigned by at least K of them (every
+ * signature line by a known key must verify). *witnessed_at (may be NULL)
+ * gets the K-th newest cosignature time (0 without witnesses). verbose: set
+ * c->err on failure. */
+ckv_status ckv_quorum_open(ckv_client *c, const char *note, size_t len, ckv_tlog_checkpoint *cp,
+                           int64_t *witnessed_at, int verbose);
+/* The freeze rule before a send (client.h, max_view_age). */
+ckv_status ckv_quorum_check_view_age(ckv_client *c);
+
+/* ---- gossip.c: checkpoints exchanged inside messages -------------------- */
+
+/* The view note to gossip to name with the next message (malloc'd), or
+ * *note NULL when it was sent already (first: always, e.g. seq 1).
+ * size/root: what to record with ckv_gossip_mark_sent. */
+ckv_status ckv_gossip_outgoing(ckv_client *c, const char *name, int first, char **note,
+                               size_t *len, uint64_t *size, uint8_t root[32]);
+/* Record (inside the send's transaction) that the view (size, root) went to name. */
+ckv_status ckv_gossip_mark_sent(ckv_profile *p, const char *name, uint64_t size,
+                                const uint8_t root[32]);
+/* Check a checkpoint note name gossiped against our view and store the
+ * result. CKV_OK with *result; on DIFFER, c->err explains (with the
+ * evidence file). Other errors: nothing could be decided (state kept). */
+ckv_status ckv_gossip_check(ckv_client *c, const char *name, const char *note, size_t len,
+                            ckv_gossip_state *result);
+
 /* ---- inner.c: the plaintext inside the Signal encryption ---------------- */
 
 #define CKV_INNER_RECEIPT_MAX 1000
@@ -134,10 +184,15 @@ typedef struct ckv_inner {
     char *text_owned;        /* internal */
     uint64_t *receipts;      /* receipt: malloc'd list */
     size_t n_receipts;
+    char *cp;                /* message: gossiped checkpoint note (malloc'd) or NULL */
+    size_t cp_len;
 } ckv_inner;
 
 ckv_status ckv_inner_message(uint64_t seq, int64_t time, const uint8_t *text, size_t len,
                              char **out, size_t *out_len);
+/* The same with a gossiped checkpoint note ("cp"; NULL = none). */
+ckv_status ckv_inner_message_cp(uint64_t seq, int64_t time, const uint8_t *text, size_t len,
+                                const char *cp, size_t cp_len, char **out, size_t *out_len);
 ckv_status ckv_inner_receipt(const uint64_t *seqs, size_t n, char **out, size_t *out_len);
 /* Parse a decrypted plaintext. Anything that is not our inner JSON is kind
  * 0 (raw text, e.g. from an offline ckv). */

@@ -20,6 +20,7 @@
 
 struct tui_online {
     ckv_client *c;
+    ckv_profile *p;           /* borrowed */
     int conn;                 /* last state posted */
     char last_err[600];       /* last error posted (not repeated every retry) */
     char last_log_bad[600];   /* last log inconsistency posted */
@@ -91,6 +92,27 @@ static void log_bad(struct tui_online *o, struct tui_worker *w, ckv_status st)
     tui_worker_post(w, r);
 }
 
+/* A contact's gossiped checkpoint contradicts our view: the alarm in the
+ * conversation and the red banner (docs/tui.md). */
+static void split_view(struct tui_online *o, struct tui_worker *w, const ckv_event *e)
+{
+    (void)o;
+    tui_worker_note(w, e->contact, TUI_LINE_ALERT, "%s",
+                    e->text ? e->text : ckv_strerror(e->status));
+    struct tui_res *r = tui_res_new(TUI_RES_LOG_BAD);
+    if (!r)
+        return;
+    r->status = e->status;
+    char buf[700];
+    snprintf(buf, sizeof(buf),
+             "SPLIT VIEW: %s's log (size %llu) contradicts ours (size %llu): the server shows "
+             "different logs to different users. Do not trust new keys from it; the evidence "
+             "is in the profile's evidence/ folder. /ack hides this banner.",
+             e->contact, (unsigned long long)e->seq, (unsigned long long)e->count);
+    r->text = strdup(buf);
+    tui_worker_post(w, r);
+}
+
 /* Note a failure in conversation `name`, and update the connection state. */
 static void failed(struct tui_online *o, struct tui_worker *w, const char *name, ckv_status st,
                    const char *what)
@@ -101,12 +123,33 @@ static void failed(struct tui_online *o, struct tui_worker *w, const char *name,
         post_conn(o, w, TUI_CONN_ERROR, d);
     if (is_log_bad(st))
         log_bad(o, w, st);
+    if (st == CKV_ERR_KT_VIEW_FROZEN) /* the status bar says it too */
+        post_conn(o, w, TUI_CONN_ERROR,
+                  "log view frozen: the server may be freezing our view; sending waits");
     tui_worker_note(w, name, TUI_LINE_WARN, "%s: %s", what, d);
 }
 
 ckv_status tui_online_pin(ckv_profile *p, const char *url, const char *vkey)
 {
     return ckv_profile_pin_server(p, url, vkey);
+}
+
+ckv_status tui_online_pin_witnesses(ckv_profile *p, const char witness[][512], size_t n,
+                                    unsigned quorum)
+{
+    const char *keys[CKV_WITNESS_MAX];
+    if (n == 0 || n > CKV_WITNESS_MAX)
+        return CKV_ERR_INVALID_ARG;
+    for (size_t i = 0; i < n; i++)
+        keys[i] = witness[i];
+    return ckv_profile_pin_witnesses(p, keys, n, quorum ? quorum : (unsigned)n);
+}
+
+static long max_view_age;
+
+void tui_online_set_max_view_age(long seconds)
+{
+    max_view_age = seconds;
 }
 
 ckv_status tui_online_open(ckv_profile *p, struct tui_online **out, char **server_out)
@@ -122,7 +165,11 @@ ckv_status tui_online_open(ckv_profile *p, struct tui_online **out, char **serve
         goto out;
     }
     o->conn = -1;
-    st = ckv_client_open(p, NULL, &o->c);
+    o->p = p;
+    ckv_client_options opt;
+    memset(&opt, 0, sizeof opt);
+    opt.max_view_age = max_view_age;
+    st = ckv_client_open(p, &opt, &o->c);
     if (st != CKV_OK)
         goto out;
     *out = o;
@@ -226,6 +273,9 @@ void tui_online_send(struct tui_online *o, struct tui_worker *w, const struct tu
         post_conn(o, w, TUI_CONN_ERROR, why(o, st, d, sizeof(d)));
     else if (is_log_bad(st))
         log_bad(o, w, st);
+    else if (st == CKV_ERR_KT_VIEW_FROZEN)
+        post_conn(o, w, TUI_CONN_ERROR,
+                  "log view frozen: the server may be freezing our view; sending waits");
     tui_worker_post_contacts(w); /* the pre-send check may have changed the state */
     tui_online_view(o, w);
 }
@@ -355,6 +405,9 @@ ckv_status tui_online_poll(struct tui_online *o, struct tui_worker *w)
                                 ckv_strerror(e->status));
             }
             break;
+        case CKV_EV_SPLIT_VIEW:
+            split_view(o, w, e);
+            break;
         default:
             break;
         }
@@ -381,6 +434,12 @@ void tui_online_lookup(struct tui_online *o, struct tui_verify *v)
                  "verified",
                  (unsigned long long)ki.version);
         return;
+    }
+    ckv_gossip_state gs;
+    if (ckv_profile_gossip_state(o->p, v->contact, &gs) == CKV_OK) {
+        v->gossip = (int)gs.result;
+        v->gossip_their = gs.their_size;
+        v->gossip_our = gs.our_size;
     }
     v->have_log = 1;
     v->leaf_index = ki.leaf_index;

@@ -31,6 +31,11 @@ struct tui_online; /* the ckv_client and its polling state */
 
 /* Pin url + log verifier key in the profile (first run). */
 ckv_status tui_online_pin(ckv_profile *p, const char *url, const char *vkey);
+/* Pin n witness keys with quorum K (0 = all) in a new profile. */
+ckv_status tui_online_pin_witnesses(ckv_profile *p, const char witness[][512], size_t n,
+                                    unsigned quorum);
+/* The next tui_online_open uses this max view age (seconds; 0 = default). */
+void tui_online_set_max_view_age(long seconds);
 /* Open a client when the profile has a pinned server. CKV_ERR_KT_NOT_CONFIGURED
  * when it has none (then ckv-chat runs offline). *server_out: malloc'd URL. */
 ckv_status tui_online_open(ckv_profile *p, struct tui_online **out, char **server_out);

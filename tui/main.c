@@ -57,7 +57,7 @@ static void on_quit(int sig)
 static void usage(FILE *f)
 {
     fputs("usage: ckv-chat [--profile NAME] [--server URL] [--log-key VKEY] [--name ACCOUNT]\n"
-          "                [--kdf COST]\n"
+          "                [--kdf COST] [--witness VKEY]... [--quorum K] [--max-view-age S]\n"
           "The terminal client of ckv: chat over Signal-protocol sessions, with every\n"
           "key checked against the key transparency log.\n"
           "  --profile NAME   the profile (env CKV_PROFILE; default \"default\"), kept in\n"
@@ -65,6 +65,9 @@ static void usage(FILE *f)
           "  --server URL     first run: the ckvd server to register with\n"
           "  --log-key VKEY   first run: the log's verifier key, from the operator\n"
           "                   (ckvd prints it at its first start), never from the server\n"
+          "  --witness VKEY   first run (repeatable): pin a witness's cosigner key\n"
+          "  --quorum K       first run: K witnesses must cosign (default: all)\n"
+          "  --max-view-age S sending waits while the witnessed view is older (3600)\n"
           "  --name ACCOUNT   first run: the account name (else asked)\n"
           "  --kdf COST       first run: moderate (default), interactive or min (env CKV_KDF)\n"
           "The passphrase comes from CKV_PASSPHRASE, else a prompt on the terminal.\n"
@@ -331,12 +334,16 @@ int main(int argc, char **argv)
     const char *kdf = getenv("CKV_KDF");
     char *dir = NULL;
     int rc = 1;
-    enum { O_PROFILE = 256, O_SERVER, O_LOGKEY, O_NAME, O_KDF, O_VERSION };
+    enum { O_PROFILE = 256, O_SERVER, O_LOGKEY, O_NAME, O_KDF, O_VERSION, O_WITNESS, O_QUORUM,
+           O_MAXVIEW };
     static const struct option opts[] = {{"profile", required_argument, NULL, O_PROFILE},
                                          {"server", required_argument, NULL, O_SERVER},
                                          {"log-key", required_argument, NULL, O_LOGKEY},
                                          {"name", required_argument, NULL, O_NAME},
                                          {"kdf", required_argument, NULL, O_KDF},
+                                         {"witness", required_argument, NULL, O_WITNESS},
+                                         {"quorum", required_argument, NULL, O_QUORUM},
+                                         {"max-view-age", required_argument, NULL, O_MAXVIEW},
                                          {"version", no_argument, NULL, O_VERSION},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
@@ -361,6 +368,29 @@ int main(int argc, char **argv)
         case O_KDF:
             kdf = optarg;
             break;
+        case O_WITNESS:
+            if (start.n_witness == 16 || strlen(optarg) >= sizeof(start.witness[0])) {
+                fprintf(stderr, "ckv-chat: at most 16 --witness keys, each a verifier key\n");
+                return 2;
+            }
+            snprintf(start.witness[start.n_witness++], sizeof(start.witness[0]), "%s", optarg);
+            break;
+        case O_QUORUM:
+        case O_MAXVIEW: {
+            char *end = NULL;
+            long v = strtol(optarg, &end, 10);
+            if (end == optarg || *end || v < 1 || (c == O_QUORUM && v > 16) ||
+                v > 86400L * 365) {
+                fprintf(stderr, "ckv-chat: bad --%s '%s': give a whole number, at least 1\n",
+                        c == O_QUORUM ? "quorum" : "max-view-age", optarg);
+                return 2;
+            }
+            if (c == O_QUORUM)
+                start.quorum = (unsigned)v;
+            else
+                start.max_view_age = v;
+            break;
+        }
         case O_VERSION:
             printf("ckv-chat %s\n", CKV_VERSION);
             return 0;
@@ -380,6 +410,11 @@ int main(int argc, char **argv)
     if (sodium_init() < 0) {
         fprintf(stderr, "ckv-chat: libsodium failed to start\n");
         return 1;
+    }
+    if (start.quorum > start.n_witness) {
+        fprintf(stderr, "ckv-chat: --quorum %u needs at least that many --witness keys (%zu given)\n",
+                start.quorum, start.n_witness);
+        return 2;
     }
     start.kdf_cost = CKV_KDF_MODERATE;
     if (kdf && *kdf && parse_kdf(kdf, &start.kdf_cost) != 0)
@@ -404,9 +439,10 @@ int main(int argc, char **argv)
         if (first_run(&start, profile, name, server, vkey) != 0)
             goto out;
     } else {
-        if (server || vkey || name)
-            fprintf(stderr, "ckv-chat: note: profile '%s' exists; --server, --log-key and "
-                            "--name only apply when creating one\n", profile);
+        if (server || vkey || name || start.n_witness > 0)
+            fprintf(stderr, "ckv-chat: note: profile '%s' exists; --server, --log-key, "
+                            "--witness, --quorum and --name only apply when creating one\n",
+                    profile);
         if (get_passphrase(&start, 0) != 0)
             goto out;
     }

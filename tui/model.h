@@ -89,6 +89,8 @@ struct tui_verify {
     uint64_t leaf_index, version, tree_size;
     int64_t checkpoint_age;
     char log_note[200];       /* why the log facts are missing, or "" */
+    int gossip;               /* ckv_gossip_result with this contact (log views) */
+    uint64_t gossip_their, gossip_our; /* the sizes compared */
     char result[240];         /* outcome of the last compare / mark, or "" */
     int result_ok;            /* 1 match/marked, 0 mismatch/failure */
 };

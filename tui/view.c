@@ -571,6 +571,21 @@ static void draw_verify(struct tui_view *v, struct tui_model *m, int h, int w)
         snprintf(buf, sizeof(buf), "     checkpoint size %llu, verified %s ago",
                  (unsigned long long)vf->tree_size, age);
         put(y++, 2, buf, NULL, w - 2);
+        /* gossip: how this contact's log view compares with ours */
+        if (vf->gossip == 2) {
+            snprintf(buf, sizeof(buf), "Log views: DIFFER (theirs %llu, ours %llu): split view",
+                     (unsigned long long)vf->gossip_their, (unsigned long long)vf->gossip_our);
+            attron(att(v, R_ALERT));
+            put(y++, 2, buf, NULL, w - 2);
+            attroff(att(v, R_ALERT));
+        } else {
+            if (vf->gossip == 1)
+                snprintf(buf, sizeof(buf), "Log views: agree (size %llu)",
+                         (unsigned long long)vf->gossip_their);
+            else
+                snprintf(buf, sizeof(buf), "Log views: unknown (no checkpoint from them yet)");
+            put(y++, 2, buf, NULL, w - 2);
+        }
     } else {
         snprintf(buf, sizeof(buf), "Log: %s", vf->log_note[0] ? vf->log_note : "unknown");
         const char *starts[8];

@@ -443,6 +443,8 @@ static void go_online(struct tui_worker *w)
     ckv_status st;
     if (s->create && s->server[0]) {
         st = tui_online_pin(w->profile, s->server, s->log_key);
+        if (st == CKV_OK && s->n_witness > 0)
+            st = tui_online_pin_witnesses(w->profile, s->witness, s->n_witness, s->quorum);
         if (st != CKV_OK) {
             tui_worker_note(w, "", TUI_LINE_ALERT, "cannot pin server %s: %s", s->server,
                             ckv_strerror(st));
@@ -450,6 +452,7 @@ static void go_online(struct tui_worker *w)
             return;
         }
     }
+    tui_online_set_max_view_age(s->max_view_age);
     st = tui_online_open(w->profile, &w->online, &server);
     if (st == CKV_ERR_KT_NOT_CONFIGURED) {
         post_conn(w, TUI_CONN_OFFLINE, "no server pinned (ckv init --server URL --log-key VKEY)");

@@ -98,6 +98,10 @@ struct tui_start {
     char server[1024];               /* for create: URL to pin ("" = none) */
     char log_key[1024];              /* for create: log verifier key */
     int register_account;            /* for create: register after pinning */
+    char witness[16][512];           /* for create: witness cosigner keys to pin */
+    size_t n_witness;
+    unsigned quorum;                 /* for create: K of them (0 = all) */
+    long max_view_age;               /* --max-view-age seconds (0 = core's default) */
     uint8_t pass[1024];
     size_t pass_len;
 };

@@ -62,6 +62,48 @@ CKV_MUST_USE ckv_status ckv_profile_pin_server(ckv_profile *p, const char *url,
  * when nothing is pinned. */
 CKV_MUST_USE ckv_status ckv_profile_server(ckv_profile *p, char **url_out, char **vkey_out);
 
+/* ---- witnesses (c2sp.org/tlog-witness, c2sp.org/tlog-cosignature) -------- */
+
+#define CKV_WITNESS_MAX 16
+#define CKV_DEFAULT_MAX_VIEW_AGE 3600 /* seconds */
+
+/* Pin the witnesses whose cosignatures every accepted checkpoint must carry:
+ * vkeys[0..n-1] are cosigner verifier keys ("name+keyid+base64(0x04||pub)",
+ * type 0x04, as ckv-witness writes to witness.vkey), distinct, 1 <= n <=
+ * CKV_WITNESS_MAX, and 1 <= quorum <= n valid cosignatures are required.
+ * Pinned once, at init, like the log key, never learned from the server:
+ * CKV_ERR_EXISTS when witnesses are pinned already, CKV_ERR_TLOG_BAD_KEY for
+ * a key that does not parse or is not a cosigner key, CKV_ERR_INVALID_ARG
+ * for a bad quorum or a duplicate key. Nothing is stored on error. */
+CKV_MUST_USE ckv_status ckv_profile_pin_witnesses(ckv_profile *p, const char *const *vkeys,
+                                                  size_t n, unsigned quorum);
+
+/* The pinned witnesses: *vkeys_out is a malloc'd string of the keys, each
+ * ending in '\n' (caller frees), *n_out their number, *quorum_out K. With
+ * no witness pinned: CKV_OK, *vkeys_out NULL, *n_out 0, *quorum_out 0. */
+CKV_MUST_USE ckv_status ckv_profile_witnesses(ckv_profile *p, char **vkeys_out, size_t *n_out,
+                                              unsigned *quorum_out);
+
+/* ---- gossip: log views compared with each contact -------------------------- */
+
+typedef enum ckv_gossip_result {
+    CKV_GOSSIP_UNKNOWN = 0, /* no checkpoint from the contact checked yet */
+    CKV_GOSSIP_AGREE = 1,   /* their checkpoint is consistent with our view */
+    CKV_GOSSIP_DIFFER = 2,  /* split view: their signed checkpoint contradicts ours */
+} ckv_gossip_result;
+
+typedef struct ckv_gossip_state {
+    ckv_gossip_result result;
+    uint64_t their_size; /* tree size of the contact's last checked checkpoint */
+    uint64_t our_size;   /* our view's size when it was checked */
+    int64_t checked_at;  /* unix seconds; 0 when unknown */
+} ckv_gossip_state;
+
+/* The last gossip result for contact (no network; a DIFFER stays until a
+ * later check of that contact agrees). Unknown contacts give UNKNOWN. */
+CKV_MUST_USE ckv_status ckv_profile_gossip_state(ckv_profile *p, const char *contact,
+                                                 ckv_gossip_state *out);
+
 /* ---- the client ------------------------------------------------------------ */
 
 typedef struct ckv_client ckv_client; /* opaque */
@@ -70,6 +112,12 @@ typedef struct ckv_client_options {
     int64_t max_checkpoint_age; /* seconds; 0 = default (60) */
     long timeout_ms;            /* per HTTP request; 0 = default (10000) */
     const char *ca_file;        /* PEM bundle for https, or NULL for the system's */
+    /* With witnesses pinned: the oldest the witnessed view may be before
+     * sending refuses (CKV_ERR_KT_VIEW_FROZEN); seconds, 0 = default
+     * (CKV_DEFAULT_MAX_VIEW_AGE). The view's age is now minus the K-th
+     * newest pinned-witness cosignature time on the newest accepted
+     * checkpoint; when too old, /checkpoint is fetched once more first. */
+    int64_t max_view_age;
 } ckv_client_options;
 
 /* Open a client on p (which must have a pinned server). options may be NULL.
@@ -144,6 +192,10 @@ typedef enum ckv_event_kind {
     CKV_EV_KEY_CHANGED = 4, /* contact's key changed (state says whether sending is blocked) */
     CKV_EV_REJECTED = 5,    /* a message from contact was refused: status says why */
     CKV_EV_REORDERED = 6,   /* message seq arrived after a later one */
+    /* ALARM: the checkpoint contact gossiped (inside the encryption)
+     * contradicts our view: seq = their size, count = our size, status =
+     * CKV_ERR_KT_SPLIT_VIEW, text = the explanation with the evidence file */
+    CKV_EV_SPLIT_VIEW = 7,
 } ckv_event_kind;
 
 typedef struct ckv_event {
@@ -152,7 +204,7 @@ typedef struct ckv_event {
     uint64_t seq;
     uint64_t count;      /* CKV_EV_GAP: how many are missing */
     int64_t time;        /* sender's time for messages, else receive time */
-    char *text;          /* CKV_EV_MESSAGE: NUL-terminated copy (malloc'd); else NULL */
+    char *text;          /* CKV_EV_MESSAGE (and SPLIT_VIEW): NUL-terminated copy (malloc'd) */
     size_t text_len;
     ckv_status status;   /* CKV_EV_REJECTED: the reason */
     ckv_trust_state state; /* CKV_EV_KEY_CHANGED: the contact's new state */
@@ -187,6 +239,10 @@ CKV_MUST_USE ckv_status ckv_client_monitor(ckv_client *c, ckv_monitor_report *ou
 typedef struct ckv_view {
     uint64_t tree_size;      /* latest accepted checkpoint's size (0 when none) */
     int64_t accepted_at;     /* when it was accepted (unix seconds; 0 when none) */
+    /* with witnesses pinned: the K-th newest pinned-witness cosignature
+     * time on that checkpoint (what the freeze rule measures); else 0 */
+    int64_t witnessed_at;
+    unsigned n_witnesses, quorum; /* pinned witnesses and K (0 when none) */
 } ckv_view;
 
 /* The profile's current view (no network). */

@@ -97,6 +97,8 @@ typedef enum ckv_status {
     CKV_ERR_DIR_ORIGIN = 404,      /* the entry is for another log */
     CKV_ERR_DIR_NAME = 405,        /* the entry is for another name than asked */
     CKV_ERR_DIR_NAME_TAKEN = 406,  /* the name is registered already */
+    CKV_ERR_EVIDENCE_MALFORMED = 407, /* an evidence file does not parse */
+    CKV_ERR_EVIDENCE_KEY = 408,    /* evidence is for another log key than expected */
 
     /* network client / server: 500 - 599 */
     CKV_ERR_NET = 500,             /* the server could not be reached */
@@ -116,6 +118,9 @@ typedef enum ckv_status {
     CKV_ERR_CLOCK_SKEW = 530,        /* our clock and the server's disagree */
     CKV_ERR_RATE_LIMITED = 531,      /* the server asks us to slow down */
     CKV_ERR_NOT_REGISTERED = 532,    /* the account is not registered on the server */
+    CKV_ERR_KT_NO_QUORUM = 533,      /* too few pinned witnesses cosigned the checkpoint */
+    CKV_ERR_KT_VIEW_FROZEN = 534,    /* the witnessed view is older than the max view age */
+    CKV_ERR_KT_SPLIT_VIEW = 535,     /* a contact's log view is not consistent with ours */
 
     CKV_STATUS_MAX_ /* not a status; keep last */
 } ckv_status;

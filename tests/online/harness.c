@@ -46,13 +46,13 @@ static char *slurp(const char *path)
 }
 
 const char *harness_limit = NULL;
+const char *const *harness_ckvd_args = NULL;
 
-static void spawn(srv *s)
+/* Start path with argv, stderr to errlog; wait for its "serving ... on
+ * http://127.0.0.1:PORT" line and return the port. */
+static int spawn_prog(const char *path, char *const argv[], const char *errlog, pid_t *pid_out,
+                      int may_fail)
 {
-    char listen[64], data[300], errlog[300];
-    snprintf(listen, sizeof listen, "127.0.0.1:%d", s->port);
-    snprintf(data, sizeof data, "%s/data", s->dir);
-    snprintf(errlog, sizeof errlog, "%s/stderr.log", s->dir);
     unlink(errlog);
     pid_t pid = fork();
     assert_true(pid >= 0);
@@ -63,32 +63,109 @@ static void spawn(srv *s)
             _exit(127);
         dup2(fd, 2);
         dup2(nul, 1);
-        if (harness_limit != NULL)
-            execl(CKVD_PATH, "ckvd", "--listen", listen, "--data", data, "--checkpoint-interval",
-                  "50", "--limit", harness_limit, (char *)NULL);
-        else
-            execl(CKVD_PATH, "ckvd", "--listen", listen, "--data", data, "--checkpoint-interval",
-                  "50", (char *)NULL);
+        execv(path, argv);
         _exit(127);
     }
-    s->pid = pid;
-    for (int i = 0; i < 200; i++) {
+    *pid_out = pid;
+    for (int i = 0; i < 400; i++) {
         char *log = slurp(errlog);
         const char *m = log ? strstr(log, "on http://127.0.0.1:") : NULL;
         if (m != NULL) {
-            s->port = atoi(m + strlen("on http://127.0.0.1:"));
+            int port = atoi(m + strlen("on http://127.0.0.1:"));
             free(log);
-            snprintf(s->url, sizeof s->url, "http://127.0.0.1:%d", s->port);
-            return;
+            return port;
         }
         free(log);
         int st;
-        if (waitpid(pid, &st, WNOHANG) == pid)
-            fail_msg("ckvd exited at start");
+        if (waitpid(pid, &st, WNOHANG) == pid) {
+            if (may_fail)
+                return -1;
+            fail_msg("%s exited at start", argv[0]);
+        }
         msleep(25);
     }
-    fail_msg("ckvd did not start");
+    fail_msg("%s did not start", argv[0]);
+    return -1;
 }
+
+static void spawn(srv *s)
+{
+    char listen[64], data[300], errlog[300];
+    char *argv[48];
+    int n = 0;
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", s->port);
+    snprintf(data, sizeof data, "%s/data", s->dir);
+    snprintf(errlog, sizeof errlog, "%s/stderr.log", s->dir);
+    argv[n++] = (char *)"ckvd";
+    argv[n++] = (char *)"--listen";
+    argv[n++] = listen;
+    argv[n++] = (char *)"--data";
+    argv[n++] = data;
+    argv[n++] = (char *)"--checkpoint-interval";
+    argv[n++] = (char *)"50";
+    if (harness_limit != NULL) {
+        argv[n++] = (char *)"--limit";
+        argv[n++] = (char *)harness_limit;
+    }
+    for (size_t i = 0; harness_ckvd_args != NULL && harness_ckvd_args[i] != NULL && n < 46; i++)
+        argv[n++] = (char *)harness_ckvd_args[i];
+    argv[n] = NULL;
+    s->port = spawn_prog(CKVD_PATH, argv, errlog, &s->pid, 0);
+    snprintf(s->url, sizeof s->url, "http://127.0.0.1:%d", s->port);
+}
+
+#ifdef CKV_WITNESS_PATH
+void witness_start(witness_proc *w, const char *name, const char *log_vkey)
+{
+    char tmpl[] = "/tmp/ckv-online-witness-XXXXXX", data[300], errlog[300], path[320];
+    char *argv[] = {(char *)"ckv-witness", (char *)"--listen", (char *)"127.0.0.1:0",
+                    (char *)"--data",      data,              (char *)"--log",
+                    (char *)log_vkey,      (char *)"--name",  (char *)name,
+                    NULL};
+    memset(w, 0, sizeof *w);
+    assert_non_null(mkdtemp(tmpl));
+    snprintf(w->dir, sizeof w->dir, "%s", tmpl);
+    snprintf(data, sizeof data, "%s/data", w->dir);
+    snprintf(errlog, sizeof errlog, "%s/stderr.log", w->dir);
+    /* ckv-witness (branch witness, ec842b7) sometimes cannot read back the
+     * key it just created (a '+' in its base64 is taken for a separator):
+     * start it again with a new key, and say so */
+    for (int attempt = 0; attempt < 12; attempt++) {
+        char cmd[400];
+        w->port = spawn_prog(CKV_WITNESS_PATH, argv, errlog, &w->pid, 1);
+        if (w->port > 0)
+            break;
+        char *why = slurp(errlog);
+        fprintf(stderr, "note: ckv-witness did not start (%s); retrying with a new key\n",
+                why ? why : "?");
+        free(why);
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", data);
+        assert_int_equal(system(cmd), 0);
+    }
+    assert_true(w->port > 0);
+    snprintf(w->url, sizeof w->url, "http://127.0.0.1:%d", w->port);
+    snprintf(path, sizeof path, "%s/witness.vkey", data);
+    char *k = slurp(path);
+    assert_non_null(k);
+    k[strcspn(k, "\r\n")] = 0;
+    snprintf(w->vkey, sizeof w->vkey, "%s", k);
+    free(k);
+}
+
+void witness_stop(witness_proc *w)
+{
+    int st;
+    char cmd[600];
+    if (w->pid > 0) {
+        kill(w->pid, SIGTERM);
+        waitpid(w->pid, &st, 0);
+        w->pid = 0;
+    }
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", w->dir);
+    if (w->dir[0] && system(cmd) != 0)
+        fprintf(stderr, "cannot remove %s\n", w->dir);
+}
+#endif
 
 void srv_start(srv *s)
 {
@@ -104,6 +181,20 @@ void srv_start(srv *s)
     k[n] = 0;
     snprintf(s->vkey, sizeof s->vkey, "%s", k);
     free(k);
+}
+
+void srv_clone(srv *from, srv *to)
+{
+    char tmpl[] = "/tmp/ckv-online-XXXXXX", cmd[700];
+    memset(to, 0, sizeof *to);
+    assert_non_null(mkdtemp(tmpl));
+    snprintf(to->dir, sizeof to->dir, "%s", tmpl);
+    srv_kill(from, SIGTERM);
+    snprintf(cmd, sizeof cmd, "cp -a '%s/data' '%s/data'", from->dir, to->dir);
+    assert_int_equal(system(cmd), 0);
+    spawn(from);
+    spawn(to);
+    snprintf(to->vkey, sizeof to->vkey, "%s", from->vkey);
 }
 
 void srv_restart(srv *s)
@@ -176,6 +267,21 @@ void user_new(user *u, const srv *s, const char *name, const char *vkey)
     assert_int_equal(ckv_profile_pin_server(u->p, s->url, vkey ? vkey : s->vkey), CKV_OK);
     o.timeout_ms = 5000;
     assert_int_equal(ckv_client_open(u->p, &o, &u->c), CKV_OK);
+}
+
+void user_new_opts(user *u, const char *url, const char *vkey, const char *name,
+                   const ckv_client_options *o, const char *const *witnesses, size_t n,
+                   unsigned quorum)
+{
+    char tmpl[] = "/tmp/ckv-online-user-XXXXXX";
+    memset(u, 0, sizeof *u);
+    assert_non_null(mkdtemp(tmpl));
+    snprintf(u->dir, sizeof u->dir, "%s/p", tmpl);
+    assert_int_equal(ckv_profile_create(u->dir, name, PASS, PASS_LEN, CKV_KDF_MIN, &u->p), CKV_OK);
+    assert_int_equal(ckv_profile_pin_server(u->p, url, vkey), CKV_OK);
+    if (n > 0)
+        assert_int_equal(ckv_profile_pin_witnesses(u->p, witnesses, n, quorum), CKV_OK);
+    assert_int_equal(ckv_client_open(u->p, o, &u->c), CKV_OK);
 }
 
 void user_free(user *u)

@@ -94,7 +94,12 @@ static void serve(proxy *px, int fd)
         }
     }
     hs = curl_slist_append(hs, "Content-Type: application/json");
-    snprintf(url, sizeof url, "%s%s", px->target, path);
+    pthread_mutex_lock(&px->lock);
+    int alt = px->alt_target[0] != 0 &&
+              (strcmp(path, "/checkpoint") == 0 || strncmp(path, "/tile/", 6) == 0 ||
+               strncmp(path, "/v1/log/", 8) == 0 || strncmp(path, "/v1/directory/", 14) == 0);
+    snprintf(url, sizeof url, "%s%s", alt ? px->alt_target : px->target, path);
+    pthread_mutex_unlock(&px->lock);
     CURL *e = curl_easy_init();
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
@@ -119,7 +124,15 @@ static void serve(proxy *px, int fd)
                strlen(px->override_body));
         px->hits++;
     } else {
-        answer(fd, status, ct ? ct : "application/json", out.d ? out.d : "", out.n);
+        char *nb = NULL;
+        size_t nl = 0;
+        if (status == 200 && px->rewrite != NULL && out.d != NULL)
+            nb = px->rewrite(px->rewrite_ctx, path, out.d, out.n, &nl);
+        if (nb != NULL)
+            answer(fd, status, ct ? ct : "application/json", nb, nl);
+        else
+            answer(fd, status, ct ? ct : "application/json", out.d ? out.d : "", out.n);
+        free(nb);
     }
     pthread_mutex_unlock(&px->lock);
     curl_easy_cleanup(e);
@@ -191,6 +204,13 @@ void proxy_override_status(proxy *px, const char *path, long status, const char 
     proxy_override(px, path, body);
     pthread_mutex_lock(&px->lock);
     px->override_status = status;
+    pthread_mutex_unlock(&px->lock);
+}
+
+void proxy_split(proxy *px, const char *target)
+{
+    pthread_mutex_lock(&px->lock);
+    snprintf(px->alt_target, sizeof px->alt_target, "%s", target);
     pthread_mutex_unlock(&px->lock);
 }
 

@@ -101,6 +101,59 @@ static void test_raw_fallback(void **state)
     free(big);
 }
 
+/* The gossip field "cp": round trip, and strict: a string, not empty,
+ * at most CKV_TLOG_NOTE_MAX_SIZE, only on messages. */
+static void test_gossip_field(void **state)
+{
+    char *out = NULL, *big;
+    size_t n = 0;
+    ckv_inner in;
+    (void)state;
+    const char *note = "ckv.test/log\n5\nAAAA\n\n\xe2\x80\x94 ckv.test/log abcd\n";
+    assert_int_equal(ckv_inner_message_cp(3, 1764280000, (const uint8_t *)"hi", 2, note,
+                                          strlen(note), &out, &n),
+                     CKV_OK);
+    assert_non_null(strstr(out, "\"cp\""));
+    in = parse(out);
+    assert_int_equal(in.kind, 1);
+    assert_int_equal(in.seq, 3);
+    assert_non_null(in.cp);
+    assert_int_equal(in.cp_len, strlen(note));
+    assert_memory_equal(in.cp, note, strlen(note));
+    ckv_inner_clear(&in);
+    free(out);
+    /* without: no cp */
+    assert_int_equal(ckv_inner_message(3, 1, (const uint8_t *)"hi", 2, &out, &n), CKV_OK);
+    assert_null(strstr(out, "\"cp\""));
+    in = parse(out);
+    assert_null(in.cp);
+    ckv_inner_clear(&in);
+    free(out);
+    /* malformed cp: the whole thing is raw text, no gossip taken */
+    in = parse("{\"v\":1,\"seq\":1,\"time\":1,\"text\":\"x\",\"cp\":5}");
+    assert_int_equal(in.kind, 0);
+    assert_null(in.cp);
+    ckv_inner_clear(&in);
+    in = parse("{\"v\":1,\"seq\":1,\"time\":1,\"text\":\"x\",\"cp\":\"\"}");
+    assert_int_equal(in.kind, 0);
+    ckv_inner_clear(&in);
+    in = parse("{\"v\":1,\"seq\":1,\"time\":1,\"text\":\"x\",\"cq\":\"a\"}");
+    assert_int_equal(in.kind, 0);
+    ckv_inner_clear(&in);
+    in = parse("{\"v\":1,\"receipt\":[1],\"cp\":\"a\"}");
+    assert_int_equal(in.kind, 0);
+    ckv_inner_clear(&in);
+    /* size cap */
+    big = malloc(CKV_TLOG_NOTE_MAX_SIZE + 2);
+    assert_non_null(big);
+    memset(big, 'a', CKV_TLOG_NOTE_MAX_SIZE + 1);
+    big[CKV_TLOG_NOTE_MAX_SIZE + 1] = 0;
+    assert_int_equal(ckv_inner_message_cp(1, 1, (const uint8_t *)"x", 1, big,
+                                          CKV_TLOG_NOTE_MAX_SIZE + 1, &out, &n),
+                     CKV_ERR_INVALID_ARG);
+    free(big);
+}
+
 static void test_pin(void **state)
 {
     ckv_profile *p = NULL;
@@ -149,6 +202,7 @@ int main(void)
         cmocka_unit_test(test_roundtrip),
         cmocka_unit_test(test_refused_inputs),
         cmocka_unit_test(test_raw_fallback),
+        cmocka_unit_test(test_gossip_field),
         cmocka_unit_test(test_pin),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
