@@ -234,7 +234,15 @@ static ckv_status parse(json_t *root, ckv_evidence *ev)
     }
     x = json_object_get(root, "object");
     if (x != NULL) {
-        if (!only_keys(x, obk) || str_of(x, "path", 1024, 1, &bad) == NULL || bad)
+        const char *op = str_of(x, "path", 1024, 1, &bad);
+        if (!only_keys(x, obk) || op == NULL || bad)
+            return CKV_ERR_EVIDENCE_MALFORMED;
+        if ((ev->obj_path = strdup(op)) == NULL)
+            return CKV_ERR_NOMEM;
+        uint64_t pos;
+        (void)str_of(x, "expected", 256, 0, &bad);
+        (void)str_of(x, "found", 256, 0, &bad);
+        if (bad || (json_object_get(x, "position") != NULL && !u64_of(x, "position", &pos)))
             return CKV_ERR_EVIDENCE_MALFORMED;
         ev->has_object = 1;
         if (json_object_get(x, "base64") != NULL) {
@@ -639,6 +647,7 @@ static void check(ckv_evidence *ev, ckv_evidence_result *r, ckv_tlog_verifier *v
     else if (strcmp(ev->kind, "stale_entry") == 0)
         p = kind_chain(&c, 1);
     else {
+        REPORTED(&c, "the writer says: %s.", ev->summary ? ev->summary : "(no summary)");
         if (ev->has_object)
             REPORTED(&c, "the object at fault is %s.", ev->obj_path);
         WHYNOT(&c,
