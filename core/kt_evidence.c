@@ -57,7 +57,8 @@ static ckv_evidence *start(ckv_client *c, const char *kind, char **vkey)
     if (ckv_evidence_new(kind, c->err, *vkey, &ev) != CKV_OK)
         return NULL;
     snprintf(who, sizeof who, "ckv client of '%s'", c->p->account);
-    if (ckv_evidence_set_reporter(ev, who) != CKV_OK || ckv_evidence_set_source(ev, c->url) != CKV_OK) {
+    if (ckv_evidence_set_reporter(ev, who) != CKV_OK ||
+        ckv_evidence_set_source(ev, c->url) != CKV_OK) {
         ckv_evidence_free(ev);
         return NULL;
     }
@@ -172,10 +173,11 @@ static ckv_status two_views(ckv_client *c, ckv_status st, const char *fallback,
         fetch_proof(c, old->size, new->size, fetched, &path_len);
         path = path_len > 0 ? fetched : NULL;
     }
-    if (path != NULL && old->size > 0 && old->size < new->size &&
-        ckv_evidence_consistency_roots(old->size, new->size, path, path_len, NULL, &fr, &sr) ==
-            CKV_OK &&
-        ckv_tlog_hash_equal(&sr, &new->root) && !ckv_tlog_hash_equal(&fr, &old->root))
+    if (path != NULL && old->size > 0 &&
+        old->size < new->size &&ckv_evidence_consistency_roots(old->size, new->size, path, path_len,
+                                                               NULL, &fr, &sr) ==
+            CKV_OK &&ckv_tlog_hash_equal(&sr, &new->root) &&
+        !ckv_tlog_hash_equal(&fr, &old->root))
         kind = strcmp(fallback, "split_view") == 0 ? "split_view" : "fork";
     ev = start(c, kind, &vkey);
     if (ev == NULL)
@@ -213,13 +215,13 @@ ckv_status ckv_kt_ev_split_view(ckv_client *c, ckv_status st, const char *peer,
     char detail[CKV_NAME_MAX + 96];
     snprintf(detail, sizeof detail, "the other checkpoint was gossiped by contact '%s'",
              peer ? peer : "?");
-    return two_views(c, st, "split_view", "peer", peer_note, peer_len, peer_is_new, path,
-                     path_len, detail);
+    return two_views(c, st, "split_view", "peer", peer_note, peer_len, peer_is_new, path, path_len,
+                     detail);
 }
 
-ckv_status ckv_kt_ev_bad_inclusion(ckv_client *c, ckv_status st, const char *note,
-                                   size_t note_len, const ckv_kt_entry *k,
-                                   const ckv_tlog_hash *path, size_t path_len)
+ckv_status ckv_kt_ev_bad_inclusion(ckv_client *c, ckv_status st, const char *note, size_t note_len,
+                                   const ckv_kt_entry *k, const ckv_tlog_hash *path,
+                                   size_t path_len)
 {
     char *vkey = NULL;
     size_t i = 0;
@@ -277,9 +279,9 @@ static ckv_status add_proven(ckv_client *c, ckv_evidence *ev, const char *role,
     if (path != NULL && k->leaf_index < cp->size) {
         ckv_tlog_tile_hash_reader(&src, &r);
         memcpy(leaf.b, k->leaf_hash, 32);
-        ok = ckv_tlog_reader_inclusion_proof(&r, k->leaf_index, cp->size, path, &n) == CKV_OK &&
-             ckv_tlog_verify_inclusion(k->leaf_index, cp->size, &leaf, path, n, &cp->root) ==
-                 CKV_OK;
+        ok =
+            ckv_tlog_reader_inclusion_proof(&r, k->leaf_index, cp->size, path, &n) == CKV_OK &&
+            ckv_tlog_verify_inclusion(k->leaf_index, cp->size, &leaf, path, n, &cp->root) == CKV_OK;
     }
     memcpy(c->err, saved, sizeof saved);
     free(x.got);
@@ -319,7 +321,11 @@ ckv_status ckv_kt_ev_entries(ckv_client *c, ckv_status st, const char *kind,
     ckv_evidence *ev = cp ? start_with_view(c, kind, &vkey, cp) : NULL;
     if (ev != NULL &&
         ((prev != NULL && add_proven(c, ev, stale ? "newer" : "earlier", prev, 0, cp) != CKV_OK) ||
-         add_proven(c, ev, stale ? "served" : prev ? "later" : "entry", k, 0, cp) != CKV_OK)) {
+         add_proven(c, ev,
+                    stale  ? "served"
+                    : prev ? "later"
+                           : "entry",
+                    k, 0, cp) != CKV_OK)) {
         ckv_evidence_free(ev);
         ev = NULL;
     }

@@ -42,9 +42,9 @@ ckv_status ckv_kt_ev_split_view(ckv_client *c, ckv_status st, const char *peer,
                                 const ckv_tlog_hash *path, size_t path_len);
 
 /* The server's inclusion proof for entry k under checkpoint `note` fails. */
-ckv_status ckv_kt_ev_bad_inclusion(ckv_client *c, ckv_status st, const char *note,
-                                   size_t note_len, const ckv_kt_entry *k,
-                                   const ckv_tlog_hash *path, size_t path_len);
+ckv_status ckv_kt_ev_bad_inclusion(ckv_client *c, ckv_status st, const char *note, size_t note_len,
+                                   const ckv_kt_entry *k, const ckv_tlog_hash *path,
+                                   size_t path_len);
 
 /* kind "broken_chain" (prev may be NULL) or "stale_entry" (prev is the
  * newer entry seen before, k the older one served now). */

@@ -206,9 +206,9 @@ ckv_status ckv_evidence_set_served_key(ckv_evidence *ev, const char *name,
     return CKV_OK;
 }
 
-ckv_status ckv_evidence_set_object(ckv_evidence *ev, const char *path, const void *data,
-                                   size_t len, int has_position, uint64_t position,
-                                   const char *expected, const char *found)
+ckv_status ckv_evidence_set_object(ckv_evidence *ev, const char *path, const void *data, size_t len,
+                                   int has_position, uint64_t position, const char *expected,
+                                   const char *found)
 {
     if (ev == NULL || path == NULL || (data == NULL && len > 0) || len > CKV_EVIDENCE_FILE_MAX / 2)
         return CKV_ERR_INVALID_ARG;

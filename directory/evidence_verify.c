@@ -119,19 +119,19 @@ static int path_of(json_t *a, ckv_tlog_hash *path, size_t *n)
 
 static ckv_status parse(json_t *root, ckv_evidence *ev)
 {
-    static const char *const top[] = {"format", "kind", "summary", "detected_at", "reporter",
-                                      "detail", "log", "checkpoints", "entries",
-                                      "consistency_proof", "served", "object", NULL};
+    static const char *const top[] = {
+        "format",      "kind",    "summary",           "detected_at", "reporter", "detail", "log",
+        "checkpoints", "entries", "consistency_proof", "served",      "object",   NULL};
     static const char *const logk[] = {"origin", "verifier_key", "source", NULL};
     static const char *const cpk[] = {"role", "text", "base64", NULL};
-    static const char *const enk[] = {"role", "leaf_index", "text", "base64", "inclusion_proof",
-                                      NULL};
+    static const char *const enk[] = {"role",   "leaf_index",      "text",
+                                      "base64", "inclusion_proof", NULL};
     static const char *const prk[] = {"checkpoint", "path", NULL};
     static const char *const cok[] = {"old_checkpoint", "new_checkpoint", "path", "old_subtree",
                                       NULL};
     static const char *const svk[] = {"name", "identity_key", "where", NULL};
-    static const char *const obk[] = {"path", "sha256", "length", "base64", "position",
-                                      "expected", "found", NULL};
+    static const char *const obk[] = {"path",     "sha256",   "length", "base64",
+                                      "position", "expected", "found",  NULL};
     int bad = 0;
     const char *s;
     json_t *log, *arr, *x;
@@ -224,8 +224,8 @@ static ckv_status parse(json_t *root, ckv_evidence *ev)
         s = str_of(x, "name", CKV_NAME_MAX, 1, &bad);
         (void)str_of(x, "where", CKV_EVIDENCE_TEXT_MAX, 1, &bad);
         if (bad || !only_keys(x, svk) ||
-            sodium_base642bin(ev->served_key, sizeof ev->served_key, k, strlen(k), NULL, &kl,
-                              NULL, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+            sodium_base642bin(ev->served_key, sizeof ev->served_key, k, strlen(k), NULL, &kl, NULL,
+                              sodium_base64_VARIANT_ORIGINAL) != 0 ||
             kl != CKV_EVIDENCE_IDENTITY_KEY_LEN)
             return CKV_ERR_EVIDENCE_MALFORMED;
         if ((ev->served_name = strdup(s)) == NULL)
@@ -234,7 +234,15 @@ static ckv_status parse(json_t *root, ckv_evidence *ev)
     }
     x = json_object_get(root, "object");
     if (x != NULL) {
-        if (!only_keys(x, obk) || str_of(x, "path", 1024, 1, &bad) == NULL || bad)
+        const char *op = str_of(x, "path", 1024, 1, &bad);
+        if (!only_keys(x, obk) || op == NULL || bad)
+            return CKV_ERR_EVIDENCE_MALFORMED;
+        if ((ev->obj_path = strdup(op)) == NULL)
+            return CKV_ERR_NOMEM;
+        uint64_t pos;
+        (void)str_of(x, "expected", 256, 0, &bad);
+        (void)str_of(x, "found", 256, 0, &bad);
+        if (bad || (json_object_get(x, "position") != NULL && !u64_of(x, "position", &pos)))
             return CKV_ERR_EVIDENCE_MALFORMED;
         ev->has_object = 1;
         if (json_object_get(x, "base64") != NULL) {
@@ -259,7 +267,7 @@ struct check {
     ckv_evidence_result *r;
     ckv_tlog_verifier *v;
     int cp_ok[CKV_EVIDENCE_MAX_CHECKPOINTS];
-    ckv_tlog_checkpoint *cp; /* [ncp] */
+    ckv_tlog_checkpoint *cp;              /* [ncp] */
     int ent_in[CKV_EVIDENCE_MAX_ENTRIES]; /* inclusion proof verifies */
     int ent_parsed[CKV_EVIDENCE_MAX_ENTRIES];
     ckv_dir_entry *de; /* [nent] */
@@ -279,24 +287,25 @@ static void add(char *buf, size_t cap, const char *fmt, ...)
     va_end(ap);
 }
 
-#define PROVEN(c, ...) add((c)->r->proven_by_signatures, sizeof (c)->r->proven_by_signatures, __VA_ARGS__)
-#define REPORTED(c, ...) add((c)->r->reported, sizeof (c)->r->reported, __VA_ARGS__)
-#define WHYNOT(c, ...) add((c)->r->why_not, sizeof (c)->r->why_not, __VA_ARGS__)
+#define PROVEN(c, ...)                                                                             \
+    add((c)->r->proven_by_signatures, sizeof(c)->r->proven_by_signatures, __VA_ARGS__)
+#define REPORTED(c, ...) add((c)->r->reported, sizeof(c)->r->reported, __VA_ARGS__)
+#define WHYNOT(c, ...) add((c)->r->why_not, sizeof(c)->r->why_not, __VA_ARGS__)
 
 static void open_checkpoints(struct check *c)
 {
     const ckv_tlog_verifier *vs[1] = {c->v};
     for (size_t i = 0; i < c->ev->ncp; i++) {
         struct ev_checkpoint *x = &c->ev->cp[i];
-        ckv_status st = ckv_tlog_checkpoint_open((const char *)x->note, x->len, c->r->origin, vs,
-                                                 1, &c->cp[i], NULL);
+        ckv_status st = ckv_tlog_checkpoint_open((const char *)x->note, x->len, c->r->origin, vs, 1,
+                                                 &c->cp[i], NULL);
         c->cp_ok[i] = st == CKV_OK;
         if (st == CKV_OK)
             PROVEN(c, "checkpoint %zu (%s) is signed by the log: size %" PRIu64 ".", i, x->role,
                    c->cp[i].size);
         else
-            REPORTED(c, "checkpoint %zu (%s) is not a valid signed checkpoint of the log (%s).",
-                     i, x->role, ckv_status_name(st));
+            REPORTED(c, "checkpoint %zu (%s) is not a valid signed checkpoint of the log (%s).", i,
+                     x->role, ckv_status_name(st));
     }
 }
 
@@ -312,12 +321,14 @@ static void check_entries(struct check *c)
             ckv_tlog_verify_inclusion(e->index, c->cp[e->cp].size, &leaf, e->path, e->path_len,
                                       &c->cp[e->cp].root) == CKV_OK) {
             c->ent_in[i] = 1;
-            PROVEN(c, "entry %zu (%s) is leaf %" PRIu64 " of the log (inclusion proof under "
-                      "checkpoint %zu).",
+            PROVEN(c,
+                   "entry %zu (%s) is leaf %" PRIu64 " of the log (inclusion proof under "
+                   "checkpoint %zu).",
                    i, e->role, e->index, e->cp);
         } else if (e->has_proof) {
-            REPORTED(c, "entry %zu (%s) at leaf %" PRIu64 ": its inclusion proof does not "
-                        "verify against checkpoint %zu.",
+            REPORTED(c,
+                     "entry %zu (%s) at leaf %" PRIu64 ": its inclusion proof does not "
+                     "verify against checkpoint %zu.",
                      i, e->role, e->index, e->cp);
         } else {
             REPORTED(c, "entry %zu (%s) at leaf %" PRIu64 " carries no inclusion proof.", i,
@@ -344,8 +355,8 @@ static int fork_between(struct check *c, size_t a, size_t b, int *bad_proof)
     }
     if (x->size == y->size) {
         if (ckv_tlog_hash_equal(&x->root, &y->root)) {
-            WHYNOT(c, "checkpoints %zu and %zu have the same size and the same root: no fork.",
-                   a, b);
+            WHYNOT(c, "checkpoints %zu and %zu have the same size and the same root: no fork.", a,
+                   b);
             return 0;
         }
         ckv_tlog_hash_to_hex(&x->root, h1);
@@ -354,10 +365,10 @@ static int fork_between(struct check *c, size_t a, size_t b, int *bad_proof)
                x->size, h1, h2);
         return 1;
     }
-    if (!c->ev->has_cons ||
-        !((c->ev->cons_old == a && c->ev->cons_new == b))) {
-        WHYNOT(c, "the checkpoints have different sizes and the file has no consistency proof "
-                  "from checkpoint %zu to %zu.",
+    if (!c->ev->has_cons || !((c->ev->cons_old == a && c->ev->cons_new == b))) {
+        WHYNOT(c,
+               "the checkpoints have different sizes and the file has no consistency proof "
+               "from checkpoint %zu to %zu.",
                a, b);
         return 0;
     }
@@ -370,25 +381,29 @@ static int fork_between(struct check *c, size_t a, size_t b, int *bad_proof)
                                        &sr) != CKV_OK ||
         !ckv_tlog_hash_equal(&sr, &y->root)) {
         *bad_proof = 1;
-        REPORTED(c, "the consistency proof from size %" PRIu64 " to %" PRIu64
-                    " does not verify to the signed root of size %" PRIu64 ".",
+        REPORTED(c,
+                 "the consistency proof from size %" PRIu64 " to %" PRIu64
+                 " does not verify to the signed root of size %" PRIu64 ".",
                  x->size, y->size, y->size);
-        WHYNOT(c, "the consistency proof does not reproduce the signed root of size %" PRIu64
-                  ", so it shows nothing about the first %" PRIu64 " leaves.",
+        WHYNOT(c,
+               "the consistency proof does not reproduce the signed root of size %" PRIu64
+               ", so it shows nothing about the first %" PRIu64 " leaves.",
                y->size, x->size);
         return 0;
     }
     if (ckv_tlog_hash_equal(&fr, &x->root)) {
-        WHYNOT(c, "the consistency proof verifies: the tree of size %" PRIu64
-                  " is a prefix of the tree of size %" PRIu64 " (no fork).",
+        WHYNOT(c,
+               "the consistency proof verifies: the tree of size %" PRIu64
+               " is a prefix of the tree of size %" PRIu64 " (no fork).",
                x->size, y->size);
         return 0;
     }
     ckv_tlog_hash_to_hex(&fr, h1);
     ckv_tlog_hash_to_hex(&x->root, h2);
-    PROVEN(c, "the consistency proof reproduces the signed root of size %" PRIu64
-              ", and by it the first %" PRIu64 " leaves of that tree hash to %s, not to the "
-              "signed root %s of size %" PRIu64 " (a fork).",
+    PROVEN(c,
+           "the consistency proof reproduces the signed root of size %" PRIu64
+           ", and by it the first %" PRIu64 " leaves of that tree hash to %s, not to the "
+           "signed root %s of size %" PRIu64 " (a fork).",
            y->size, x->size, h1, h2, x->size);
     return 1;
 }
@@ -434,13 +449,15 @@ static int kind_rollback(struct check *c)
         return 0;
     }
     if (c->cp[b].size >= c->cp[a].size) {
-        WHYNOT(c, "the later checkpoint (%s, size %" PRIu64 ") is not smaller than the earlier "
-                  "one (%s, size %" PRIu64 ").",
+        WHYNOT(c,
+               "the later checkpoint (%s, size %" PRIu64 ") is not smaller than the earlier "
+               "one (%s, size %" PRIu64 ").",
                c->ev->cp[b].role, c->cp[b].size, c->ev->cp[a].role, c->cp[a].size);
         return 0;
     }
-    REPORTED(c, "the writer accepted checkpoint %zu (size %" PRIu64 ") first and was served "
-                "checkpoint %zu (size %" PRIu64 ") later: the order is not signed.",
+    REPORTED(c,
+             "the writer accepted checkpoint %zu (size %" PRIu64 ") first and was served "
+             "checkpoint %zu (size %" PRIu64 ") later: the order is not signed.",
              a, c->cp[a].size, b, c->cp[b].size);
     if (fork_between(c, a, b, &bad_proof))
         return 1;
@@ -455,8 +472,9 @@ static int kind_bad_proof(struct check *c)
         struct ev_entry *e = c->ev->ent[i];
         if (!e->has_proof || !c->cp_ok[e->cp] || c->ent_in[i])
             continue;
-        REPORTED(c, "the server answered with this inclusion proof for leaf %" PRIu64
-                    " under checkpoint %zu, signed by the log; it does not verify.",
+        REPORTED(c,
+                 "the server answered with this inclusion proof for leaf %" PRIu64
+                 " under checkpoint %zu, signed by the log; it does not verify.",
                  e->index, e->cp);
         shown = 1;
     }
@@ -464,8 +482,9 @@ static int kind_bad_proof(struct check *c)
         ckv_tlog_checkpoint *x = &c->cp[c->ev->cons_old], *y = &c->cp[c->ev->cons_new];
         if (ckv_tlog_verify_consistency(x->size, y->size, &x->root, &y->root, c->ev->cons_path,
                                         c->ev->cons_len) != CKV_OK) {
-            REPORTED(c, "the server answered with this consistency proof from size %" PRIu64
-                        " to %" PRIu64 " between checkpoints it signed; it does not verify.",
+            REPORTED(c,
+                     "the server answered with this consistency proof from size %" PRIu64
+                     " to %" PRIu64 " between checkpoints it signed; it does not verify.",
                      x->size, y->size);
             shown = 1;
         }
@@ -492,8 +511,9 @@ static int kind_key_not_in_log(struct check *c)
     }
     PROVEN(c, "the log's entry for '%s' (version %" PRIu64 ") carries another identity key.",
            c->de[0].name, c->de[0].version);
-    REPORTED(c, "the server served a different identity key for '%s' (the served key is its "
-                "unsigned answer; that the entry was the latest is what its lookup claimed).",
+    REPORTED(c,
+             "the server served a different identity key for '%s' (the served key is its "
+             "unsigned answer; that the entry was the latest is what its lookup claimed).",
              c->ev->served_name);
     return 1;
 }
@@ -517,8 +537,9 @@ static int single_broken(struct check *c, size_t i)
         return 1;
     }
     if (d->type != CKV_DIR_ROTATE && ckv_dir_entry_verify(d, NULL) != CKV_OK) {
-        PROVEN(c, "leaf %" PRIu64 " ('%s' version %" PRIu64 ") has a bad proof-of-possession "
-                  "signature.",
+        PROVEN(c,
+               "leaf %" PRIu64 " ('%s' version %" PRIu64 ") has a bad proof-of-possession "
+               "signature.",
                e->index, d->name, d->version);
         return 1;
     }
@@ -562,8 +583,9 @@ static int kind_chain(struct check *c, int stale)
             WHYNOT(c, "the served entry is not older than the other one.");
             return 0;
         }
-        PROVEN(c, "'%s' has version %" PRIu64 " at leaf %" PRIu64 " and version %" PRIu64
-                  " at leaf %" PRIu64 ".",
+        PROVEN(c,
+               "'%s' has version %" PRIu64 " at leaf %" PRIu64 " and version %" PRIu64
+               " at leaf %" PRIu64 ".",
                p->name, c->de[s].version, c->ev->ent[s]->index, c->de[1 - s].version,
                c->ev->ent[1 - s]->index);
         REPORTED(c, "the server served the older version %" PRIu64 " as the latest.",
@@ -578,15 +600,17 @@ static int kind_chain(struct check *c, int stale)
             WHYNOT(c, "the later entry is a valid successor of the earlier one.");
             return 0;
         }
-        PROVEN(c, "'%s' version %" PRIu64 " (leaf %" PRIu64 ") links to leaf %" PRIu64
-                  " but breaks the chain rules: %s",
+        PROVEN(c,
+               "'%s' version %" PRIu64 " (leaf %" PRIu64 ") links to leaf %" PRIu64
+               " but breaks the chain rules: %s",
                n->name, n->version, ni, pi, ckv_strerror(st));
         return 1;
     }
     if (n->version <= p->version + 1) {
-        PROVEN(c, "'%s' version %" PRIu64 " at leaf %" PRIu64 " comes after version %" PRIu64
-                  " at leaf %" PRIu64 " without linking to it: each version must follow the "
-                  "previous one exactly once.",
+        PROVEN(c,
+               "'%s' version %" PRIu64 " at leaf %" PRIu64 " comes after version %" PRIu64
+               " at leaf %" PRIu64 " without linking to it: each version must follow the "
+               "previous one exactly once.",
                n->name, n->version, ni, p->version, pi);
         return 1;
     }
@@ -623,10 +647,12 @@ static void check(ckv_evidence *ev, ckv_evidence_result *r, ckv_tlog_verifier *v
     else if (strcmp(ev->kind, "stale_entry") == 0)
         p = kind_chain(&c, 1);
     else {
+        REPORTED(&c, "the writer says: %s.", ev->summary ? ev->summary : "(no summary)");
         if (ev->has_object)
             REPORTED(&c, "the object at fault is %s.", ev->obj_path);
-        WHYNOT(&c, "evidence of kind '%s' is the writer's report; it carries no proof that "
-                   "a third party can check.",
+        WHYNOT(&c,
+               "evidence of kind '%s' is the writer's report; it carries no proof that "
+               "a third party can check.",
                ev->kind);
     }
     r->proven = p;

@@ -20,9 +20,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ckv_status st = ckv_evidence_verify_json((const char *)data, size, NULL, r);
     if (st == CKV_OK && (r->proven ? r->why_not[0] != 0 : r->why_not[0] == 0))
         abort();
-    st = ckv_evidence_verify_json((const char *)data, size,
-                                  "other.example/log+3c2a2ab5+AQ1I+HOG5KPkDKsMQj5fvkLJKa7Z4VZn0sCkAkMWU0ru",
-                                  r);
+    st = ckv_evidence_verify_json(
+        (const char *)data, size,
+        "other.example/log+3c2a2ab5+AQ1I+HOG5KPkDKsMQj5fvkLJKa7Z4VZn0sCkAkMWU0ru", r);
     if (st == CKV_OK && r->proven)
         abort();
     free(r);

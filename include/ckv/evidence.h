@@ -57,7 +57,7 @@ extern "C" {
 #define CKV_EVIDENCE_FILE_MAX (4u * 1024u * 1024u) /* bytes of one file */
 #define CKV_EVIDENCE_MAX_CHECKPOINTS 8
 #define CKV_EVIDENCE_MAX_ENTRIES 8
-#define CKV_EVIDENCE_ROLE_MAX 31  /* bytes of a role name */
+#define CKV_EVIDENCE_ROLE_MAX 31   /* bytes of a role name */
 #define CKV_EVIDENCE_TEXT_MAX 4096 /* summary, detail, reporter, ... */
 #define CKV_EVIDENCE_IDENTITY_KEY_LEN 33
 
@@ -86,17 +86,15 @@ CKV_MUST_USE ckv_status ckv_evidence_set_detail(ckv_evidence *ev, const char *de
  * NULL) gets its index, used by entries and the consistency proof.
  * CKV_ERR_TOO_LARGE past CKV_EVIDENCE_MAX_CHECKPOINTS. */
 CKV_MUST_USE ckv_status ckv_evidence_add_checkpoint(ckv_evidence *ev, const char *role,
-                                                    const void *note, size_t len,
-                                                    size_t *idx_out);
+                                                    const void *note, size_t len, size_t *idx_out);
 
 /* Add a log entry (leaf bytes, copied) at leaf `index`. With path != NULL
  * (path_len hashes, RFC 9162 PATH) it carries an inclusion proof under
  * checkpoint number cp_idx; with path == NULL it has none (then it is only
  * reported). CKV_ERR_INVALID_ARG for a bad cp_idx. */
-CKV_MUST_USE ckv_status ckv_evidence_add_entry(ckv_evidence *ev, const char *role,
-                                               const void *data, size_t len, uint64_t index,
-                                               size_t cp_idx, const ckv_tlog_hash *path,
-                                               size_t path_len);
+CKV_MUST_USE ckv_status ckv_evidence_add_entry(ckv_evidence *ev, const char *role, const void *data,
+                                               size_t len, uint64_t index, size_t cp_idx,
+                                               const ckv_tlog_hash *path, size_t path_len);
 
 /* Set the consistency proof between checkpoints old_idx and new_idx
  * (RFC 9162 PROOF). old_subtree (may be NULL) is the hash of the subtree
@@ -109,9 +107,9 @@ CKV_MUST_USE ckv_status ckv_evidence_set_consistency(ckv_evidence *ev, size_t ol
 
 /* What the server served for `name` outside the log: an identity key (33
  * bytes) and a word on where ("prekey bundle", "lookup"). */
-CKV_MUST_USE ckv_status ckv_evidence_set_served_key(ckv_evidence *ev, const char *name,
-                                                    const uint8_t key[CKV_EVIDENCE_IDENTITY_KEY_LEN],
-                                                    const char *what);
+CKV_MUST_USE ckv_status
+ckv_evidence_set_served_key(ckv_evidence *ev, const char *name,
+                            const uint8_t key[CKV_EVIDENCE_IDENTITY_KEY_LEN], const char *what);
 
 /* The object at fault for the auditor's tile kinds: its tlog-tiles path,
  * bytes (may be NULL), position (has_position), expected / found (hex, or
@@ -138,9 +136,9 @@ CKV_MUST_USE ckv_status ckv_evidence_write(const ckv_evidence *ev, const char *d
 
 /* What a file shows. Texts are sentences joined by "\n". */
 typedef struct ckv_evidence_result {
-    int proven;          /* 1: the file proves the misbehaviour of its kind */
+    int proven; /* 1: the file proves the misbehaviour of its kind */
     char kind[32];
-    char origin[256];    /* the log named by the file's verifier key */
+    char origin[256];                /* the log named by the file's verifier key */
     char proven_by_signatures[2048]; /* facts that follow from the log's signatures */
     char reported[2048];             /* facts only the writer reports */
     char why_not[1024];              /* when proven == 0: why not */
@@ -154,8 +152,7 @@ typedef struct ckv_evidence_result {
  * CKV_ERR_TLOG_BAD_KEY / CKV_ERR_EVIDENCE_KEY when it cannot be read.
  * *out is written in every case (why_not explains an error). */
 CKV_MUST_USE ckv_status ckv_evidence_verify_json(const char *json, size_t len,
-                                                 const char *expect_vkey,
-                                                 ckv_evidence_result *out);
+                                                 const char *expect_vkey, ckv_evidence_result *out);
 
 /* The same for a file (CKV_ERR_IO / CKV_ERR_NOT_FOUND when unreadable). */
 CKV_MUST_USE ckv_status ckv_evidence_verify_file(const char *path, const char *expect_vkey,
@@ -173,8 +170,7 @@ CKV_MUST_USE ckv_status ckv_evidence_verify_file(const char *path, const char *e
  * the wrong shape; CKV_ERR_INVALID_ARG for sizes out of range or a missing
  * old_subtree. Outputs written only on success. */
 CKV_MUST_USE ckv_status ckv_evidence_consistency_roots(uint64_t m, uint64_t n,
-                                                       const ckv_tlog_hash *path,
-                                                       size_t path_len,
+                                                       const ckv_tlog_hash *path, size_t path_len,
                                                        const ckv_tlog_hash *old_subtree,
                                                        ckv_tlog_hash *old_root,
                                                        ckv_tlog_hash *new_root);

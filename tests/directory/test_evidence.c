@@ -150,8 +150,7 @@ static ckv_evidence *new_ev(const char *kind)
     return ev;
 }
 
-static void add_cp(ckv_evidence *ev, const char *role, const struct log *l, size_t size,
-                   int flip)
+static void add_cp(ckv_evidence *ev, const char *role, const struct log *l, size_t size, int flip)
 {
     size_t len = 0;
     char *note = checkpoint(l, size, &len);
@@ -167,9 +166,9 @@ static void add_proven_entry(ckv_evidence *ev, const char *role, struct log *l, 
     ckv_tlog_hash path[CKV_TLOG_MAX_PROOF];
     size_t n = 0;
     inclusion(l, index, size, path, &n);
-    assert_int_equal(ckv_evidence_add_entry(ev, role, l->data[index], l->len[index], index,
-                                            cp_idx, path, n),
-                     CKV_OK);
+    assert_int_equal(
+        ckv_evidence_add_entry(ev, role, l->data[index], l->len[index], index, cp_idx, path, n),
+        CKV_OK);
 }
 
 /* Write, read back, verify; returns proven (and checks it parses). */
@@ -180,8 +179,8 @@ static int verdict(ckv_evidence *ev, const char *expect_key)
     assert_int_equal(ckv_evidence_to_json(ev, &json), CKV_OK);
     assert_int_equal(ckv_evidence_verify_json(json, strlen(json), expect_key, &r), CKV_OK);
     if (getenv("EVIDENCE_DEBUG"))
-        fprintf(stderr, "%s\nproven: %s\nreported: %s\nwhy not: %s\n", json,
-                r.proven_by_signatures, r.reported, r.why_not);
+        fprintf(stderr, "%s\nproven: %s\nreported: %s\nwhy not: %s\n", json, r.proven_by_signatures,
+                r.reported, r.why_not);
     assert_true(r.proven ? r.why_not[0] == 0 : r.why_not[0] != 0);
     free(json);
     ckv_evidence_free(ev);
@@ -209,13 +208,12 @@ static void test_consistency_roots(void **state)
             assert_true(ckv_tlog_hash_equal(&fr, &wm));
             assert_true(ckv_tlog_hash_equal(&sr, &wn));
             if ((m & (m - 1)) != 0) { /* not a power of two: old root from the path */
-                assert_int_equal(
-                    ckv_evidence_consistency_roots(m, n, path, len, NULL, &fr, &sr), CKV_OK);
+                assert_int_equal(ckv_evidence_consistency_roots(m, n, path, len, NULL, &fr, &sr),
+                                 CKV_OK);
                 assert_true(ckv_tlog_hash_equal(&fr, &wm));
             } else {
-                assert_int_equal(
-                    ckv_evidence_consistency_roots(m, n, path, len, NULL, &fr, &sr),
-                    CKV_ERR_INVALID_ARG);
+                assert_int_equal(ckv_evidence_consistency_roots(m, n, path, len, NULL, &fr, &sr),
+                                 CKV_ERR_INVALID_ARG);
             }
             if (len > 1)
                 assert_int_equal(
@@ -255,8 +253,7 @@ static void test_fork_same_size(void **state)
     add_cp(ev, "accepted_before", &a, 7, 0);
     add_cp(ev, "served_now", &b, 7, 0);
     assert_int_equal(ckv_evidence_to_json(ev, &json), CKV_OK);
-    assert_int_equal(ckv_evidence_verify_json(json, strlen(json), other, &r),
-                     CKV_ERR_EVIDENCE_KEY);
+    assert_int_equal(ckv_evidence_verify_json(json, strlen(json), other, &r), CKV_ERR_EVIDENCE_KEY);
     free(json);
     free(other);
     ckv_evidence_free(ev);
@@ -539,10 +536,10 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_consistency_roots), cmocka_unit_test(test_fork_same_size),
-        cmocka_unit_test(test_fork_by_proof),     cmocka_unit_test(test_rollback),
-        cmocka_unit_test(test_bad_proof),         cmocka_unit_test(test_key_not_in_log),
-        cmocka_unit_test(test_broken_chain),      cmocka_unit_test(test_stale_entry),
+        cmocka_unit_test(test_consistency_roots),   cmocka_unit_test(test_fork_same_size),
+        cmocka_unit_test(test_fork_by_proof),       cmocka_unit_test(test_rollback),
+        cmocka_unit_test(test_bad_proof),           cmocka_unit_test(test_key_not_in_log),
+        cmocka_unit_test(test_broken_chain),        cmocka_unit_test(test_stale_entry),
         cmocka_unit_test(test_file_and_strictness),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

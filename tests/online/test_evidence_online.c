@@ -36,15 +36,15 @@
     do {                                                                                           \
         ckv_status st_ = (x);                                                                      \
         if (st_ != CKV_OK)                                                                         \
-            fail_msg("%s -> %s: %s", #x, ckv_status_name(st_), ckv_client_last_error(c));         \
+            fail_msg("%s -> %s: %s", #x, ckv_status_name(st_), ckv_client_last_error(c));          \
     } while (0)
 
 static int run_audit(const char *vkey, const char *path)
 {
 #ifdef CKV_AUDIT_PATH
     char cmd[2048];
-    snprintf(cmd, sizeof cmd, "'%s' verify-evidence --quiet --vkey '%s' '%s'", CKV_AUDIT_PATH,
-             vkey, path);
+    snprintf(cmd, sizeof cmd, "'%s' verify-evidence --quiet --vkey '%s' '%s'", CKV_AUDIT_PATH, vkey,
+             path);
     int rc = system(cmd);
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 #else
@@ -128,9 +128,9 @@ static char *signed_checkpoint(const srv *s, uint64_t size, uint8_t fill)
     snprintf(kpath, sizeof kpath, "%s/data/log.key", s->dir);
     assert_int_equal(ckv_tlog_signer_load(kpath, &signer), CKV_OK);
     memset(root.b, fill, sizeof root.b);
-    assert_int_equal(ckv_tlog_checkpoint_format(ckv_tlog_signer_name(signer), size, &root, NULL,
-                                                &text, &tl),
-                     CKV_OK);
+    assert_int_equal(
+        ckv_tlog_checkpoint_format(ckv_tlog_signer_name(signer), size, &root, NULL, &text, &tl),
+        CKV_OK);
     assert_int_equal(ckv_tlog_note_sign(text, tl, signer, &note, &nl), CKV_OK);
     ckv_tlog_signer_free(signer);
     free(text);
@@ -221,10 +221,9 @@ static void test_client_evidence(void **state)
     /* split_view (gossip): bob's checkpoint of our size with another root */
     OK(d.c, ckv_client_view(d.c, &v));
     note = signed_checkpoint(&s, v.tree_size, 0x33);
-    assert_int_equal(ckv_kt_ev_split_view(d.c,
-                                          ckv_client_fail(d.c, CKV_ERR_KT_INCONSISTENT,
-                                                          "split view with bob"),
-                                          "bob", note, strlen(note), 0, NULL, 0),
+    assert_int_equal(ckv_kt_ev_split_view(
+                         d.c, ckv_client_fail(d.c, CKV_ERR_KT_INCONSISTENT, "split view with bob"),
+                         "bob", note, strlen(note), 0, NULL, 0),
                      CKV_ERR_KT_INCONSISTENT);
     free(note);
     expect_evidence(&d, &s, "split_view");
@@ -241,10 +240,9 @@ static void test_client_evidence(void **state)
             break;
         usleep(50000);
     }
-    assert_int_equal(ckv_kt_ev_split_view(d.c,
-                                          ckv_client_fail(d.c, CKV_ERR_KT_INCONSISTENT,
-                                                          "split view with bob"),
-                                          "bob", note, strlen(note), 1, NULL, 0),
+    assert_int_equal(ckv_kt_ev_split_view(
+                         d.c, ckv_client_fail(d.c, CKV_ERR_KT_INCONSISTENT, "split view with bob"),
+                         "bob", note, strlen(note), 1, NULL, 0),
                      CKV_ERR_KT_INCONSISTENT);
     free(note);
     expect_evidence(&d, &s, "split_view");

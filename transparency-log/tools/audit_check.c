@@ -590,15 +590,15 @@ static int check_directory(struct audit *a, uint64_t k, const uint8_t *bundle, s
                 rc = prc;
                 goto out;
             }
-            ents[n++] = (audit_evidence_entry){"earlier", v.prev_data, v.prev_len, v.prev_index,
-                                               prc == 0 ? p1 : NULL, l1};
+            ents[n++] = (audit_evidence_entry){"earlier",    v.prev_data,          v.prev_len,
+                                               v.prev_index, prc == 0 ? p1 : NULL, l1};
         }
         if ((prc = entry_proof(a, index, p2, &l2)) > 0) {
             rc = prc;
             goto out;
         }
-        ents[n++] = (audit_evidence_entry){v.has_prev ? "later" : "entry", en[i].data, en[i].len,
-                                           index, prc == 0 ? p2 : NULL, l2};
+        ents[n++] = (audit_evidence_entry){
+            v.has_prev ? "later" : "entry", en[i].data, en[i].len, index, prc == 0 ? p2 : NULL, l2};
         char summary[700];
         snprintf(summary, sizeof summary, "a directory entry breaks its account's chain (%s)",
                  v.why);

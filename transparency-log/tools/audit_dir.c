@@ -17,7 +17,7 @@
 #include "tool_util.h"
 
 struct account {
-    char *name; /* NULL: empty slot */
+    char *name;      /* NULL: empty slot */
     uint8_t *latest; /* encoding of the latest entry */
     size_t latest_len;
     uint64_t latest_index, first_index;

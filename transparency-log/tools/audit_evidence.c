@@ -24,8 +24,8 @@ ckv_status audit_evidence_write(const char *dir, const audit_evidence *ev, char 
     if (st == CKV_OK && ev->detail != NULL)
         st = ckv_evidence_set_detail(e, ev->detail);
     if (st == CKV_OK && ev->accepted_note != NULL) {
-        st = ckv_evidence_add_checkpoint(e, "accepted_before", ev->accepted_note,
-                                         ev->accepted_len, &acc);
+        st = ckv_evidence_add_checkpoint(e, "accepted_before", ev->accepted_note, ev->accepted_len,
+                                         &acc);
         has_acc = st == CKV_OK;
     }
     if (st == CKV_OK && ev->served_note != NULL) {
@@ -33,8 +33,8 @@ ckv_status audit_evidence_write(const char *dir, const audit_evidence *ev, char 
         has_srv = st == CKV_OK;
     }
     if (st == CKV_OK && ev->has_cons && has_acc && has_srv)
-        st = ckv_evidence_set_consistency(e, acc, srv, ev->cons_path, ev->cons_len,
-                                          ev->old_subtree);
+        st =
+            ckv_evidence_set_consistency(e, acc, srv, ev->cons_path, ev->cons_len, ev->old_subtree);
     for (size_t i = 0; st == CKV_OK && i < ev->nentries; i++) {
         const audit_evidence_entry *x = &ev->entries[i];
         st = ckv_evidence_add_entry(e, x->role, x->data, x->len, x->index, srv,

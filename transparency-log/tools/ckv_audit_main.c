@@ -211,8 +211,9 @@ static int verify_evidence_main(int argc, char **argv)
         print_lines("reported by the writer only (not signed by the log):", r->reported);
         if (r->proven)
             printf("verdict: PROVEN: the file proves %s by the log%s\n", r->kind,
-                   vstr ? "" : " (check that its verifier key is the log's real key, or pass "
-                               "--vkey)");
+                   vstr ? ""
+                        : " (check that its verifier key is the log's real key, or pass "
+                          "--vkey)");
         else
             printf("verdict: NOT PROVEN: %s\n", r->why_not);
     }
@@ -227,10 +228,10 @@ out:
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"state", required_argument, NULL, 's'}, {"full", no_argument, NULL, 'f'},
-        {"vkey", required_argument, NULL, 'k'},  {"timeout", required_argument, NULL, 't'},
-        {"quiet", no_argument, NULL, 'q'},       {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},     {"directory", no_argument, NULL, 'd'},
+        {"state", required_argument, NULL, 's'},  {"full", no_argument, NULL, 'f'},
+        {"vkey", required_argument, NULL, 'k'},   {"timeout", required_argument, NULL, 't'},
+        {"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},      {"directory", no_argument, NULL, 'd'},
         {"report", required_argument, NULL, 'r'}, {NULL, 0, NULL, 0},
     };
     audit_opts o = {0};
