@@ -82,6 +82,10 @@ static const struct status_text table[] = {
     S(CKV_ERR_DIR_ORIGIN, "the directory entry belongs to another log"),
     S(CKV_ERR_DIR_NAME, "the directory entry is for another account than the one asked for"),
     S(CKV_ERR_DIR_NAME_TAKEN, "the account name is registered already; choose another name"),
+    S(CKV_ERR_EVIDENCE_MALFORMED, "the evidence file is not valid ckv-evidence/1 JSON; check it "
+                                  "is the file a ckv program wrote, complete and unedited"),
+    S(CKV_ERR_EVIDENCE_KEY, "the evidence is about another log than the verifier key given; "
+                            "check which log key the evidence should be checked against"),
 
     S(CKV_ERR_NET, "the server could not be reached; check the URL and that it runs"),
     S(CKV_ERR_HTTP, "the server answered with an error"),

@@ -15,17 +15,18 @@
  *   sent_size(8) sent_root(32) result(1) their_size(8) our_size(8) at(8)
  * sent_* is the view last gossiped to that contact, so a note goes out only
  * when our view moved (and always on the first message of a session).
+ * A split view also writes an evidence file (kt_evidence.c, kind
+ * split_view, docs/evidence.md) and is reported as CKV_EV_SPLIT_VIEW. A
+ * check that cannot be decided (network, the server cannot prove a size
+ * it never showed us) changes nothing.
  */
+#include "kt_evidence.h"
 #include "online.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #define GSP_LEN 65
 
@@ -131,47 +132,6 @@ ckv_status ckv_gossip_mark_sent(ckv_profile *p, const char *name, uint64_t size,
     return gsp_store(p, name, &g);
 }
 
-/* ---- evidence ----------------------------------------------------------------- */
-
-/* Keep the two contradicting checkpoints as evidence in
- * <profile dir>/evidence/ (docs/evidence.md, written by the audit part;
- * this is the hook its library replaces). path gets the file ("" when the
- * profile lives in memory or the file cannot be written). */
-static ckv_status kt_split_view_evidence(ckv_client *c, const char *contact,
-                                         const char *their_note, size_t their_len,
-                                         const char *our_note, size_t our_len, char *path,
-                                         size_t cap)
-{
-    char dir[1024];
-    json_t *o = NULL;
-    FILE *f = NULL;
-    ckv_status st = CKV_OK;
-    int fd;
-
-    path[0] = 0;
-    if (c->p->dir == NULL)
-        return CKV_OK;
-    snprintf(dir, sizeof dir, "%s/evidence", c->p->dir);
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-        return CKV_ERR_IO;
-    snprintf(path, cap, "%s/split_view-%lld-%s.json", dir, (long long)ckv_now(), contact);
-    o = json_pack("{s:s, s:s, s:I, s:s%, s:s%, s:s}", "kind", "split_view", "contact", contact,
-                  "detected_at", (json_int_t)ckv_now(), "their_checkpoint", their_note,
-                  their_len, "our_checkpoint", our_note, our_len, "origin", c->origin);
-    fd = o ? open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600) : -1;
-    f = fd >= 0 ? fdopen(fd, "w") : NULL;
-    if (f == NULL || json_dumpf(o, f, JSON_INDENT(2)) != 0) {
-        st = o == NULL ? CKV_ERR_NOMEM : CKV_ERR_IO;
-        path[0] = 0;
-    }
-    if (f != NULL && fclose(f) != 0)
-        st = CKV_ERR_IO;
-    else if (f == NULL && fd >= 0)
-        close(fd);
-    json_decref(o);
-    return st;
-}
-
 /* ---- receiving ------------------------------------------------------------------- */
 
 /* Is (a_size, a_root) a prefix of (b_size, b_root) by our server's proof?
@@ -189,8 +149,6 @@ ckv_status ckv_gossip_check(ckv_client *c, const char *name, const char *note, s
                             ckv_gossip_state *result)
 {
     ckv_tlog_checkpoint *theirs = malloc(sizeof *theirs);
-    char *ours = NULL, evpath[1200];
-    size_t ours_len = 0;
     uint64_t os = 0;
     uint8_t oroot[32];
     struct gsp g;
@@ -224,17 +182,15 @@ ckv_status ckv_gossip_check(ckv_client *c, const char *name, const char *note, s
     g.st.our_size = os;
     g.st.checked_at = ckv_now();
     if (st == CKV_ERR_KT_SPLIT_VIEW) {
-        if (ckv_kt_view_note(c, &ours, &ours_len) != CKV_OK)
-            ours = NULL;
-        if (kt_split_view_evidence(c, name, note, len, ours ? ours : "", ours ? ours_len : 0,
-                                   evpath, sizeof evpath) != CKV_OK)
-            evpath[0] = 0;
         ckv_client_fail(c, CKV_ERR_KT_SPLIT_VIEW,
                         "ALARM: split view: '%s' holds a checkpoint of size %llu signed by the "
                         "log that is not consistent with our view of size %llu: the server "
-                        "shows different logs to different users%s%s",
-                        name, (unsigned long long)theirs->size, (unsigned long long)os,
-                        evpath[0] ? "; evidence: " : "", evpath);
+                        "shows different logs to different users",
+                        name, (unsigned long long)theirs->size, (unsigned long long)os);
+        /* evidence (docs/evidence.md, kind split_view): both signed notes,
+         * and the server's consistency proof between them when the sizes
+         * differ; appends "; evidence written to FILE" to c->err */
+        (void)ckv_kt_ev_split_view(c, st, name, note, len, theirs->size > os, NULL, 0);
     }
     {
         ckv_status s2 = gsp_store(c->p, name, &g);
@@ -246,7 +202,6 @@ ckv_status ckv_gossip_check(ckv_client *c, const char *name, const char *note, s
     *result = g.st;
     st = CKV_OK;
 out:
-    free(ours);
     free(theirs);
     return st;
 }

@@ -25,6 +25,7 @@
  * every other leaf of the bundle, so it verifies only if every entry is
  * the one the checkpoint commits to.
  */
+#include "kt_evidence.h"
 #include "online.h"
 
 #include <sodium.h>
@@ -151,9 +152,11 @@ static ckv_status parse_path(json_t *a, ckv_tlog_hash *path, size_t *n)
 }
 
 /* Verify that (old_size, old_root) is a prefix of (new_size, new_root) with
- * the server's consistency proof. */
+ * the server's consistency proof. served/served_len: the note served now
+ * (the new one when served_is_new), for the evidence of a failure. */
 static ckv_status check_consistency(ckv_client *c, uint64_t old_size, const uint8_t old_root[32],
-                                    uint64_t new_size, const uint8_t new_root[32])
+                                    uint64_t new_size, const uint8_t new_root[32],
+                                    const char *served, size_t served_len, int served_is_new)
 {
     char path[128];
     json_t *ans = NULL;
@@ -182,11 +185,14 @@ static ckv_status check_consistency(ckv_client *c, uint64_t old_size, const uint
     memcpy(a.b, old_root, 32);
     memcpy(b.b, new_root, 32);
     if (ckv_tlog_verify_consistency(old_size, new_size, &a, &b, proof, n) != CKV_OK)
-        st = ckv_client_fail(
-            c, CKV_ERR_KT_INCONSISTENT,
-            "the log's checkpoint of size %llu is not consistent with its checkpoint of size %llu "
-            "(the consistency proof fails): the server rewrote its log or shows a forked view",
-            (unsigned long long)old_size, (unsigned long long)new_size);
+        st = ckv_kt_ev_consistency(
+            c,
+            ckv_client_fail(c, CKV_ERR_KT_INCONSISTENT,
+                            "the log's checkpoint of size %llu is not consistent with its "
+                            "checkpoint of size %llu (the consistency proof fails): the server "
+                            "rewrote its log or shows a forked view",
+                            (unsigned long long)old_size, (unsigned long long)new_size),
+            served, served_len, served_is_new, proof, n);
 out:
     free(proof);
     json_decref(ans);
@@ -262,15 +268,18 @@ static ckv_status accept_checkpoint(ckv_client *c, const char *note, size_t len,
         return ckv_client_fail(c, st, "cannot read the stored log view: %s", ckv_strerror(st));
     if (cp->size == v.size) {
         if (sodium_memcmp(cp->root.b, v.root, 32) != 0)
-            return ckv_client_fail(c, CKV_ERR_KT_INCONSISTENT,
-                                   "the server signed two different checkpoints of size %llu: "
-                                   "the log forked (the one accepted before is kept)",
-                                   (unsigned long long)v.size);
+            return ckv_kt_ev_fork(
+                c,
+                ckv_client_fail(c, CKV_ERR_KT_INCONSISTENT,
+                                "the server signed two different checkpoints of size %llu: "
+                                "the log forked (the one accepted before is kept)",
+                                (unsigned long long)v.size),
+                note, len);
         /* confirmed again: fresh */
         return cache_view(c, note, len, cp, store_view(c, cp, note, len, 0));
     }
     if (cp->size > v.size) {
-        st = check_consistency(c, v.size, v.root, cp->size, cp->root.b);
+        st = check_consistency(c, v.size, v.root, cp->size, cp->root.b, note, len, 1);
         if (st != CKV_OK)
             return st;
         return cache_view(c, note, len, cp, store_view(c, cp, note, len, 1));
@@ -309,7 +318,7 @@ ckv_status ckv_kt_refresh(ckv_client *c)
 ckv_status ckv_kt_prove_prefix(ckv_client *c, uint64_t old_size, const uint8_t old_root[32],
                                uint64_t new_size, const uint8_t new_root[32])
 {
-    return check_consistency(c, old_size, old_root, new_size, new_root);
+    return check_consistency(c, old_size, old_root, new_size, new_root, NULL, 0, 0);
 }
 
 ckv_status ckv_kt_view_note(ckv_client *c, char **note, size_t *len)
@@ -455,6 +464,10 @@ static ckv_status verify_entry(ckv_client *c, const char *name, json_t *o,
                              "against its signed checkpoint of size %llu: the entry is not "
                              "proven to be in the log",
                              name, (unsigned long long)k.leaf_index, (unsigned long long)cp->size);
+        /* the served checkpoint is our view's note when it has that size */
+        if (c->view_note != NULL && c->view_cp->size == cp->size &&
+            ckv_tlog_hash_equal(&c->view_cp->root, &cp->root))
+            st = ckv_kt_ev_bad_inclusion(c, st, c->view_note, c->view_note_len, &k, path, n);
         goto out;
     }
     k.checked_at = ckv_now();
@@ -478,13 +491,19 @@ static ckv_status get_directory(ckv_client *c, const char *path, json_t **ans)
     }
 }
 
-static ckv_status chain_fail(ckv_client *c, ckv_status st, const ckv_kt_entry *k)
+/* k breaks the chain (after prev, which may be NULL): say so, with
+ * evidence. */
+static ckv_status chain_fail(ckv_client *c, ckv_status st, const ckv_kt_entry *prev,
+                             const ckv_kt_entry *k)
 {
-    return ckv_client_fail(c, st,
-                           "the log's entry for '%s' version %llu (leaf %llu) breaks the "
-                           "account's chain: %s",
-                           k->e.name, (unsigned long long)k->e.version,
-                           (unsigned long long)k->leaf_index, ckv_strerror(st));
+    return ckv_kt_ev_entries(c,
+                             ckv_client_fail(c, st,
+                                             "the log's entry for '%s' version %llu (leaf %llu) "
+                                             "breaks the account's chain: %s",
+                                             k->e.name, (unsigned long long)k->e.version,
+                                             (unsigned long long)k->leaf_index,
+                                             ckv_strerror(st)),
+                             "broken_chain", prev, k);
 }
 
 /* The whole history of name, every entry proven and the chain checked.
@@ -536,7 +555,7 @@ static ckv_status fetch_history(ckv_client *c, const char *name, ckv_kt_entry **
             st = ckv_dir_chain_check(&l[i - 1].e, l[i - 1].leaf_index, l[i - 1].leaf_hash,
                                      &l[i].e);
         if (st != CKV_OK) {
-            st = chain_fail(c, st, &l[i]);
+            st = chain_fail(c, st, i > 0 ? &l[i - 1] : NULL, &l[i]);
             goto out;
         }
         n++;
@@ -572,17 +591,22 @@ static ckv_status check_chain(ckv_client *c, ckv_kt_entry *k, ckv_kt_entry *stor
                              (unsigned long long)k->e.version, k->e.name,
                              (unsigned long long)prev->e.version,
                              (unsigned long long)prev->leaf_index);
+        st = ckv_kt_ev_entries(c, st, "stale_entry", prev, k);
         goto out;
     }
     if (have && k->e.version == prev->e.version) {
         if (k->leaf_index != prev->leaf_index ||
             sodium_memcmp(k->leaf_hash, prev->leaf_hash, 32) != 0)
-            st = ckv_client_fail(c, CKV_ERR_KT_INCONSISTENT,
-                                 "the log holds two different entries for '%s' version %llu "
-                                 "(leaves %llu and %llu)",
-                                 k->e.name, (unsigned long long)k->e.version,
-                                 (unsigned long long)prev->leaf_index,
-                                 (unsigned long long)k->leaf_index);
+            st = ckv_kt_ev_entries(
+                c,
+                ckv_client_fail(c, CKV_ERR_KT_INCONSISTENT,
+                                "the log holds two different entries for '%s' version %llu "
+                                "(leaves %llu and %llu)",
+                                k->e.name, (unsigned long long)k->e.version,
+                                (unsigned long long)prev->leaf_index,
+                                (unsigned long long)k->leaf_index),
+                "broken_chain", prev->leaf_index < k->leaf_index ? prev : k,
+                prev->leaf_index < k->leaf_index ? k : prev);
         else
             st = CKV_OK;
         goto out;
@@ -590,13 +614,13 @@ static ckv_status check_chain(ckv_client *c, ckv_kt_entry *k, ckv_kt_entry *stor
     if (have && k->e.version == prev->e.version + 1) {
         st = ckv_dir_chain_check(&prev->e, prev->leaf_index, prev->leaf_hash, &k->e);
         if (st != CKV_OK)
-            st = chain_fail(c, st, k);
+            st = chain_fail(c, st, prev, k);
         goto out;
     }
     if (!have && k->e.version == 1) {
         st = ckv_dir_chain_check(NULL, 0, NULL, &k->e);
         if (st != CKV_OK)
-            st = chain_fail(c, st, k);
+            st = chain_fail(c, st, NULL, k);
         goto out;
     }
     /* a gap: read and check the whole chain, which must end in k and
@@ -931,7 +955,7 @@ static ckv_status monitor_entry(ckv_client *c, uint64_t index, const ckv_tlog_en
 {
     ckv_kt_entry *k = malloc(sizeof *k), *prev = NULL;
     ckv_status st;
-    int is_contact = 0;
+    int is_contact = 0, have_prev = 0;
 
     if (k == NULL)
         return CKV_ERR_NOMEM;
@@ -979,6 +1003,7 @@ static ckv_status monitor_entry(ckv_client *c, uint64_t index, const ckv_tlog_en
         goto out;
     }
     st = ckv_kt_stored(c, k->e.name, prev);
+    have_prev = st == CKV_OK;
     if (st == CKV_ERR_NOT_FOUND) {
         st = k->e.version == 1 ? ckv_dir_chain_check(NULL, 0, NULL, &k->e) : CKV_OK;
         if (st == CKV_OK && k->e.version == 1)
@@ -992,7 +1017,7 @@ static ckv_status monitor_entry(ckv_client *c, uint64_t index, const ckv_tlog_en
     }
     if (st == CKV_ERR_DIR_BAD_CHAIN || st == CKV_ERR_DIR_BAD_SIGNATURE ||
         st == CKV_ERR_DIR_NAME_TAKEN)
-        st = chain_fail(c, st, k);
+        st = chain_fail(c, st, have_prev ? prev : NULL, k);
 out:
     free(prev);
     free(k);

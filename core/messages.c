@@ -21,6 +21,7 @@
  * receive, so a message that could not reach the server is not lost, and a
  * crash can never leave a ratchet step without its envelope.
  */
+#include "kt_evidence.h"
 #include "online.h"
 
 #include <signal/protocol.h>
@@ -490,10 +491,13 @@ static ckv_status fetch_bundle(ckv_client *c, const char *name, const uint8_t lo
         goto out;
     }
     if (sodium_memcmp(out->identity_key, logged, CKV_IDENTITY_KEY_LEN) != 0)
-        st = ckv_client_fail(c, CKV_ERR_KT_BUNDLE_KEY,
-                             "the server's prekey bundle for '%s' carries an identity key that "
-                             "is not the key in the log: refused (a server-made key)",
-                             name);
+        st = ckv_kt_ev_bundle_key(
+            c,
+            ckv_client_fail(c, CKV_ERR_KT_BUNDLE_KEY,
+                            "the server's prekey bundle for '%s' carries an identity key that "
+                            "is not the key in the log: refused (a server-made key)",
+                            name),
+            name, out->identity_key);
 out:
     free(text);
     json_decref(ans);

@@ -185,6 +185,7 @@ ckv_status ckv_quorum_open(ckv_client *c, const char *note, size_t len, ckv_tlog
     ckv_tlog_checkpoint *tmp = malloc(sizeof *tmp);
     uint64_t times[CKV_WITNESS_MAX];
     size_t have = 0;
+    int64_t wt = 0;
     ckv_status st;
 
     if (tmp == NULL)
@@ -230,7 +231,6 @@ ckv_status ckv_quorum_open(ckv_client *c, const char *note, size_t len, ckv_tlog
                             c->n_witnesses, c->quorum);
         goto out;
     }
-    int64_t wt = 0;
     if (c->quorum > 0) {
         qsort(times, have, sizeof times[0], cmp_desc);
         wt = times[c->quorum - 1] > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)times[c->quorum - 1];

@@ -273,6 +273,9 @@ void tui_online_send(struct tui_online *o, struct tui_worker *w, const struct tu
         post_conn(o, w, TUI_CONN_ERROR, why(o, st, d, sizeof(d)));
     else if (is_log_bad(st))
         log_bad(o, w, st);
+    else if (st == CKV_ERR_KT_VIEW_FROZEN)
+        post_conn(o, w, TUI_CONN_ERROR,
+                  "log view frozen: the server may be freezing our view; sending waits");
     tui_worker_post_contacts(w); /* the pre-send check may have changed the state */
     tui_online_view(o, w);
 }

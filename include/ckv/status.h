@@ -97,6 +97,8 @@ typedef enum ckv_status {
     CKV_ERR_DIR_ORIGIN = 404,      /* the entry is for another log */
     CKV_ERR_DIR_NAME = 405,        /* the entry is for another name than asked */
     CKV_ERR_DIR_NAME_TAKEN = 406,  /* the name is registered already */
+    CKV_ERR_EVIDENCE_MALFORMED = 407, /* an evidence file does not parse */
+    CKV_ERR_EVIDENCE_KEY = 408,    /* evidence is for another log key than expected */
 
     /* network client / server: 500 - 599 */
     CKV_ERR_NET = 500,             /* the server could not be reached */

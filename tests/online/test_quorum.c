@@ -22,13 +22,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <dirent.h>
 #include <time.h>
 
 #include <cmocka.h>
 #include <jansson.h>
 
 #include "ckv/client.h"
+#include "ckv/evidence.h"
 #include "ckv/tlog_note.h"
 #include "harness.h"
 #include "proxy.h"
@@ -358,20 +358,31 @@ static void test_gossip_agree(void **state)
     env_stop(&e);
 }
 
-static int evidence_files(const user *u)
+/* The split-view event names its evidence file: it must prove the split
+ * (ckv_evidence_verify_file, docs/evidence.md) under the log key. */
+static void expect_split_evidence(const ckv_event *ev, size_t n, const char *log_vkey)
 {
-    char dir[300];
-    DIR *d;
-    struct dirent *de;
-    int k = 0;
-    snprintf(dir, sizeof dir, "%s/evidence", u->dir);
-    d = opendir(dir);
-    if (d == NULL)
-        return 0;
-    while ((de = readdir(d)) != NULL)
-        k += strncmp(de->d_name, "split_view", 10) == 0;
-    closedir(d);
-    return k;
+    int seen = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (ev[i].kind != CKV_EV_SPLIT_VIEW)
+            continue;
+        const char *at = ev[i].text ? strstr(ev[i].text, "evidence written to ") : NULL;
+        char path[1024];
+        ckv_evidence_result r;
+        struct stat sb;
+        assert_int_equal(ev[i].status, CKV_ERR_KT_SPLIT_VIEW);
+        assert_non_null(strstr(ev[i].text, "split view"));
+        if (at == NULL)
+            fail_msg("no evidence file in: %s", ev[i].text);
+        snprintf(path, sizeof path, "%s", at + strlen("evidence written to "));
+        assert_int_equal(stat(path, &sb), 0);
+        assert_int_equal(sb.st_mode & 0777, 0600);
+        assert_int_equal(ckv_evidence_verify_file(path, log_vkey, &r), CKV_OK);
+        if (!r.proven || strcmp(r.kind, "split_view") != 0)
+            fail_msg("%s: kind %s proven %d: %s", path, r.kind, r.proven, r.why_not);
+        seen++;
+    }
+    assert_int_equal(seen, 1);
 }
 
 static void test_gossip_split_view(void **state)
@@ -415,24 +426,18 @@ static void test_gossip_split_view(void **state)
     send_ok(&a, "bob", "two");
     assert_int_equal(recv_until(&b, CKV_EV_SPLIT_VIEW, 1, &ev, &n), 1);
     assert_int_equal(count_kind(ev, n, CKV_EV_MESSAGE), 1); /* the message itself is shown */
-    for (size_t i = 0; i < n; i++)
-        if (ev[i].kind == CKV_EV_SPLIT_VIEW) {
-            assert_int_equal(ev[i].status, CKV_ERR_KT_SPLIT_VIEW);
-            assert_non_null(strstr(ev[i].text, "split view"));
-            assert_non_null(strstr(ev[i].text, "evidence"));
-        }
+    expect_split_evidence(ev, n, e.s.vkey);
     ckv_client_events_free(ev, n);
     ev = NULL;
     n = 0;
     assert_int_equal(ckv_profile_gossip_state(b.p, "alice", &g), CKV_OK);
     assert_int_equal(g.result, CKV_GOSSIP_DIFFER);
-    assert_int_equal(evidence_files(&b), 1);
     send_ok(&b, "alice", "three");
     assert_int_equal(recv_until(&a, CKV_EV_SPLIT_VIEW, 1, &ev, &n), 1);
+    expect_split_evidence(ev, n, e.s.vkey);
     ckv_client_events_free(ev, n);
     assert_int_equal(ckv_profile_gossip_state(a.p, "bob", &g), CKV_OK);
     assert_int_equal(g.result, CKV_GOSSIP_DIFFER);
-    assert_int_equal(evidence_files(&a), 1);
     user_free(&a);
     user_free(&b);
     user_free(&c);

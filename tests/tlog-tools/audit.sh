@@ -53,6 +53,30 @@ append_lines "$DB2" other 701 1400
 "$CKV_LOG" export --db "$DB2" "$T/fork" >/dev/null || fail export fork
 expect 1 "forked log (larger, same key and origin)" -- "$CKV_AUDIT" --state "$T/s1" --vkey "$VKEY" "$T/fork"
 expect_evidence fork
+# sizes 1300 < 1400: the proof computed from the forked tiles reproduces the
+# signed root 1400 and yields another root for 1300
+grep -q '"consistency_proof"' "$EVIDENCE" || fail "fork evidence without a consistency proof"
+expect 0 "fork evidence verifies with the pinned key" -- "$CKV_AUDIT" verify-evidence --vkey "$VKEY" "$EVIDENCE"
+grep -q "verdict: PROVEN" "$T/out" || fail "verify output: $(cat "$T/out")"
+grep -q "a fork" "$T/out" || fail "verify output: $(cat "$T/out")"
+FORK_EV=$EVIDENCE
+OTHER_VKEY=$("$CKV_LOG" init --db "$T/other.db" --origin $ORIGIN --key "$T/other.key") || fail init other
+expect 1 "fork evidence against another log key" -- "$CKV_AUDIT" verify-evidence --vkey "$OTHER_VKEY" "$EVIDENCE"
+grep -q "not the one given" "$T/err" || fail "wrong key message: $(cat "$T/err")"
+verify_tampered "$FORK_EV" '
+c = e["checkpoints"][1]; raw = bytearray(base64.b64decode(c["base64"])); raw[-10] ^= 1
+c["base64"] = base64.b64encode(bytes(raw)).decode(); c.pop("text", None)'
+verify_tampered "$FORK_EV" '
+p = e["consistency_proof"]["path"]; p[0], p[-1] = p[-1], p[0]'
+verify_tampered "$FORK_EV" 'e["consistency_proof"]["path"].pop()'
+verify_tampered "$FORK_EV" 'del e["consistency_proof"]'
+verify_tampered "$FORK_EV" 'e["kind"] = "forked"'
+verify_tampered "$FORK_EV" 'e["checkpoints"][0]["text"] = "x"' 2
+verify_tampered "$FORK_EV" 'e["extra"] = 1' 2
+echo '{"format": "ckv-evid' >"$T/trunc.json"
+expect 2 "truncated evidence" -- "$CKV_AUDIT" verify-evidence "$T/trunc.json"
+expect 2 "missing evidence file" -- "$CKV_AUDIT" verify-evidence "$T/nonexistent.json"
+expect 2 "verify-evidence without FILE" -- "$CKV_AUDIT" verify-evidence
 DB3=$T/fork3.db
 "$CKV_LOG" init --db "$DB3" --origin $ORIGIN --key "$T/fork3.key" >/dev/null || fail init fork3
 append_lines "$DB3" x 1 1300

@@ -31,21 +31,29 @@ expect() {
     ok "$what (exit $want)"
 }
 
-# The evidence file named on stderr must exist and be of kind $1.
+# The evidence file named on stderr must exist and be of kind $1
+# (ckv-evidence/1, docs/evidence.md); `ckv-audit verify-evidence` must say
+# it proves the misbehaviour (exit 0) for the kinds that carry a proof
+# (fork, rollback, broken_chain), and "not proven" (exit 1) for the tile
+# kinds, which the auditor only reports. $EVIDENCE is set to its path.
 expect_evidence() {
     local kind=$1 path
     path=$(sed -n 's/.*evidence written to \(.*\)$/\1/p' "$T/err" | tail -1)
     [ -n "$path" ] || fail "no evidence path on stderr: $(cat "$T/err")"
     [ -f "$path" ] || fail "evidence file $path does not exist"
     [ "$(wc -l <"$T/err")" -eq 1 ] || fail "stderr is not one line: $(cat "$T/err")"
+    [ "$(stat -c %a "$path")" = 600 ] || fail "evidence $path is not mode 0600"
     /usr/bin/python3 - "$path" "$kind" <<'PY' || fail "evidence $path is not valid $kind evidence"
 import json, sys, base64
 e = json.load(open(sys.argv[1]))
-assert e["format"] == "ckv-audit-evidence/1", e
+assert e["format"] == "ckv-evidence/1", e
 assert e["kind"] == sys.argv[2], (e["kind"], sys.argv[2])
-assert e["summary"] and e["log"] and e["verifier_key"]
+assert e["summary"] and e["log"]["verifier_key"] and e["log"]["source"]
+assert e["reporter"] == "ckv-audit"
 for n in e["checkpoints"]:
-    base64.b64decode(n["base64"], validate=True)
+    raw = base64.b64decode(n["base64"], validate=True)
+    if "text" in n:
+        assert n["text"].encode() == raw
 if e["kind"] in ("fork", "rollback"):
     roles = [n["role"] for n in e["checkpoints"]]
     assert roles == ["accepted_before", "served_now"], roles
@@ -54,7 +62,29 @@ if e["kind"] in ("bad_tile", "bad_bundle"):
     assert o["path"].startswith("tile/"), o
     assert len(base64.b64decode(o["base64"])) == o["length"]
 PY
-    ok "evidence $kind in $path"
+    local want=1
+    case $kind in fork|rollback|broken_chain) want=0 ;; esac
+    "$CKV_AUDIT" verify-evidence "$path" >"$T/verify.out" 2>&1
+    local got=$?
+    [ "$got" = "$want" ] || { cat "$T/verify.out" >&2; fail "verify-evidence $kind: exit $got, expected $want"; }
+    EVIDENCE=$path
+    ok "evidence $kind in $path (verify-evidence exit $want)"
+}
+
+# verify_tampered FILE PYTHON: apply the python edit (e is the evidence
+# object) to a copy of FILE; verify-evidence must then exit $3 (default 1).
+verify_tampered() {
+    local src=$1 edit=$2 want=${3:-1}
+    /usr/bin/python3 - "$src" "$T/tampered.json" "$edit" <<'PY' || fail "cannot tamper $src"
+import json, sys, base64
+e = json.load(open(sys.argv[1]))
+exec(sys.argv[3])
+json.dump(e, open(sys.argv[2], "w"), indent=2)
+PY
+    "$CKV_AUDIT" verify-evidence "$T/tampered.json" >"$T/verify.out" 2>&1
+    local got=$?
+    [ "$got" = "$want" ] || { cat "$T/verify.out" >&2; fail "tampered evidence ($edit): exit $got, expected $want"; }
+    ok "tampered evidence refused (exit $want): $(echo $edit)"
 }
 
 free_port() {

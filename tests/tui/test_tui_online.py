@@ -128,6 +128,10 @@ def main():
             raise Fail("no QR block:\n" + sa + "\n" + sb)
         if not re.search(r"checkpoint size \d+, verified \d+s ago", sa):
             raise Fail("no checkpoint facts:\n" + sa)
+        # gossip: each got the other's checkpoint inside a message
+        for who, scr in (("alice", sa), ("bob", sb)):
+            if not re.search(r"Log views: agree \(size \d+\)", scr):
+                raise Fail("%s's verification screen lacks 'Log views: agree':\n%s" % (who, scr))
         shot("online-verify", sa)
         a.keys("v")
         a.wait(r"bob marked verified")

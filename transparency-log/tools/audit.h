@@ -17,6 +17,10 @@
  *      on (all of them with --full, or on a first run): each full level-0
  *      tile hashes to its level-1 hash, and each bundle's entries hash to
  *      the level-0 tile's leaf hashes.
+ *   6. with `directory`: every entry (all of them, from leaf 0) is a strict
+ *      directory entry of this log, and each account's chain holds
+ *      (audit_dir.h); a violation is a broken_chain with the entries and
+ *      their inclusion proofs under the served checkpoint.
  * Only then the new checkpoint is stored as accepted.
  */
 #ifndef CKV_AUDIT_H
@@ -36,6 +40,8 @@ typedef struct audit_opts {
     int full;               /* re-check every tile and bundle */
     int quiet;              /* no progress bar, no summary */
     long timeout_s;
+    int directory;           /* also check directory entries and chains */
+    const char *report_path; /* directory report as JSON here (NULL: stdout text) */
 } audit_opts;
 
 /* Run one audit; returns the exit code: 0 good, 1 misbehaviour (evidence

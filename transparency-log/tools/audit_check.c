@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "audit.h"
+#include "audit_dir.h"
 #include "audit_evidence.h"
 #include "audit_state.h"
 #include "ckv/tlog.h"
@@ -56,6 +57,7 @@ struct audit {
     struct kept_tile keep[KEEP]; /* level-0 tiles used for roots; slot 2 = scratch */
     int cb_rc;                   /* exit code set by the reader callback on failure */
     uint64_t ntiles, nbundles;
+    audit_dir *dir; /* --directory: the account table */
     progress pg;
     char err[1024];
 };
@@ -336,6 +338,49 @@ static int fork_evidence(struct audit *a, const char *summary, const char *detai
     return misbehaved(a, &ev);
 }
 
+static void tile_reader(struct audit *a, ckv_tlog_tile_source *src, ckv_tlog_hash_reader *r)
+{
+    src->tree_size = a->cp.size;
+    src->fetch = reader_fetch;
+    src->ctx = a;
+    ckv_tlog_tile_hash_reader(src, r);
+}
+
+/* The tiles reproduce the signed root of size N but give another root for
+ * the accepted size M: the consistency proof M -> N computed from the same
+ * tiles shows it to anyone (ckv_evidence_consistency_roots). */
+static int fork_with_proof(struct audit *a, const ckv_tlog_hash *old_from_tiles,
+                           const char *summary, const char *detail)
+{
+    ckv_tlog_tile_source src;
+    ckv_tlog_hash_reader r;
+    ckv_tlog_hash *path = malloc(sizeof *path * CKV_TLOG_MAX_PROOF);
+    size_t len = 0;
+    int rc;
+    uint64_t m = a->old.size;
+    audit_evidence ev = {.kind = "fork",
+                         .summary = summary,
+                         .detail = detail,
+                         .accepted_note = a->accepted,
+                         .accepted_len = a->accepted_len};
+    if (path == NULL)
+        return unreachable(a, "out of memory; free some memory and retry");
+    tile_reader(a, &src, &r);
+    a->cb_rc = 0;
+    if (ckv_tlog_reader_consistency_proof(&r, m, a->cp.size, path, &len) == CKV_OK) {
+        ev.has_cons = 1;
+        ev.cons_path = path;
+        ev.cons_len = len;
+        ev.old_subtree = (m & (m - 1)) == 0 ? old_from_tiles : NULL;
+    } else if (a->cb_rc != 0) {
+        free(path);
+        return a->cb_rc;
+    }
+    rc = misbehaved(a, &ev);
+    free(path);
+    return rc;
+}
+
 static int compare_sizes(struct audit *a)
 {
     char detail[256];
@@ -485,13 +530,91 @@ static int check_roots(struct audit *a)
                      " accepted before: its first %" PRIu64 " entries hash to %s, the accepted "
                      "root is %s",
                      n, a->old.size, a->old.size, fnd, exp);
-            return fork_evidence(a,
-                                 "the log is not an extension of the checkpoint accepted "
-                                 "before (a fork)",
-                                 detail);
+            return fork_with_proof(a, &root,
+                                   "the log is not an extension of the checkpoint accepted "
+                                   "before (a fork)",
+                                   detail);
         }
     }
     return 0;
+}
+
+/* Inclusion proof of leaf `index` under the served checkpoint, from the
+ * tiles (verified against the signed root before it is used). */
+static int entry_proof(struct audit *a, uint64_t index, ckv_tlog_hash *path, size_t *len)
+{
+    ckv_tlog_tile_source src;
+    ckv_tlog_hash_reader r;
+    tile_reader(a, &src, &r);
+    a->cb_rc = 0;
+    ckv_status st = ckv_tlog_reader_inclusion_proof(&r, index, a->cp.size, path, len);
+    if (st != CKV_OK && a->cb_rc != 0)
+        return a->cb_rc;
+    return st == CKV_OK ? 0 : -1;
+}
+
+/* --directory: feed bundle k's first w entries to the account table; a
+ * violation becomes broken_chain evidence with both entries and their
+ * inclusion proofs. */
+static int check_directory(struct audit *a, uint64_t k, const uint8_t *bundle, size_t blen,
+                           unsigned bw, unsigned w)
+{
+    ckv_tlog_entry *en = malloc(sizeof *en * CKV_TLOG_TILE_WIDTH);
+    ckv_tlog_hash *p1 = malloc(sizeof *p1 * CKV_TLOG_MAX_PROOF),
+                  *p2 = malloc(sizeof *p2 * CKV_TLOG_MAX_PROOF);
+    audit_dir_violation v;
+    int rc = 0;
+
+    if (en == NULL || p1 == NULL || p2 == NULL) {
+        rc = unreachable(a, "out of memory; free some memory and retry");
+        goto out;
+    }
+    if (ckv_tlog_bundle_parse(bundle, blen, bw, en) != CKV_OK) {
+        rc = unreachable(a, "an entry bundle that hashed correctly does not parse");
+        goto out;
+    }
+    for (unsigned i = 0; i < w; i++) {
+        uint64_t index = k * CKV_TLOG_TILE_WIDTH + i;
+        ckv_status st = audit_dir_add(a->dir, index, en[i].data, en[i].len, &v);
+        if (st == CKV_OK)
+            continue;
+        if (st != CKV_ERR_DIR_BAD_CHAIN) {
+            rc = unreachable(a, "out of memory while checking the directory; free some memory");
+            goto out;
+        }
+        audit_evidence_entry ents[2];
+        size_t n = 0, l1 = 0, l2 = 0;
+        int prc;
+        if (v.has_prev) {
+            if ((prc = entry_proof(a, v.prev_index, p1, &l1)) > 0) {
+                rc = prc;
+                goto out;
+            }
+            ents[n++] = (audit_evidence_entry){"earlier",    v.prev_data,          v.prev_len,
+                                               v.prev_index, prc == 0 ? p1 : NULL, l1};
+        }
+        if ((prc = entry_proof(a, index, p2, &l2)) > 0) {
+            rc = prc;
+            goto out;
+        }
+        ents[n++] = (audit_evidence_entry){
+            v.has_prev ? "later" : "entry", en[i].data, en[i].len, index, prc == 0 ? p2 : NULL, l2};
+        char summary[700];
+        snprintf(summary, sizeof summary, "a directory entry breaks its account's chain (%s)",
+                 v.why);
+        audit_evidence ev = {.kind = "broken_chain",
+                             .summary = summary,
+                             .detail = v.why,
+                             .entries = ents,
+                             .nentries = n};
+        rc = misbehaved(a, &ev);
+        goto out;
+    }
+out:
+    free(en);
+    free(p1);
+    free(p2);
+    return rc;
 }
 
 /* Level-0 tile k and bundle k of the range. */
@@ -571,6 +694,8 @@ static int check_leaves(struct audit *a, uint64_t k)
         free(fnd);
         goto out;
     }
+    if (a->dir != NULL)
+        rc = check_directory(a, k, bundle, blen, bw, w);
 out:
     if (kept == NULL || tile != kept->data)
         free(tile);
@@ -609,7 +734,11 @@ int audit_run(const audit_opts *o)
         goto out;
 
     uint64_t n = a->cp.size;
-    uint64_t from = (o->full || a->accepted == NULL) ? 0 : a->old.size;
+    uint64_t from = (o->full || o->directory || a->accepted == NULL) ? 0 : a->old.size;
+    if (o->directory && (a->dir = audit_dir_new(a->cp.origin)) == NULL) {
+        rc = unreachable(a, "out of memory; free some memory and retry");
+        goto out;
+    }
     uint64_t k0 = from / CKV_TLOG_TILE_WIDTH;
     uint64_t kend = (n + CKV_TLOG_TILE_WIDTH - 1) / CKV_TLOG_TILE_WIDTH; /* exclusive */
     if (k0 > kend)
@@ -630,6 +759,16 @@ int audit_run(const audit_opts *o)
         if ((rc = check_leaves(a, k)) != 0)
             goto out;
     progress_end(&a->pg);
+    if (a->dir != NULL && o->report_path != NULL) {
+        st = audit_dir_write_json(a->dir, o->report_path, n);
+        if (st != CKV_OK) {
+            tool_err("the log is good but the report could not be written to %s: %s; give a "
+                     "writable --report FILE",
+                     o->report_path, ckv_strerror(st));
+            rc = TOOL_EXIT_UNREACHABLE;
+            goto out;
+        }
+    }
 
     st = audit_state_save(a->state_dir, a->served, a->served_len);
     if (st != CKV_OK) {
@@ -648,6 +787,8 @@ int audit_run(const audit_opts *o)
         printf("; checked %" PRIu64 " tiles and %" PRIu64 " bundles (entries %" PRIu64 "..%" PRIu64
                ")\n",
                a->ntiles, a->nbundles, k0 * CKV_TLOG_TILE_WIDTH, n);
+        if (a->dir != NULL && o->report_path == NULL)
+            audit_dir_print(a->dir, stdout);
         fflush(stdout);
     }
     rc = TOOL_EXIT_OK;
@@ -658,6 +799,7 @@ out:
     free(a->served);
     free(a->accepted);
     free(a->state_dir);
+    audit_dir_free(a->dir);
     audit_fetcher_free(a->f);
     free(a);
     return rc;
