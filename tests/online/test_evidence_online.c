@@ -189,12 +189,26 @@ static void test_client_evidence(void **state)
     expect_evidence(&d, &s, "key_not_in_log");
     proxy_override(&px, NULL, NULL);
 
-    /* stale_entry: alice's version 1 served after version 2 was proven */
+    /* stale_entry: alice's version 1 served after version 2 was proven,
+     * proven under the current checkpoint (the server's own history
+     * answer); under the checkpoint it was recorded with, it would be
+     * refused earlier, as a rollback */
     OK(d.c, ckv_client_lookup(d.c, "alice", &ki));
     OK(a.c, ckv_client_rotate(a.c));
     OK(d.c, ckv_client_lookup(d.c, "alice", &ki));
     assert_int_equal(ki.version, 2);
-    proxy_override(&px, "/v1/directory/alice", real_alice);
+    snprintf(url, sizeof url, "%s/v1/directory/alice/history", s.url);
+    char *hist = http_get(url);
+    assert_non_null(hist);
+    json_t *ho = json_loads(hist, 0, NULL), *first = json_deep_copy(
+                                                 json_array_get(json_object_get(ho, "entries"), 0));
+    json_object_set(first, "checkpoint", json_object_get(ho, "checkpoint"));
+    char *stale = json_dumps(first, JSON_COMPACT);
+    json_decref(first);
+    json_decref(ho);
+    free(hist);
+    proxy_override(&px, "/v1/directory/alice", stale);
+    free(stale);
     assert_int_equal(ckv_client_lookup(d.c, "alice", &ki), CKV_ERR_KT_STALE);
     expect_evidence(&d, &s, "stale_entry");
     proxy_override(&px, NULL, NULL);
