@@ -344,4 +344,12 @@ int adv_audit(const char *state_dir, const char *vkey, const char *url, char *ou
     int st = pclose(f);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
+
+int adv_verify_evidence(const char *file)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "'%s' verify-evidence '%s' >/dev/null 2>&1", CKV_AUDIT_PATH, file);
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
 #endif

@@ -92,6 +92,8 @@ long long adv_witness_size(witness_proc *w);
  * url; returns its exit status (0 good, 1 misbehaved, ...); out (may be
  * NULL) gets the evidence path it printed, if any. */
 int adv_audit(const char *state_dir, const char *vkey, const char *url, char *out, size_t cap);
+/* `ckv-audit verify-evidence FILE`: its exit status (0 proven, 1 not, 2 unreadable). */
+int adv_verify_evidence(const char *file);
 #endif
 
 /* JSON edits on a malloc'd text (the old text is freed; returns the new). */

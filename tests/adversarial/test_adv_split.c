@@ -51,6 +51,27 @@ static uint64_t view_size(user *u)
     return v.tree_size;
 }
 
+/* How many evidence files u wrote (<profile>/evidence/); first gets one path. */
+static size_t evidence_files(user *u, char *first, size_t cap)
+{
+    char dir[300], cmd[400];
+    snprintf(dir, sizeof dir, "%s/evidence", u->dir);
+    snprintf(cmd, sizeof cmd, "ls '%s' 2>/dev/null | head -1", dir);
+    size_t n = 0;
+    FILE *f = popen(cmd, "r");
+    if (f != NULL) {
+        char line[256];
+        while (fgets(line, sizeof line, f) != NULL) {
+            line[strcspn(line, "\n")] = 0;
+            if (n == 0 && first != NULL)
+                snprintf(first, cap, "%s/%s", dir, line);
+            n++;
+        }
+        pclose(f);
+    }
+    return n;
+}
+
 /* ---- attack 4: split view ---------------------------------------------------
  * Before: alice (through the front) and bob registered, alice's view taken;
  * then ckvd forks: on the fork, mallory logs a `reset` of "bob" with her
@@ -124,6 +145,16 @@ static void test_attack4_split_view(void **state)
         assert_int_equal(view_size(&a), forked);
         assert_int_equal(adv_state(&a, "carol"), -1);
     }
+#ifdef CKV_AUDIT_PATH
+    /* the client kept evidence, and a third party checks it */
+    {
+        char evpath[700];
+        const char *p = strstr(ckv_client_last_error(a.c), "evidence");
+        assert_non_null(p);
+        assert_true(evidence_files(&a, evpath, sizeof evpath) >= 1);
+        assert_int_equal(adv_verify_evidence(evpath), 0);
+    }
+#endif
 
     user_free(&a);
     liar_stop(&px);
@@ -148,26 +179,6 @@ static void test_attack4_split_view(void **state)
  * DIFFER (shown by `ckv contacts`/`ckv verify` and ckv-chat).
  * Left behind: the DIFFER state stays after a reopen (nothing hides it),
  * the message itself is still shown (the alarm is about the server). */
-static size_t evidence_files(user *u, char *first, size_t cap)
-{
-    char dir[300], cmd[400];
-    snprintf(dir, sizeof dir, "%s/evidence", u->dir);
-    snprintf(cmd, sizeof cmd, "ls '%s' 2>/dev/null | head -1", dir);
-    size_t n = 0;
-    FILE *f = popen(cmd, "r");
-    if (f != NULL) {
-        char line[256];
-        while (fgets(line, sizeof line, f) != NULL) {
-            line[strcspn(line, "\n")] = 0;
-            if (n == 0 && first != NULL)
-                snprintf(first, cap, "%s/%s", dir, line);
-            n++;
-        }
-        pclose(f);
-    }
-    return n;
-}
-
 static void test_attack4_split_view_gossip(void **state)
 {
     srv s, f;
@@ -221,6 +232,10 @@ static void test_attack4_split_view_gossip(void **state)
     assert_true(evidence_files(&a, evpath, sizeof evpath) >= 1);
     assert_int_equal(stat(evpath, &sb), 0);
     assert_int_equal(sb.st_mode & 0777, 0600);
+#ifdef CKV_AUDIT_PATH
+    /* a third party checks it: the two signed checkpoints prove the split */
+    assert_int_equal(adv_verify_evidence(evpath), 0);
+#endif
 
     /* alice -> bob: bob sees alice's (forked) checkpoint */
     OK(a.c, ckv_client_send(a.c, "bob", (const uint8_t *)"hello bob", 9, NULL));
