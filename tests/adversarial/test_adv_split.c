@@ -56,7 +56,7 @@ static size_t evidence_files(user *u, char *first, size_t cap)
 {
     char dir[300], cmd[400];
     snprintf(dir, sizeof dir, "%s/evidence", u->dir);
-    snprintf(cmd, sizeof cmd, "ls '%s' 2>/dev/null | head -1", dir);
+    snprintf(cmd, sizeof cmd, "ls '%s' 2>/dev/null", dir);
     size_t n = 0;
     FILE *f = popen(cmd, "r");
     if (f != NULL) {
