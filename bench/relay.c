@@ -32,6 +32,7 @@
 #define _GNU_SOURCE
 #include "bench.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -68,6 +69,7 @@ struct child_result {
     uint64_t receipts;    /* distinct receipts for our messages */
     uint64_t lookups;     /* lookups that passed every check */
     uint64_t send_ns, recv_ns, nsend, nrecv, nrecv_empty; /* where the time goes */
+    uint64_t cpu_ns;      /* CPU this process used in the message phase */
     double lat_us[MAX_MSGS]; /* per message: send start -> receipt */
 };
 
@@ -80,6 +82,43 @@ struct shared {
     char url[128], vkey[512], root[256];
     struct child_result r[MAX_CLIENTS];
 };
+
+/* CPU time of this process (all threads), in ns. */
+static uint64_t cpu_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* CPU time of another process in ns: the sum over its threads of the first
+ * field of /proc/PID/task/TID/schedstat (the process's own schedstat counts
+ * its main thread only); 0 when unknown. */
+static uint64_t proc_cpu_ns(pid_t pid)
+{
+    char path[64];
+    uint64_t sum = 0;
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    DIR *d = opendir(path);
+    if (!d)
+        return 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        char p2[128];
+        unsigned long long ns = 0;
+        if (de->d_name[0] == '.')
+            continue;
+        snprintf(p2, sizeof p2, "/proc/%d/task/%.20s/schedstat", (int)pid, de->d_name);
+        FILE *f = fopen(p2, "r");
+        if (!f)
+            continue;
+        if (fscanf(f, "%llu", &ns) == 1)
+            sum += (uint64_t)ns;
+        fclose(f);
+    }
+    closedir(d);
+    return sum;
+}
 
 static void msleep(long ms)
 {
@@ -195,6 +234,7 @@ static int child_main(struct shared *sh, int i)
     if (wait_phase(sh, 2) != 0)
         goto out;
     uint64_t deadline = ckv_bench_now_ns() + 120ull * 1000000000ull;
+    uint64_t cpu0 = cpu_now_ns();
     while (!r->failed && (r->received < (uint64_t)sh->msgs || r->receipts < r->sent ||
                           r->sent < (uint64_t)sh->msgs)) {
         if (ckv_bench_now_ns() > deadline) {
@@ -234,6 +274,7 @@ static int child_main(struct shared *sh, int i)
         take_events(sh, r, prev, next, ev, n, seen, receipted, sent_at);
         ckv_client_events_free(ev, n);
     }
+    r->cpu_ns = cpu_now_ns() - cpu0;
     mark_ready(sh, 2);
     /* 4. lookups */
     if (wait_phase(sh, 3) != 0)
@@ -453,17 +494,17 @@ int ckv_bench_relay(int argc, char **argv)
     start_phase(sh, 1);
     if (wait_ready(sh, 1, n) != 0)
         goto stop;
-    uint64_t t0 = ckv_bench_now_ns();
+    uint64_t t0 = ckv_bench_now_ns(), srv_cpu0 = proc_cpu_ns(srv);
     start_phase(sh, 2);
     if (wait_ready(sh, 2, n) != 0)
         goto stop;
-    uint64_t t1 = ckv_bench_now_ns();
+    uint64_t t1 = ckv_bench_now_ns(), srv_cpu = proc_cpu_ns(srv) - srv_cpu0;
     start_phase(sh, 3);
     if (wait_ready(sh, 3, n) != 0)
         goto stop;
     uint64_t t2 = ckv_bench_now_ns();
 
-    uint64_t received = 0, sent = 0, dup = 0, lookups = 0, nlat = 0;
+    uint64_t received = 0, sent = 0, dup = 0, lookups = 0, nlat = 0, cli_cpu = 0;
     int failed = 0;
     for (int i = 0; i < n; i++) {
         struct child_result *r = &sh->r[i];
@@ -476,6 +517,7 @@ int ckv_bench_relay(int argc, char **argv)
         dup += r->duplicates;
         lookups += r->lookups;
         nlat += r->receipts;
+        cli_cpu += r->cpu_ns;
     }
     if (getenv("CKV_BENCH_VERBOSE"))
         for (int i = 0; i < n; i++)
@@ -500,6 +542,12 @@ int ckv_bench_relay(int argc, char **argv)
     ckv_bench_emit("relay_lookups_per_s", (double)lookups / ((double)(t2 - t1) / 1e9), "ops/s",
                    "durable", lookups, 1);
     ckv_bench_emit("relay_messages_lost", (double)(sent - received), "ops", "durable", sent, 1);
+    /* CPU per delivered message (clients together, ckvd), which a shared
+     * machine's load disturbs far less than the wall-clock figures */
+    ckv_bench_emit("relay_client_cpu_per_message", received ? (double)cli_cpu / 1e3 / (double)received : 0,
+                   "us", "durable", received, 1);
+    ckv_bench_emit("relay_server_cpu_per_message", received ? (double)srv_cpu / 1e3 / (double)received : 0,
+                   "us", "durable", received, 1);
     free(lat);
     if (dup)
         fprintf(stderr, "ckv-bench relay: %llu messages were delivered twice\n",
