@@ -338,7 +338,7 @@ static pid_t start_ckvd(const char *ckvd, struct shared *sh)
         execl(ckvd, "ckvd", "--listen", "127.0.0.1:0", "--data", data, "--checkpoint-interval",
               "50", "--limit", "register=0/0", "--limit", "login=0/0", "--limit", "bundle=0/0",
               "--limit", "bundle-pair=0/0", "--limit", "bundle-target=0/0", "--limit",
-              "lookup=0/0", "--limit", "send=0/0", (char *)NULL);
+              "lookup=0/0", "--limit", "send=0/0", getenv("CKV_BENCH_CKVD_VERBOSE") ? "--verbose" : (char *)NULL, (char *)NULL);
         _exit(127);
     }
     for (int i = 0; i < 400; i++) {
@@ -567,7 +567,7 @@ out:
         pthread_mutex_destroy(&sh->mu);
         munmap(sh, sizeof *sh);
     }
-    if (rc == 0)
+    if (rc == 0 && !getenv("CKV_BENCH_KEEP"))
         rm_rf(root);
     else
         fprintf(stderr, "ckv-bench relay: failed; files kept in %s\n", root);

@@ -166,6 +166,8 @@ void ckv_client_close(ckv_client *c)
 {
     if (c == NULL)
         return;
+    (void)ckv_client_outbox_settle(c);
+    free(c->ob_done);
     if (c->curl != NULL)
         curl_easy_cleanup(c->curl);
     ckv_tlog_verifier_free(c->vkey);

@@ -55,6 +55,13 @@ struct ckv_client {
     size_t view_note_len;
     ckv_tlog_checkpoint *view_cp;
     int64_t view_refreshed; /* when kt_view's accepted_at was last written */
+    /* The outbox (messages.c). ob_done: ids of rows ckvd has accepted whose
+     * delete waits for the next transaction this client commits anyway;
+     * ob_clean = 1 when every row in the outbox is one of those (nothing to
+     * flush), 0 when unknown (after open, after a failed post). */
+    uint64_t *ob_done;
+    size_t ob_done_n, ob_done_cap;
+    int ob_clean;
 };
 
 /* Set c->err (printf-like). Returns st, for `return fail(c, st, ...)`. */
@@ -63,6 +70,11 @@ ckv_status ckv_client_fail(ckv_client *c, ckv_status st, const char *fmt, ...)
 
 /* st, after making sure c->err has a sentence when st is an error. */
 ckv_status ckv_client_done(ckv_client *c, ckv_status st);
+
+/* Delete the outbox rows ckvd has accepted (one transaction); for
+ * ckv_client_close. Rows not deleted are posted again by the next client:
+ * harmless (the recipient refuses the duplicate without showing it). */
+ckv_status ckv_client_outbox_settle(ckv_client *c);
 
 /* ---- net.c ---------------------------------------------------------------- */
 
