@@ -363,17 +363,29 @@ static int ob_is_done(const ckv_client *c, uint64_t id)
     return 0;
 }
 
+/* The cached statement that deletes one outbox row (reset, unbound). */
+static sqlite3_stmt *ob_del_stmt(ckv_client *c)
+{
+    if (c->ob_del == NULL &&
+        sqlite3_prepare_v3(c->p->db, "DELETE FROM meta WHERE k = ?1", -1,
+                           SQLITE_PREPARE_PERSISTENT, &c->ob_del, NULL) != SQLITE_OK)
+        return NULL;
+    sqlite3_reset(c->ob_del);
+    sqlite3_clear_bindings(c->ob_del);
+    return c->ob_del;
+}
+
 static ckv_status outbox_del(ckv_client *c, uint64_t id)
 {
     char key[64];
-    sqlite3_stmt *s = NULL;
+    sqlite3_stmt *s = ob_del_stmt(c);
     int rc;
-    snprintf(key, sizeof key, "outbox:%020llu", (unsigned long long)id);
-    if (sqlite3_prepare_v2(c->p->db, "DELETE FROM meta WHERE k = ?1", -1, &s, NULL) != SQLITE_OK)
+    if (s == NULL)
         return CKV_ERR_DB;
+    snprintf(key, sizeof key, "outbox:%020llu", (unsigned long long)id);
     sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
     rc = sqlite3_step(s);
-    sqlite3_finalize(s);
+    sqlite3_reset(s);
     return rc == SQLITE_DONE ? CKV_OK : ckv_db_status(rc);
 }
 
@@ -397,23 +409,10 @@ static ckv_status ob_mark_done(ckv_client *c, uint64_t id)
  * how many, to be forgotten (ob_forget) once that transaction committed. */
 static ckv_status ob_settle_in_txn(ckv_client *c, size_t *n)
 {
-    sqlite3_stmt *s = NULL;
     ckv_status st = CKV_OK;
     *n = 0;
-    if (c->ob_done_n == 0)
-        return CKV_OK;
-    if (sqlite3_prepare_v2(c->p->db, "DELETE FROM meta WHERE k = ?1", -1, &s, NULL) != SQLITE_OK)
-        return CKV_ERR_DB;
-    for (size_t i = 0; i < c->ob_done_n && st == CKV_OK; i++) {
-        char key[64];
-        snprintf(key, sizeof key, "outbox:%020llu", (unsigned long long)c->ob_done[i]);
-        sqlite3_reset(s);
-        sqlite3_bind_text(s, 1, key, -1, SQLITE_TRANSIENT);
-        int rc = sqlite3_step(s);
-        if (rc != SQLITE_DONE)
-            st = ckv_db_status(rc);
-    }
-    sqlite3_finalize(s);
+    for (size_t i = 0; i < c->ob_done_n && st == CKV_OK; i++)
+        st = outbox_del(c, c->ob_done[i]);
     if (st == CKV_OK)
         *n = c->ob_done_n;
     return st;

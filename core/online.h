@@ -62,6 +62,12 @@ struct ckv_client {
     uint64_t *ob_done;
     size_t ob_done_n, ob_done_cap;
     int ob_clean;
+    sqlite3_stmt *ob_del;       /* DELETE FROM meta WHERE k = ?1, prepared once */
+    /* net.c: the handle's options that never change are set once
+     * (curl_setup); the header list is rebuilt when the token changes */
+    int curl_setup;
+    struct curl_slist *hdr_json, *hdr_auth;
+    char hdr_token[128];
 };
 
 /* Set c->err (printf-like). Returns st, for `return fail(c, st, ...)`. */
