@@ -1166,13 +1166,15 @@ ckv_status ckv_client_receive(ckv_client *c, int wait_seconds, ckv_event **event
         goto out;
     }
     ob_forget(c, settled);
-    /* acknowledge what is stored (or refused for good), even after an error */
-    st2 = ack_ids(c, ids);
-    if (st == CKV_OK)
-        st = st2;
+    /* The receipts first (the senders wait for them; they are in the
+     * outbox, so posting before the ack risks nothing), then acknowledge
+     * what is stored (or refused for good), even after an error. */
     for (i = 0; i < nposts; i++)
         if (post_row(c, posts[i].name, &posts[i].env, posts[i].ob) != CKV_OK)
             break; /* the rest stay in the outbox: ob_clean is 0 now */
+    st2 = ack_ids(c, ids);
+    if (st == CKV_OK)
+        st = st2;
 done:
     if (st == CKV_OK || out.n > 0) {
         /* events of what was stored are returned even when a later
