@@ -144,6 +144,10 @@ struct ckv_profile {
     int txn_depth;
 };
 
+/* x25519.c: libsignal's curve25519_donna, computed by libsodium; how many
+ * calls it served (provider.c references it, which links it in). */
+uint64_t ckv_x25519_calls(void);
+
 /* db.c */
 ckv_status ckv_db_open(const char *path, int create, sqlite3 **out);
 /* Bring an older profile's schema up to date (idempotent). */
