@@ -11,14 +11,23 @@
  *   1. set-up: create the profile (weak test KDF), pin the server, register;
  *   2. contacts: add the next client from the directory (checked lookup,
  *      bundle, session) -- not timed;
- *   3. messages: each client sends M messages (at most W not yet receipted),
- *      while receiving: every message is fetched, its sender checked,
- *      decrypted, stored, receipted (end to end, encrypted) and acknowledged.
- *      messages/s = messages decrypted by all clients / wall time of the
- *      phase; latency = from the start of ckv_client_send to the sender's
- *      CKV_EV_RECEIPT for that message (a full round trip through the
- *      relay); lost = messages whose send succeeded but that never reached
- *      the recipient (also duplicates, which count as errors);
+ *   3. messages, loaded: each client sends M messages (at most W not yet
+ *      receipted), while receiving: every message is fetched, its sender
+ *      checked, decrypted, stored, receipted (end to end, encrypted) and
+ *      acknowledged, all through the public client API (ckv_client_send,
+ *      ckv_client_receive), nothing skipped. messages/s = messages
+ *      decrypted (with the text that was sent under that seq) by all
+ *      clients / wall time of the phase; latency = from the start of
+ *      ckv_client_send to the sender's CKV_EV_RECEIPT for that message (a
+ *      full round trip through the relay); lost = messages whose send
+ *      succeeded but that never reached the recipient (duplicates count as
+ *      errors). With W in flight per client the phase is closed-loop and
+ *      saturates the machine, so its latency is mostly queueing: by
+ *      Little's law about N*W / (messages/s);
+ *   3b. messages, light: M2 more with at most W2 (default 1) not yet
+ *      receipted: each client waits for its receipt before sending again,
+ *      so the latency is that of one message through the system under the
+ *      load of N concurrent conversations, not of a queue the bench built;
  *   4. lookups: each client looks up other clients' names for D seconds with
  *      every check (leaf hash, name, inclusion proof, checkpoint signature
  *      and consistency with its view, chain); what is already verified (the
@@ -26,8 +35,13 @@
  *      before) is cached by the client.
  *
  * Output (bench.h): relay_messages_per_s, relay_receipt_latency_p50/p99
- * (us), relay_lookups_per_s, relay_messages_lost, all store "durable"
- * (profiles and the server's database are SQLite files on disk).
+ * (us), relay_client_cpu_per_message and relay_server_cpu_per_message (us
+ * of CPU per delivered message in phase 3: the clients together, ckvd;
+ * steadier than the wall-clock figures on a shared machine),
+ * relay_light_messages_per_s and relay_light_receipt_latency_p50/p99
+ * (phase 3b), relay_lookups_per_s, relay_messages_lost (3 and 3b), all
+ * store "durable" (profiles and the server's database are SQLite files on
+ * disk).
  */
 #define _GNU_SOURCE
 #include "bench.h"
@@ -176,6 +190,15 @@ static void take_events(struct child_result *r, struct msg_phase *ph, const char
         const ckv_event *e = &ev[i];
         if (e->kind == CKV_EV_MESSAGE && strcmp(e->contact, prev) == 0 && e->seq >= first &&
             e->seq <= last) {
+            char want[64];
+            snprintf(want, sizeof want, "message %llu from %s", (unsigned long long)e->seq, prev);
+            if (e->text == NULL || e->text_len != strlen(want) || memcmp(e->text, want, e->text_len)) {
+                r->failed = 1; /* not what prev sent under that seq */
+                snprintf(r->err, sizeof r->err, "message %llu from %s has the wrong text",
+                         (unsigned long long)e->seq, prev);
+                fprintf(stderr, "ckv-bench relay: a client failed: %s\n", r->err);
+                continue;
+            }
             if (seen[e->seq])
                 ph->duplicates++;
             else
