@@ -422,6 +422,8 @@ static void ob_forget(ckv_client *c, size_t n)
 {
     if (n > c->ob_done_n)
         n = c->ob_done_n;
+    if (n == 0)
+        return; /* also: ob_done may still be NULL */
     memmove(c->ob_done, c->ob_done + n, (c->ob_done_n - n) * sizeof c->ob_done[0]);
     c->ob_done_n -= n;
 }
