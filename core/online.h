@@ -49,12 +49,6 @@ struct ckv_client {
     int64_t token_expires;
     char err[CKV_ERRMSG_MAX];
     long last_http;             /* status of the last answer (0: none) */
-    /* the note of the current view, as last accepted (so that the same
-     * note is not verified again on every lookup) */
-    char *view_note;
-    size_t view_note_len;
-    ckv_tlog_checkpoint *view_cp;
-    int64_t view_refreshed; /* when kt_view's accepted_at was last written */
     /* The outbox (messages.c). ob_done: ids of rows ckvd has accepted whose
      * delete waits for the next transaction this client commits anyway;
      * ob_clean = 1 when every row in the outbox is one of those (nothing to
@@ -68,6 +62,12 @@ struct ckv_client {
     int curl_setup;
     struct curl_slist *hdr_json, *hdr_auth;
     char hdr_token[128];
+    /* the note of the current view, as last accepted (so that the same
+     * note is not verified again on every lookup) */
+    char *view_note;
+    size_t view_note_len;
+    ckv_tlog_checkpoint *view_cp;
+    int64_t view_refreshed; /* when kt_view's accepted_at was last written */
 };
 
 /* Set c->err (printf-like). Returns st, for `return fail(c, st, ...)`. */
