@@ -176,6 +176,11 @@ void ckv_client_close(ckv_client *c)
 {
     if (c == NULL)
         return;
+    (void)ckv_client_outbox_settle(c);
+    free(c->ob_done);
+    sqlite3_finalize(c->ob_del);
+    curl_slist_free_all(c->hdr_json);
+    curl_slist_free_all(c->hdr_auth);
     if (c->curl != NULL)
         curl_easy_cleanup(c->curl);
     ckv_tlog_verifier_free(c->vkey);

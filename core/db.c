@@ -55,6 +55,9 @@ static const char *const stmt_sql[STMT_COUNT_] = {
     [STMT_BEGIN] = "BEGIN IMMEDIATE",
     [STMT_COMMIT] = "COMMIT",
     [STMT_ROLLBACK] = "ROLLBACK",
+    [STMT_SAVEPOINT] = "SAVEPOINT ckv_nest",
+    [STMT_RELEASE] = "RELEASE ckv_nest",
+    [STMT_ROLLBACK_TO] = "ROLLBACK TO ckv_nest",
     [STMT_META_GET] = "SELECT v FROM meta WHERE k = ?1",
     [STMT_META_PUT] = "INSERT OR REPLACE INTO meta(k, v) VALUES (?1, ?2)",
     [STMT_SESSION_GET] = "SELECT v FROM sessions WHERE name_h = ?1 AND device = ?2",
@@ -223,21 +226,49 @@ static ckv_status step_done(ckv_profile *p, enum ckv_stmt_id id)
 
 ckv_status ckv_db_begin(ckv_profile *p)
 {
-    return step_done(p, STMT_BEGIN);
+    ckv_status st;
+    if (p->txn_depth > 0 && sqlite3_get_autocommit(p->db))
+        p->txn_depth = 0; /* SQLite ended the transaction itself (I/O error, full disk) */
+    st = step_done(p, p->txn_depth == 0 ? STMT_BEGIN : STMT_SAVEPOINT);
+    if (st == CKV_OK)
+        p->txn_depth++;
+    return st;
 }
 
 ckv_status ckv_db_commit(ckv_profile *p)
 {
-    ckv_status st = step_done(p, STMT_COMMIT);
+    ckv_status st;
+    if (p->txn_depth <= 1) {
+        st = step_done(p, STMT_COMMIT);
+        if (st != CKV_OK)
+            ckv_db_rollback(p);
+        p->txn_depth = 0;
+        return st;
+    }
+    /* an inner level: its changes join the enclosing transaction */
+    st = step_done(p, STMT_RELEASE);
     if (st != CKV_OK)
         ckv_db_rollback(p);
+    else
+        p->txn_depth--;
     return st;
 }
 
 void ckv_db_rollback(ckv_profile *p)
 {
-    if (!sqlite3_get_autocommit(p->db))
+    if (sqlite3_get_autocommit(p->db)) {
+        p->txn_depth = 0;
+        return;
+    }
+    if (p->txn_depth <= 1) {
         (void)step_done(p, STMT_ROLLBACK);
+        p->txn_depth = 0;
+        return;
+    }
+    /* undo this level only; ROLLBACK TO keeps the savepoint open */
+    (void)step_done(p, STMT_ROLLBACK_TO);
+    (void)step_done(p, STMT_RELEASE);
+    p->txn_depth--;
 }
 
 ckv_status ckv_meta_get(ckv_profile *p, const char *key, uint8_t **out, size_t *out_len)

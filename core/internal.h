@@ -92,6 +92,9 @@ enum ckv_stmt_id {
     STMT_MSG_BY_TAG,
     STMT_SENDER_GET,
     STMT_SENDER_PUT,
+    STMT_SAVEPOINT,
+    STMT_RELEASE,
+    STMT_ROLLBACK_TO,
     STMT_COUNT_
 };
 
@@ -136,7 +139,14 @@ struct ckv_profile {
     const uint8_t *pending_ct;
     size_t pending_ct_len;
     int pending_ct_type;
+    /* Open ckv_db_begin levels: 0 none, 1 a transaction, >1 savepoints
+     * inside it (db.c). */
+    int txn_depth;
 };
+
+/* x25519.c: libsignal's curve25519_donna, computed by libsodium; how many
+ * calls it served (provider.c references it, which links it in). */
+uint64_t ckv_x25519_calls(void);
 
 /* db.c */
 ckv_status ckv_db_open(const char *path, int create, sqlite3 **out);
@@ -145,6 +155,11 @@ ckv_status ckv_db_migrate(sqlite3 *db);
 ckv_status ckv_db_schema(sqlite3 *db);
 ckv_status ckv_db_prepare(ckv_profile *p);
 void ckv_db_finalize(ckv_profile *p);
+/* Transactions nest: the outermost begin is BEGIN IMMEDIATE, an inner one
+ * a SAVEPOINT; an inner commit releases its savepoint (durable only when
+ * the outermost commits), an inner rollback undoes only its own part. So a
+ * caller can run several calls that each begin/commit in one transaction
+ * (one WAL commit for a whole batch). */
 ckv_status ckv_db_begin(ckv_profile *p);
 ckv_status ckv_db_commit(ckv_profile *p);
 void ckv_db_rollback(ckv_profile *p);

@@ -357,32 +357,108 @@ static ckv_status outbox_put(ckv_profile *p, const char *name, int type, const u
     return st;
 }
 
-static ckv_status outbox_add(ckv_client *c, const char *name, const ckv_envelope *env,
-                             uint64_t *id_out)
+/* ---- outbox: accepted rows, deleted in the next transaction -------------- */
+/*
+ * Deleting an outbox row right after ckvd accepted its envelope would cost
+ * a commit of its own per message. Instead its id waits in c->ob_done and
+ * the row is deleted inside the next transaction the client commits anyway
+ * (the next send's or receive's), or by ckv_client_close. A crash in
+ * between only means the envelope is posted again on restart; the
+ * recipient's libsignal refuses it as a duplicate and it is acknowledged
+ * without being shown -- as a crash between a post and its delete always
+ * could. ob_done ids are never posted again by this client.
+ */
+
+static int ob_is_done(const ckv_client *c, uint64_t id)
 {
-    ckv_status st = ckv_db_begin(c->p);
-    if (st != CKV_OK)
-        return st;
-    st = outbox_put(c->p, name, env->type, env->body, env->body_len, id_out);
-    if (st == CKV_OK)
-        st = ckv_db_commit(c->p);
-    else
-        ckv_db_rollback(c->p);
-    return st;
+    for (size_t i = 0; i < c->ob_done_n; i++)
+        if (c->ob_done[i] == id)
+            return 1;
+    return 0;
+}
+
+/* The cached statement that deletes one outbox row (reset, unbound). */
+static sqlite3_stmt *ob_del_stmt(ckv_client *c)
+{
+    if (c->ob_del == NULL &&
+        sqlite3_prepare_v3(c->p->db, "DELETE FROM meta WHERE k = ?1", -1,
+                           SQLITE_PREPARE_PERSISTENT, &c->ob_del, NULL) != SQLITE_OK)
+        return NULL;
+    sqlite3_reset(c->ob_del);
+    sqlite3_clear_bindings(c->ob_del);
+    return c->ob_del;
 }
 
 static ckv_status outbox_del(ckv_client *c, uint64_t id)
 {
     char key[64];
-    sqlite3_stmt *s = NULL;
+    sqlite3_stmt *s = ob_del_stmt(c);
     int rc;
-    snprintf(key, sizeof key, "outbox:%020llu", (unsigned long long)id);
-    if (sqlite3_prepare_v2(c->p->db, "DELETE FROM meta WHERE k = ?1", -1, &s, NULL) != SQLITE_OK)
+    if (s == NULL)
         return CKV_ERR_DB;
+    snprintf(key, sizeof key, "outbox:%020llu", (unsigned long long)id);
     sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
     rc = sqlite3_step(s);
-    sqlite3_finalize(s);
+    sqlite3_reset(s);
     return rc == SQLITE_DONE ? CKV_OK : ckv_db_status(rc);
+}
+
+/* ckvd accepted row id: remember it for the next transaction (or, when
+ * memory is short, delete it now in a commit of its own). */
+static ckv_status ob_mark_done(ckv_client *c, uint64_t id)
+{
+    if (c->ob_done_n == c->ob_done_cap) {
+        size_t nc = c->ob_done_cap ? c->ob_done_cap * 2 : 64;
+        uint64_t *nv = nc <= 4096 ? realloc(c->ob_done, nc * sizeof *nv) : NULL;
+        if (nv == NULL)
+            return outbox_del(c, id);
+        c->ob_done = nv;
+        c->ob_done_cap = nc;
+    }
+    c->ob_done[c->ob_done_n++] = id;
+    return CKV_OK;
+}
+
+/* Delete the accepted rows inside the caller's open transaction; *n gets
+ * how many, to be forgotten (ob_forget) once that transaction committed. */
+static ckv_status ob_settle_in_txn(ckv_client *c, size_t *n)
+{
+    ckv_status st = CKV_OK;
+    *n = 0;
+    for (size_t i = 0; i < c->ob_done_n && st == CKV_OK; i++)
+        st = outbox_del(c, c->ob_done[i]);
+    if (st == CKV_OK)
+        *n = c->ob_done_n;
+    return st;
+}
+
+static void ob_forget(ckv_client *c, size_t n)
+{
+    if (n > c->ob_done_n)
+        n = c->ob_done_n;
+    if (n == 0)
+        return; /* also: ob_done may still be NULL */
+    memmove(c->ob_done, c->ob_done + n, (c->ob_done_n - n) * sizeof c->ob_done[0]);
+    c->ob_done_n -= n;
+}
+
+ckv_status ckv_client_outbox_settle(ckv_client *c)
+{
+    size_t n = 0;
+    ckv_status st;
+    if (c == NULL || c->p == NULL || c->ob_done_n == 0)
+        return CKV_OK;
+    st = ckv_db_begin(c->p);
+    if (st != CKV_OK)
+        return st;
+    st = ob_settle_in_txn(c, &n);
+    if (st == CKV_OK)
+        st = ckv_db_commit(c->p);
+    else
+        ckv_db_rollback(c->p);
+    if (st == CKV_OK)
+        ob_forget(c, n);
+    return st;
 }
 
 /* POST one envelope to ckvd. */
@@ -406,33 +482,43 @@ static ckv_status post_envelope(ckv_client *c, const char *to, int type, const u
     return st;
 }
 
-/* Send everything in the outbox, oldest first. */
+/* Send every row of the outbox ckvd has not accepted yet, oldest first.
+ * Nothing to do (no query) when c->ob_clean says there is none. */
 static ckv_status outbox_flush(ckv_client *c)
 {
     sqlite3_stmt *s = NULL;
     ckv_status st = CKV_OK;
+    char after[64] = "outbox:";
     uint64_t ids[64];
     size_t n = 0;
     int rc;
 
+    if (c->ob_clean)
+        return CKV_OK;
     for (int round = 0; round < OUTBOX_MAX_FLUSH / 64; round++) {
         n = 0;
         if (sqlite3_prepare_v2(c->p->db,
-                               "SELECT k FROM meta WHERE k >= 'outbox:' AND k < 'outbox;' "
+                               "SELECT k FROM meta WHERE k > ?1 AND k < 'outbox;' "
                                "ORDER BY k LIMIT 64",
                                -1, &s, NULL) != SQLITE_OK)
             return CKV_ERR_DB;
+        sqlite3_bind_text(s, 1, after, -1, SQLITE_TRANSIENT);
         while ((rc = sqlite3_step(s)) == SQLITE_ROW && n < 64) {
             const char *k = (const char *)sqlite3_column_text(s, 0);
             ids[n++] = strtoull(k + 7, NULL, 10);
+            snprintf(after, sizeof after, "%s", k);
         }
         sqlite3_finalize(s);
-        if (n == 0)
+        if (n == 0) {
+            c->ob_clean = 1;
             return CKV_OK;
+        }
         for (size_t i = 0; i < n; i++) {
             char key[64], name[CKV_NAME_MAX + 1];
             uint8_t *rec = NULL;
             size_t rl = 0;
+            if (ob_is_done(c, ids[i]))
+                continue;
             snprintf(key, sizeof key, "outbox:%020llu", (unsigned long long)ids[i]);
             st = ckv_meta_get(c->p, key, &rec, &rl);
             if (st != CKV_OK)
@@ -447,7 +533,7 @@ static ckv_status outbox_flush(ckv_client *c)
             free(rec);
             if (st != CKV_OK)
                 return st;
-            st = outbox_del(c, ids[i]);
+            st = ob_mark_done(c, ids[i]);
             if (st != CKV_OK)
                 return st;
         }
@@ -685,31 +771,72 @@ static ckv_status encrypt_hooked(ckv_client *c, const char *name, struct hook_ct
     return st;
 }
 
-/* Encrypt (hooked), put in the outbox, post, remove from the outbox. */
+/* Post an envelope whose outbox row is committed; on success the row is
+ * deleted with the next transaction, on failure it stays for the next
+ * flush. */
+static ckv_status post_row(ckv_client *c, const char *name, const ckv_envelope *env, uint64_t ob)
+{
+    ckv_status st = post_envelope(c, name, env->type, env->body, env->body_len);
+    if (st == CKV_OK)
+        return ob_mark_done(c, ob);
+    c->ob_clean = 0;
+    return ckv_client_fail(c, st,
+                           "%s (the message is kept in the outbox and sent with the next send "
+                           "or receive)",
+                           c->err);
+}
+
+/* Encrypt (hooked) in one transaction that also deletes the outbox rows
+ * ckvd accepted since the last one: the ratchet step, the history row and
+ * the new outbox row (*ob) commit together. Inside a caller's transaction
+ * (a receive's batch) this is a savepoint of it and the caller settles
+ * the outbox; nothing is posted here. */
+static ckv_status encrypt_to_outbox(ckv_client *c, const char *name, struct hook_ctx *h,
+                                    const char *plain, size_t len, ckv_envelope *env,
+                                    uint64_t *ob)
+{
+    int outer = c->p->txn_depth == 0;
+    size_t settled = 0;
+    ckv_status st;
+    h->in_outbox = 0;
+    st = ckv_db_begin(c->p);
+    if (st != CKV_OK)
+        return ckv_client_fail(c, st, "cannot write to the profile: %s", ckv_strerror(st));
+    if (outer)
+        st = ob_settle_in_txn(c, &settled);
+    if (st == CKV_OK) {
+        st = encrypt_hooked(c, name, h, plain, len, env);
+        if (st != CKV_OK)
+            ckv_client_fail(c, st, "cannot encrypt for '%s': %s", name, ckv_strerror(st));
+    }
+    if (st == CKV_OK) {
+        if (h->in_outbox)
+            *ob = h->outbox_id; /* written in the encrypt's own savepoint */
+        else
+            st = outbox_put(c->p, name, env->type, env->body, env->body_len, ob);
+    }
+    if (st == CKV_OK)
+        st = ckv_db_commit(c->p);
+    else
+        ckv_db_rollback(c->p);
+    if (st != CKV_OK) {
+        ckv_envelope_clear(env);
+        return c->err[0] ? st : ckv_client_fail(c, st, "cannot store the message: %s",
+                                                ckv_strerror(st));
+    }
+    ob_forget(c, settled);
+    return CKV_OK;
+}
+
+/* Encrypt into the outbox, then post. */
 static ckv_status send_inner(ckv_client *c, const char *name, struct hook_ctx *h,
                              const char *plain, size_t len)
 {
     ckv_envelope env = {0};
     uint64_t ob = 0;
-    ckv_status st;
-    h->in_outbox = 0;
-    st = encrypt_hooked(c, name, h, plain, len, &env);
-    if (st != CKV_OK)
-        return ckv_client_fail(c, st, "cannot encrypt for '%s': %s", name, ckv_strerror(st));
-    if (h->in_outbox)
-        ob = h->outbox_id; /* written in the encrypt's transaction */
-    else
-        st = outbox_add(c, name, &env, &ob);
-    if (st == CKV_OK) {
-        st = post_envelope(c, name, env.type, env.body, env.body_len);
-        if (st == CKV_OK)
-            st = outbox_del(c, ob);
-        else
-            ckv_client_fail(c, st,
-                            "%s (the message is kept in the outbox and sent with the next send "
-                            "or receive)",
-                            c->err);
-    }
+    ckv_status st = encrypt_to_outbox(c, name, h, plain, len, &env, &ob);
+    if (st == CKV_OK)
+        st = post_row(c, name, &env, ob);
     ckv_envelope_clear(&env);
     return st;
 }
@@ -783,14 +910,24 @@ out:
     return done(c, st);
 }
 
-/* Send the receipts we owe to name. */
-static ckv_status send_receipts(ckv_client *c, const char *name)
+/* A receipt encrypted inside a receive's transaction, posted after it
+ * committed. */
+struct receipt_post {
+    char name[CKV_NAME_MAX + 1];
+    ckv_envelope env;
+    uint64_t ob;
+};
+
+/* Encrypt the receipts we owe to name into the outbox (inside the caller's
+ * transaction); *out is set when there were any (out->ob != 0). */
+static ckv_status encrypt_receipts(ckv_client *c, const char *name, struct receipt_post *out)
 {
     struct conv *cv = malloc(sizeof *cv);
     struct hook_ctx h;
     char *plain = NULL;
     size_t plen = 0;
     ckv_status st;
+    memset(out, 0, sizeof *out);
     if (cv == NULL)
         return CKV_ERR_NOMEM;
     st = conv_load(c->p, name, cv);
@@ -802,7 +939,11 @@ static ckv_status send_receipts(ckv_client *c, const char *name)
     memset(&h, 0, sizeof h);
     h.mode = HOOK_RECEIPT;
     h.n_receipts_sent = cv->n_receipts;
-    st = send_inner(c, name, &h, plain, plen);
+    st = encrypt_to_outbox(c, name, &h, plain, plen, &out->env, &out->ob);
+    if (st == CKV_OK)
+        snprintf(out->name, sizeof out->name, "%s", name);
+    else
+        out->ob = 0;
 out:
     free(plain);
     free(cv);
@@ -1014,9 +1155,11 @@ ckv_status ckv_client_receive(ckv_client *c, int wait_seconds, ckv_event **event
 {
     struct evlist out = {0};
     struct names *rcpt = NULL;
+    struct receipt_post *posts = NULL;
     json_t *ans = NULL, *msgs, *m, *ids = NULL;
     char path[64];
-    size_t i;
+    size_t i, settled = 0, nposts = 0;
+    int in_txn = 0;
     ckv_status st, st2;
 
     if (c == NULL || events == NULL || count == NULL || wait_seconds < 0 || wait_seconds > 30)
@@ -1040,6 +1183,23 @@ ckv_status ckv_client_receive(ckv_client *c, int wait_seconds, ckv_event **event
         st = ckv_client_fail(c, CKV_ERR_JSON, "the server's message list is malformed");
         goto out;
     }
+    if (json_array_size(msgs) == 0)
+        goto done;
+    /* The whole batch -- every message's ratchet step, history row and
+     * sequence state, and the receipts we then owe -- is one transaction
+     * (each message a savepoint in it): one commit per fetch, not one per
+     * message and receipt. Only after it committed is anything acknowledged
+     * or posted, so a crash at any point loses nothing: ckvd delivers the
+     * batch again. */
+    st = ckv_db_begin(c->p);
+    if (st != CKV_OK) {
+        st = ckv_client_fail(c, st, "cannot write to the profile: %s", ckv_strerror(st));
+        goto out;
+    }
+    in_txn = 1;
+    st = ob_settle_in_txn(c, &settled);
+    if (st != CKV_OK)
+        goto out;
     json_array_foreach(msgs, i, m)
     {
         json_t *id = json_object_get(m, "id");
@@ -1051,16 +1211,38 @@ ckv_status ckv_client_receive(ckv_client *c, int wait_seconds, ckv_event **event
         st = receive_one(c, m, &out, rcpt, &ack);
         if (st != CKV_OK)
             break;
-        if (ack)
-            json_array_append(ids, id);
+        if (ack && json_array_append(ids, id) != 0) {
+            st = CKV_ERR_NOMEM;
+            break;
+        }
     }
-    /* acknowledge what is stored (or refused for good), even after an error */
+    /* receipts for what was stored (even when a later message failed) */
+    if (rcpt->n > 0 && (posts = calloc(rcpt->n, sizeof *posts)) != NULL)
+        for (i = 0; i < rcpt->n; i++)
+            if (encrypt_receipts(c, rcpt->v[i], &posts[nposts]) == CKV_OK && posts[nposts].ob)
+                nposts++; /* on failure the owed receipts stay stored for the next batch */
+    st2 = ckv_db_commit(c->p);
+    in_txn = 0;
+    if (st2 != CKV_OK) {
+        /* nothing of the batch is stored: nothing is acknowledged, nothing
+         * shown; ckvd delivers it again */
+        ckv_client_events_free(out.v, out.n);
+        memset(&out, 0, sizeof out);
+        st = ckv_client_fail(c, st2, "cannot store the received messages: %s",
+                             ckv_strerror(st2));
+        goto out;
+    }
+    ob_forget(c, settled);
+    /* The receipts first (the senders wait for them; they are in the
+     * outbox, so posting before the ack risks nothing), then acknowledge
+     * what is stored (or refused for good), even after an error. */
+    for (i = 0; i < nposts; i++)
+        if (post_row(c, posts[i].name, &posts[i].env, posts[i].ob) != CKV_OK)
+            break; /* the rest stay in the outbox: ob_clean is 0 now */
     st2 = ack_ids(c, ids);
     if (st == CKV_OK)
         st = st2;
-    if (st == CKV_OK)
-        for (i = 0; i < rcpt->n; i++)
-            (void)send_receipts(c, rcpt->v[i]); /* owed receipts stay stored on failure */
+done:
     if (st == CKV_OK || out.n > 0) {
         /* events of what was stored are returned even when a later
          * message failed: they are in the history and acknowledged */
@@ -1073,10 +1255,18 @@ ckv_status ckv_client_receive(ckv_client *c, int wait_seconds, ckv_event **event
         st = CKV_OK;
     }
 out:
+    if (in_txn)
+        ckv_db_rollback(c->p);
+    if (in_txn && out.n > 0) { /* rolled back: nothing of it was stored */
+        ckv_client_events_free(out.v, out.n);
+        memset(&out, 0, sizeof out);
+    }
+    for (i = 0; posts != NULL && i < nposts; i++)
+        ckv_envelope_clear(&posts[i].env);
+    free(posts);
     ckv_client_events_free(out.v, out.n);
     json_decref(ans);
     json_decref(ids);
     free(rcpt);
     return done(c, st);
 }
-

@@ -116,13 +116,56 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
-/* Perform one request; *status the HTTP status. */
+/* The header list for a request (owned by c): Accept and Content-Type,
+ * plus the bearer token when one is given; rebuilt only when the token
+ * changed. NULL when out of memory. */
+static struct curl_slist *headers_for(ckv_client *c, const char *token)
+{
+    char auth[200];
+    struct curl_slist *h = NULL, *n;
+    if (token == NULL) {
+        if (c->hdr_json == NULL) {
+            h = curl_slist_append(NULL, "Accept: application/json");
+            n = h ? curl_slist_append(h, "Content-Type: application/json") : NULL;
+            if (n == NULL) {
+                curl_slist_free_all(h);
+                return NULL;
+            }
+            c->hdr_json = n;
+        }
+        return c->hdr_json;
+    }
+    if (c->hdr_auth != NULL && strcmp(c->hdr_token, token) == 0)
+        return c->hdr_auth;
+    curl_slist_free_all(c->hdr_auth);
+    c->hdr_auth = NULL;
+    sodium_memzero(c->hdr_token, sizeof c->hdr_token);
+    if (strlen(token) >= sizeof c->hdr_token)
+        return NULL;
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+    h = curl_slist_append(NULL, "Accept: application/json");
+    n = h ? curl_slist_append(h, "Content-Type: application/json") : NULL;
+    if (n != NULL)
+        n = curl_slist_append(n, auth);
+    sodium_memzero(auth, sizeof auth);
+    if (n == NULL) {
+        curl_slist_free_all(h);
+        return NULL;
+    }
+    c->hdr_auth = n;
+    memcpy(c->hdr_token, token, strlen(token) + 1);
+    return c->hdr_auth;
+}
+
+/* Perform one request; *status the HTTP status. The handle keeps its
+ * connection to ckvd between requests (HTTP/1.1 keep-alive); options that
+ * never change are set on the first request only. */
 static ckv_status perform(ckv_client *c, const char *method, const char *path, const char *body,
                           const char *token, long extra_ms, size_t cap, long *status,
                           struct buf *out, long *retry_after)
 {
-    char url[CKV_URL_MAX + 512], auth[200];
-    struct curl_slist *h = NULL;
+    char url[CKV_URL_MAX + 512];
+    struct curl_slist *h;
     struct hdrs hd = {0};
     CURLcode rc;
     CURL *e = c->curl;
@@ -135,39 +178,43 @@ static ckv_status perform(ckv_client *c, const char *method, const char *path, c
     memset(out, 0, sizeof *out);
     out->max = cap;
     c->last_http = 0;
-    curl_easy_reset(e);
-    curl_easy_setopt(e, CURLOPT_URL, url);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    h = headers_for(c, token);
+    if (h == NULL)
+        return ckv_client_fail(c, CKV_ERR_NOMEM, "out of memory");
+    if (!c->curl_setup) {
+        curl_easy_reset(e);
+        curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
 #if LIBCURL_VERSION_NUM >= 0x075500
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+        curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 #else
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+        curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
+        curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, c->timeout_ms);
+        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
+        curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+        if (c->ca_file != NULL)
+            curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
+        c->curl_setup = 1;
+    }
+    curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, c->timeout_ms + extra_ms);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, c->timeout_ms);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, out);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, &hd);
-    if (c->ca_file != NULL)
-        curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
-    h = curl_slist_append(h, "Accept: application/json");
     if (body != NULL) {
-        h = curl_slist_append(h, "Content-Type: application/json");
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    } else {
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L); /* no body (drops an earlier POST's) */
     }
     curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
-    if (token != NULL) {
-        snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
-        h = curl_slist_append(h, auth);
-        sodium_memzero(auth, sizeof auth);
-    }
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
     rc = curl_easy_perform(e);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
-    curl_slist_free_all(h);
+    /* nothing of this request may be used by the next one */
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, NULL);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, NULL);
+    if (body != NULL)
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, NULL);
     if (out->overflow) {
         free(out->data);
         out->data = NULL;

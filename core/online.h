@@ -52,6 +52,19 @@ struct ckv_client {
     int64_t token_expires;
     char err[CKV_ERRMSG_MAX];
     long last_http;             /* status of the last answer (0: none) */
+    /* The outbox (messages.c). ob_done: ids of rows ckvd has accepted whose
+     * delete waits for the next transaction this client commits anyway;
+     * ob_clean = 1 when every row in the outbox is one of those (nothing to
+     * flush), 0 when unknown (after open, after a failed post). */
+    uint64_t *ob_done;
+    size_t ob_done_n, ob_done_cap;
+    int ob_clean;
+    sqlite3_stmt *ob_del;       /* DELETE FROM meta WHERE k = ?1, prepared once */
+    /* net.c: the handle's options that never change are set once
+     * (curl_setup); the header list is rebuilt when the token changes */
+    int curl_setup;
+    struct curl_slist *hdr_json, *hdr_auth;
+    char hdr_token[128];
     /* the note of the current view, as last accepted (so that the same
      * note is not verified again on every lookup) */
     char *view_note;
@@ -73,6 +86,11 @@ ckv_status ckv_client_fail(ckv_client *c, ckv_status st, const char *fmt, ...)
 
 /* st, after making sure c->err has a sentence when st is an error. */
 ckv_status ckv_client_done(ckv_client *c, ckv_status st);
+
+/* Delete the outbox rows ckvd has accepted (one transaction); for
+ * ckv_client_close. Rows not deleted are posted again by the next client:
+ * harmless (the recipient refuses the duplicate without showing it). */
+ckv_status ckv_client_outbox_settle(ckv_client *c);
 
 /* ---- net.c ---------------------------------------------------------------- */
 

@@ -264,6 +264,7 @@ ckv_status ckv_sg_context_create(pthread_mutex_t *lock, signal_context **out)
 
     if (sodium_init() < 0)
         return CKV_ERR_CRYPTO;
+    (void)ckv_x25519_calls(); /* links x25519.c: libsignal's X25519 by libsodium */
     if (pthread_mutexattr_init(&attr) != 0)
         return CKV_ERR_INTERNAL;
     pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);

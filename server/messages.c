@@ -81,8 +81,17 @@ enum ckvd_handler_result ckvd_h_send(struct ckvd *d, struct ckvd_req *req,
     }
     if (check_envelope(env, resp) != 0)
         goto out;
+    /* One write transaction for the lookups and the insert: one lock and
+     * one WAL commit per send. The answer goes out only after COMMIT
+     * returned: the message is durable (WAL, synchronous=NORMAL or FULL). */
+    if (ckvd_store_begin(d->store) != CKVD_STORE_OK) {
+        ckvd_resp_error(resp, 500, "db", "the server database failed; the message was not "
+                                         "stored, retry");
+        goto out;
+    }
     int f = ckvd_account_by_name(d, name, &to);
     if (f != 0 || ckvd_account_by_id(d, account, &me) != 0) {
+        ckvd_store_rollback(d->store);
         ckvd_resp_error(resp, f < 0 ? 500 : 404, f < 0 ? "db" : "unknown_account",
                         f < 0 ? "the server database failed; retry later"
                               : "no such recipient account");
@@ -90,11 +99,16 @@ enum ckvd_handler_result ckvd_h_send(struct ckvd *d, struct ckvd_req *req,
     }
     char *body = json_dumps(env, JSON_COMPACT | JSON_SORT_KEYS);
     if (!body) {
+        ckvd_store_rollback(d->store);
         ckvd_resp_error(resp, 500, "internal", "server out of memory");
         goto out;
     }
     int rc = ckvd_store_enqueue(d->store, to.id, me.name, (const uint8_t *)body, strlen(body), &id);
     free(body);
+    if (rc == CKVD_STORE_OK)
+        rc = ckvd_store_commit(d->store);
+    else
+        ckvd_store_rollback(d->store);
     if (rc == CKVD_STORE_TOO_LARGE) {
         ckvd_resp_error(resp, 413, "too_large",
                         "the envelope is larger than the server accepts (64 KiB of body)");

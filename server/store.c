@@ -26,7 +26,7 @@ struct qcount {
 
 struct ckvd_store {
     sqlite3 *db;
-    sqlite3_stmt *enqueue, *fetch, *ack, *qlen;
+    sqlite3_stmt *enqueue, *fetch, *ack, *qlen, *begin, *commit, *rollback;
     struct qcount *qc;
     size_t qc_cap, qc_n;
     int64_t max_queue; /* messages waiting per recipient */
@@ -135,7 +135,10 @@ int ckvd_store_open(const char *path, int sync_full, struct ckvd_store **out, ch
         sqlite3_prepare_v2(s->db, "DELETE FROM messages WHERE recipient=? AND id=?", -1, &s->ack,
                            NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->db, "SELECT count(*) FROM messages WHERE recipient=?", -1,
-                           &s->qlen, NULL) != SQLITE_OK) {
+                           &s->qlen, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, "BEGIN IMMEDIATE", -1, &s->begin, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, "COMMIT", -1, &s->commit, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, "ROLLBACK", -1, &s->rollback, NULL) != SQLITE_OK) {
         snprintf(err, errlen, "cannot prepare statements: %s", sqlite3_errmsg(s->db));
         goto fail;
     }
@@ -154,9 +157,48 @@ void ckvd_store_close(struct ckvd_store *s)
     sqlite3_finalize(s->fetch);
     sqlite3_finalize(s->ack);
     sqlite3_finalize(s->qlen);
+    sqlite3_finalize(s->begin);
+    sqlite3_finalize(s->commit);
+    sqlite3_finalize(s->rollback);
     sqlite3_close(s->db);
     free(s->qc);
     free(s);
+}
+
+/* Forget every cached queue length (after a rollback undid an enqueue or
+ * an ack they counted); they are counted again when next needed. */
+static void qc_forget(struct ckvd_store *s)
+{
+    free(s->qc);
+    s->qc = NULL;
+    s->qc_cap = s->qc_n = 0;
+}
+
+static int step_once(sqlite3_stmt *q)
+{
+    int rc = sqlite3_step(q);
+    sqlite3_reset(q);
+    return rc == SQLITE_DONE ? CKVD_STORE_OK : CKVD_STORE_ERR;
+}
+
+int ckvd_store_begin(struct ckvd_store *s)
+{
+    return step_once(s->begin);
+}
+
+int ckvd_store_commit(struct ckvd_store *s)
+{
+    if (step_once(s->commit) == CKVD_STORE_OK)
+        return CKVD_STORE_OK;
+    ckvd_store_rollback(s);
+    return CKVD_STORE_ERR;
+}
+
+void ckvd_store_rollback(struct ckvd_store *s)
+{
+    if (!sqlite3_get_autocommit(s->db))
+        (void)step_once(s->rollback);
+    qc_forget(s);
 }
 
 int ckvd_store_queue_len(struct ckvd_store *s, int64_t recipient, int64_t *n)

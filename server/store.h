@@ -46,6 +46,14 @@ struct ckvd_msg {
 };
 void ckvd_msgs_free(struct ckvd_msg *m, size_t n);
 
+/* An explicit write transaction around several calls (a send's account
+ * lookups and its insert: one lock and one commit instead of three
+ * statement transactions). commit returns CKVD_STORE_ERR when the data is
+ * not durable (and then rolls back); rollback never fails. Not nested. */
+int ckvd_store_begin(struct ckvd_store *s);
+int ckvd_store_commit(struct ckvd_store *s);
+void ckvd_store_rollback(struct ckvd_store *s);
+
 int ckvd_store_enqueue(struct ckvd_store *s, int64_t recipient, const char *sender,
                        const uint8_t *body, size_t len, int64_t *id_out);
 int ckvd_store_fetch(struct ckvd_store *s, int64_t recipient, int64_t after_id, size_t limit,

@@ -554,6 +554,72 @@ static void test_kill9(void **state)
     srv_stop(&s);
 }
 
+/* An outbox row ckvd accepted is deleted with the client's next
+ * transaction, not at once (one commit less per send). A client that dies
+ * before that posts the row again when it comes back: the recipient must
+ * show each message once (libsignal refuses the copy as a duplicate, it is
+ * acknowledged) and the queue must drain. A client closed normally leaves
+ * nothing to post again. */
+static void test_outbox_repost(void **state)
+{
+    srv s;
+    user a, b;
+    ckv_event *ev = NULL;
+    ckv_client *again = NULL;
+    size_t n = 0;
+    (void)state;
+
+    srv_start(&s);
+    pair(&s, &a, &b);
+    OK(a.c, ckv_client_add_contact(a.c, "bob", NULL));
+    send_text(&a, "bob", "r1", 1);
+    send_text(&a, "bob", "r2", 2);
+    send_text(&a, "bob", "r3", 3);
+    assert_int_equal(srv_sql_int(&s, "SELECT count(*) FROM messages WHERE sender='alice'"), 3);
+    /* as after a crash of a.c: another client on the same profile finds the
+     * last accepted row still in the outbox (each send deleted the rows
+     * accepted before it, in its own transaction) and posts it again */
+    OK(NULL, ckv_client_open(a.p, NULL, &again));
+    OK(again, ckv_client_receive(again, 0, &ev, &n));
+    ckv_client_events_free(ev, n);
+    ev = NULL;
+    n = 0;
+    assert_int_equal(srv_sql_int(&s, "SELECT count(*) FROM messages WHERE sender='alice'"), 4);
+    ckv_client_close(again); /* settles what it posted */
+    again = NULL;
+    /* bob: each message once, no refusal, the queue drains */
+    assert_int_equal(recv_until(&b, CKV_EV_MESSAGE, 3, &ev, &n), 3);
+    for (int round = 0; round < 3; round++) { /* the copies, if still queued */
+        ckv_event *more = NULL;
+        size_t k = 0;
+        OK(b.c, ckv_client_receive(b.c, 0, &more, &k));
+        assert_int_equal(count_kind(more, k, CKV_EV_MESSAGE), 0);
+        assert_int_equal(count_kind(more, k, CKV_EV_REJECTED), 0);
+        ckv_client_events_free(more, k);
+    }
+    assert_int_equal(count_kind(ev, n, CKV_EV_MESSAGE), 3);
+    assert_int_equal(count_kind(ev, n, CKV_EV_REJECTED), 0);
+    ckv_client_events_free(ev, n);
+    ev = NULL;
+    n = 0;
+    assert_int_equal(srv_sql_int(&s, "SELECT count(*) FROM messages WHERE sender='alice'"), 0);
+    ckv_message *h = NULL;
+    size_t hn = 0;
+    assert_int_equal(ckv_history_list(b.p, "alice", 0, &h, &hn), CKV_OK);
+    assert_int_equal(hn, 3);
+    ckv_history_free(h, hn);
+    /* a normal close deletes the accepted rows: a new client posts nothing */
+    ckv_client_close(a.c);
+    OK(NULL, ckv_client_open(a.p, NULL, &a.c));
+    OK(a.c, ckv_client_receive(a.c, 0, &ev, &n));
+    ckv_client_events_free(ev, n);
+    assert_int_equal(srv_sql_int(&s, "SELECT count(*) FROM messages WHERE sender='alice'"), 0);
+
+    user_free(&a);
+    user_free(&b);
+    srv_stop(&s);
+}
+
 /* A server that lies: a wrong inclusion proof, another name's entry, an
  * older entry than one proven before, a bundle with a key that is not in
  * the log, a forked checkpoint signed by the log key. Each is refused with
@@ -726,6 +792,7 @@ int main(void)
         cmocka_unit_test(test_reset_and_monitor),
         cmocka_unit_test(test_unpinned_log_key),
         cmocka_unit_test(test_kill9),
+        cmocka_unit_test(test_outbox_repost),
         cmocka_unit_test(test_lying_server),
     };
     signal(SIGPIPE, SIG_IGN);
