@@ -678,7 +678,8 @@ static ckv_status session_key(ckv_profile *p, const char *name, uint8_t out[33],
     int r;
 
     *has = 0;
-    r = signal_protocol_session_contains_session(p->store, &a);
+    /* a session from before our rotation only receives: none for sending */
+    r = ckv_session_usable(p, &a);
     if (r < 0)
         return CKV_ERR_DB;
     if (r == 0)
@@ -933,6 +934,20 @@ static ckv_status encrypt_receipts(ckv_client *c, const char *name, struct recei
     st = conv_load(c->p, name, cv);
     if (st != CKV_OK || cv->n_receipts == 0)
         goto out;
+    /* After our rotation the session the messages came on only receives:
+     * the receipts go on a new session under our new key (presend starts
+     * it, with the same checks as any send; on failure they stay owed). */
+    {
+        signal_protocol_address a = {name, strlen(name), 1};
+        int r = ckv_session_usable(c->p, &a);
+        if (r < 0) {
+            st = CKV_ERR_DB;
+            goto out;
+        }
+        if (r == 0 && ((st = ckv_quorum_check_view_age(c)) != CKV_OK ||
+                       (st = presend(c, name)) != CKV_OK))
+            goto out;
+    }
     st = ckv_inner_receipt(cv->receipts, cv->n_receipts, &plain, &plen);
     if (st != CKV_OK)
         goto out;
