@@ -1125,15 +1125,18 @@ static ckv_status held_del(ckv_profile *p, uint64_t id)
     return rc == SQLITE_DONE ? CKV_OK : ckv_db_status(rc);
 }
 
-/* Whether our view is frozen now (quorum.c); c->err is left as it was. */
-static int view_frozen(ckv_client *c)
+/* The freeze rule now (quorum.c): CKV_OK (fresh, or no witness pinned),
+ * CKV_ERR_KT_VIEW_FROZEN, or another error (the log unreachable...). On
+ * CKV_OK and FROZEN c->err is left as it was. */
+static ckv_status view_state(ckv_client *c)
 {
     char saved[CKV_ERRMSG_MAX];
-    int frozen;
+    ckv_status st;
     snprintf(saved, sizeof saved, "%s", c->err);
-    frozen = ckv_quorum_check_view_age(c) == CKV_ERR_KT_VIEW_FROZEN;
-    snprintf(c->err, sizeof c->err, "%s", saved);
-    return frozen;
+    st = ckv_quorum_check_view_age(c);
+    if (st == CKV_OK || st == CKV_ERR_KT_VIEW_FROZEN)
+        snprintf(c->err, sizeof c->err, "%s", saved);
+    return st;
 }
 
 /* Handle one queued message. *ack = 1 when it may be acknowledged. A
@@ -1163,7 +1166,7 @@ static ckv_status receive_one_ex(ckv_client *c, json_t *m, struct evlist *out,
     ckv_kt_entry *k = NULL;
     ckv_event *e;
     int checked = 0;
-    ckv_status st;
+    ckv_status st, vs;
 
     *ack = 0;
     *held = 0;
@@ -1195,7 +1198,10 @@ static ckv_status receive_one_ex(ckv_client *c, json_t *m, struct evlist *out,
                                      from);
             checked = st == CKV_OK;
         }
-        if (st == CKV_ERR_KT_NOT_LOGGED && view_frozen(c)) {
+        vs = st == CKV_ERR_KT_NOT_LOGGED ? view_state(c) : CKV_OK;
+        if (vs != CKV_OK && vs != CKV_ERR_KT_VIEW_FROZEN)
+            st = vs; /* cannot tell whether the view is frozen: kept queued */
+        if (vs == CKV_ERR_KT_VIEW_FROZEN) {
             /* our frozen view may just not show the contact's new key yet:
              * hold the message (sealed, in this transaction), try again
              * once the view is fresh */
@@ -1301,7 +1307,7 @@ static ckv_status held_retry(ckv_client *c, struct evlist *out, struct names *rc
     uint64_t ids[64];
     size_t n = 0;
     ckv_status st;
-    if (view_frozen(c))
+    if (view_state(c) != CKV_OK) /* frozen, or cannot tell: they wait */
         return CKV_OK;
     st = held_ids(c->p, ids, 64, &n);
     for (size_t i = 0; i < n && st == CKV_OK; i++) {
