@@ -88,6 +88,25 @@ out:
     return st;
 }
 
+ckv_status ckv_identity_prev_expire(ckv_profile *p)
+{
+    uint8_t *rec = NULL;
+    size_t n = 0;
+    int64_t at, now = ckv_now();
+    ckv_status st = ckv_meta_get(p, "identity_prev", &rec, &n);
+    if (st == CKV_ERR_NOT_FOUND)
+        return CKV_OK;
+    if (st != CKV_OK)
+        return st;
+    if (n == PREV_LEN) {
+        at = (int64_t)ckv_get_be64(rec + 69);
+        if (at > now || now - at > CKV_ROTATION_GRACE)
+            st = ckv_meta_put(p, "identity_prev", (const uint8_t *)"", 0);
+    }
+    ckv_wipe_free(rec, n);
+    return st;
+}
+
 /* Keep the outgoing key pair for the grace period (see the top comment). */
 static ckv_status keep_prev(ckv_profile *p, const uint8_t pub[CKV_IDENTITY_KEY_LEN],
                             const uint8_t priv[32])

@@ -227,6 +227,9 @@ int64_t ckv_now(void);
 ckv_status ckv_identity_prev_for_spk(ckv_profile *p, uint32_t spk_id,
                                      uint8_t pub[CKV_IDENTITY_KEY_LEN], uint8_t priv[32],
                                      int *found);
+/* Forget the old identity key pair once its grace period is over (an
+ * empty record; called by every receive that stores something). */
+ckv_status ckv_identity_prev_expire(ckv_profile *p);
 /* 1 when the session with `a` exists and is usable for SENDING: its local
  * identity is our current key (after a rotation, old sessions only
  * receive); 0 when not; -1 on a database error. session.c. */

@@ -1408,6 +1408,9 @@ ckv_status ckv_client_receive(ckv_client *c, int wait_seconds, ckv_event **event
     st = ob_settle_in_txn(c, &settled);
     if (st != CKV_OK)
         goto out;
+    st = ckv_identity_prev_expire(c->p);
+    if (st != CKV_OK)
+        goto out;
     if (nheld > 0) /* before the new ones: they came first */
         st = held_retry(c, &out, rcpt);
     json_array_foreach(msgs, i, m)
