@@ -820,6 +820,11 @@ static int print_event(const ckv_event *e)
     case CKV_EV_SPLIT_VIEW:
         cli_error("%s", e->text ? e->text : ckv_strerror(e->status));
         break;
+    case CKV_EV_HELD:
+        cli_warn("a message from %s is held until the log can be checked (our view of the log "
+                 "is frozen); 'ckv recv' shows or refuses it once the view is fresh",
+                 e->contact);
+        break;
     }
     return 0;
 }

@@ -20,6 +20,15 @@
  * answered with its id; the outbox is flushed before every send and
  * receive, so a message that could not reach the server is not lost, and a
  * crash can never leave a ratchet step without its envelope.
+ *
+ * Held envelopes. A PreKey message whose claimed key the log cannot prove
+ * while our view is frozen (quorum.c: the witnesses' cosignatures are too
+ * old) may be a contact's genuine new key: it is neither shown nor refused
+ * but kept sealed in meta (held:<n>, the server's JSON message) in the
+ * batch's transaction, and only then acknowledged (CKV_EV_HELD). Every
+ * later receive tries the held envelopes first, oldest first, once the
+ * view is fresh: each is then shown or refused for a real reason, and its
+ * row deleted in that same transaction.
  */
 #include "kt_evidence.h"
 #include "online.h"
@@ -34,6 +43,7 @@
 
 #define CONV_LIST_MAX 1000
 #define OUTBOX_MAX_FLUSH 1000
+#define HELD_MAX 1000 /* held envelopes kept at most (more stay queued on ckvd) */
 /* Largest inner plaintext we send: the Signal message adds at most ~150
  * bytes (header, MAC, CBC padding), so the envelope body stays under
  * ckvd's 64 KiB limit. */
@@ -678,7 +688,8 @@ static ckv_status session_key(ckv_profile *p, const char *name, uint8_t out[33],
     int r;
 
     *has = 0;
-    r = signal_protocol_session_contains_session(p->store, &a);
+    /* a session from before our rotation only receives: none for sending */
+    r = ckv_session_usable(p, &a);
     if (r < 0)
         return CKV_ERR_DB;
     if (r == 0)
@@ -933,6 +944,20 @@ static ckv_status encrypt_receipts(ckv_client *c, const char *name, struct recei
     st = conv_load(c->p, name, cv);
     if (st != CKV_OK || cv->n_receipts == 0)
         goto out;
+    /* After our rotation the session the messages came on only receives:
+     * the receipts go on a new session under our new key (presend starts
+     * it, with the same checks as any send; on failure they stay owed). */
+    {
+        signal_protocol_address a = {name, strlen(name), 1};
+        int r = ckv_session_usable(c->p, &a);
+        if (r < 0) {
+            st = CKV_ERR_DB;
+            goto out;
+        }
+        if (r == 0 && ((st = ckv_quorum_check_view_age(c)) != CKV_OK ||
+                       (st = presend(c, name)) != CKV_OK))
+            goto out;
+    }
     st = ckv_inner_receipt(cv->receipts, cv->n_receipts, &plain, &plen);
     if (st != CKV_OK)
         goto out;
@@ -1019,10 +1044,117 @@ static ckv_status gossip_event(ckv_client *c, const char *from, const char *note
     return CKV_OK;
 }
 
+/* ---- held envelopes (the top comment) ---------------------------------------- */
+
+/* Ids of the held envelopes, oldest first (at most cap). */
+static ckv_status held_ids(ckv_profile *p, uint64_t *ids, size_t cap, size_t *n)
+{
+    sqlite3_stmt *s = NULL;
+    int rc;
+    *n = 0;
+    if (sqlite3_prepare_v2(p->db,
+                           "SELECT k FROM meta WHERE k > 'held:' AND k < 'held;' ORDER BY k "
+                           "LIMIT ?1",
+                           -1, &s, NULL) != SQLITE_OK)
+        return CKV_ERR_DB;
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)cap);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW && *n < cap) {
+        const char *k = (const char *)sqlite3_column_text(s, 0);
+        if (k == NULL || strlen(k) != 25)
+            continue;
+        ids[(*n)++] = strtoull(k + 5, NULL, 10);
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? CKV_OK : CKV_ERR_DB;
+}
+
+static ckv_status held_count(ckv_profile *p, size_t *n)
+{
+    sqlite3_stmt *s = NULL;
+    ckv_status st = CKV_ERR_DB;
+    if (sqlite3_prepare_v2(p->db, "SELECT count(*) FROM meta WHERE k > 'held:' AND k < 'held;'",
+                           -1, &s, NULL) != SQLITE_OK)
+        return CKV_ERR_DB;
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        *n = (size_t)sqlite3_column_int64(s, 0);
+        st = CKV_OK;
+    }
+    sqlite3_finalize(s);
+    return st;
+}
+
+/* Keep the server's message m (from + envelope) sealed under a new id. */
+static ckv_status held_put(ckv_profile *p, json_t *m)
+{
+    uint8_t *next = NULL, nb[8];
+    size_t n = 0;
+    uint64_t id = 1;
+    char key[64], *text = NULL;
+    ckv_status st = ckv_meta_get(p, "held_next", &next, &n);
+    if (st == CKV_OK && n == 8)
+        id = ckv_get_be64(next);
+    else if (st == CKV_OK || st == CKV_ERR_NOT_FOUND)
+        st = n == 0 || st == CKV_ERR_NOT_FOUND ? CKV_OK : CKV_ERR_PROFILE_DAMAGED;
+    free(next);
+    if (st != CKV_OK)
+        return st;
+    text = json_dumps(m, JSON_COMPACT);
+    if (text == NULL)
+        return CKV_ERR_NOMEM;
+    ckv_put_be64(nb, id + 1);
+    st = ckv_meta_put(p, "held_next", nb, 8);
+    if (st == CKV_OK) {
+        snprintf(key, sizeof key, "held:%020llu", (unsigned long long)id);
+        st = ckv_meta_put(p, key, (const uint8_t *)text, strlen(text));
+    }
+    free(text);
+    return st;
+}
+
+static ckv_status held_del(ckv_profile *p, uint64_t id)
+{
+    sqlite3_stmt *s = NULL;
+    char key[64];
+    int rc;
+    snprintf(key, sizeof key, "held:%020llu", (unsigned long long)id);
+    if (sqlite3_prepare_v2(p->db, "DELETE FROM meta WHERE k = ?1", -1, &s, NULL) != SQLITE_OK)
+        return CKV_ERR_DB;
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_TRANSIENT);
+    rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? CKV_OK : ckv_db_status(rc);
+}
+
+/* The freeze rule now (quorum.c): CKV_OK (fresh, or no witness pinned),
+ * CKV_ERR_KT_VIEW_FROZEN, or another error (the log unreachable...). On
+ * CKV_OK and FROZEN c->err is left as it was. */
+static ckv_status view_state(ckv_client *c)
+{
+    char saved[CKV_ERRMSG_MAX];
+    ckv_status st;
+    snprintf(saved, sizeof saved, "%s", c->err);
+    st = ckv_quorum_check_view_age(c);
+    if (st == CKV_OK || st == CKV_ERR_KT_VIEW_FROZEN)
+        snprintf(c->err, sizeof c->err, "%s", saved);
+    return st;
+}
+
 /* Handle one queued message. *ack = 1 when it may be acknowledged. A
- * returned error stops the batch (nothing more is acknowledged). */
+ * returned error stops the batch (nothing more is acknowledged). *held = 1
+ * when the message must wait for a fresh view: a new one is then stored
+ * (held_put) unless `retry` (it is a held one already). */
+static ckv_status receive_one_ex(ckv_client *c, json_t *m, struct evlist *out,
+                                 struct names *rcpt, int *ack, int retry, int *held);
+
 static ckv_status receive_one(ckv_client *c, json_t *m, struct evlist *out, struct names *rcpt,
                               int *ack)
+{
+    int held = 0;
+    return receive_one_ex(c, m, out, rcpt, ack, 0, &held);
+}
+
+static ckv_status receive_one_ex(ckv_client *c, json_t *m, struct evlist *out,
+                                 struct names *rcpt, int *ack, int retry, int *held)
 {
     char from[CKV_NAME_MAX + 1], *envtext = NULL;
     const char *raw = json_string_value(json_object_get(m, "from"));
@@ -1034,9 +1166,10 @@ static ckv_status receive_one(ckv_client *c, json_t *m, struct evlist *out, stru
     ckv_kt_entry *k = NULL;
     ckv_event *e;
     int checked = 0;
-    ckv_status st;
+    ckv_status st, vs;
 
     *ack = 0;
+    *held = 0;
     memset(&h, 0, sizeof h);
     memset(&rep, 0, sizeof rep);
     if (raw == NULL || ckv_name_normalize(raw, from) != CKV_OK || strcmp(from, raw) != 0) {
@@ -1064,6 +1197,35 @@ static ckv_status receive_one(ckv_client *c, json_t *m, struct evlist *out, stru
                                      "their key in the log: refused",
                                      from);
             checked = st == CKV_OK;
+        }
+        vs = st == CKV_ERR_KT_NOT_LOGGED ? view_state(c) : CKV_OK;
+        if (vs != CKV_OK && vs != CKV_ERR_KT_VIEW_FROZEN)
+            st = vs; /* cannot tell whether the view is frozen: kept queued */
+        if (vs == CKV_ERR_KT_VIEW_FROZEN) {
+            /* our frozen view may just not show the contact's new key yet:
+             * hold the message (sealed, in this transaction), try again
+             * once the view is fresh */
+            size_t nh = 0;
+            *held = 1;
+            st = CKV_OK;
+            if (retry)
+                goto out;
+            st = held_count(c->p, &nh);
+            if (st == CKV_OK && nh >= HELD_MAX)
+                st = ckv_client_fail(c, CKV_ERR_KT_VIEW_FROZEN,
+                                     "too many messages are held until the log can be checked: "
+                                     "the rest stay queued on the server");
+            if (st == CKV_OK)
+                st = held_put(c->p, m);
+            if (st != CKV_OK)
+                goto out;
+            *ack = 1;
+            if ((e = ev_push(out, CKV_EV_HELD, from)) == NULL) {
+                st = CKV_ERR_NOMEM;
+                goto out;
+            }
+            e->status = CKV_ERR_KT_VIEW_FROZEN;
+            goto out;
         }
     }
     if (st == CKV_OK) {
@@ -1136,6 +1298,49 @@ out:
     return st;
 }
 
+/* Try the held envelopes again (oldest first) once the view is fresh,
+ * inside the receive's transaction: each one shown or refused for a real
+ * reason is deleted; one still waiting stays. An error stops (the rows
+ * stay). */
+static ckv_status held_retry(ckv_client *c, struct evlist *out, struct names *rcpt)
+{
+    uint64_t ids[64];
+    size_t n = 0;
+    ckv_status st;
+    if (view_state(c) != CKV_OK) /* frozen, or cannot tell: they wait */
+        return CKV_OK;
+    st = held_ids(c->p, ids, 64, &n);
+    for (size_t i = 0; i < n && st == CKV_OK; i++) {
+        char key[64];
+        uint8_t *rec = NULL;
+        size_t rl = 0;
+        json_t *m = NULL;
+        int ack = 0, held = 0;
+        snprintf(key, sizeof key, "held:%020llu", (unsigned long long)ids[i]);
+        st = ckv_meta_get(c->p, key, &rec, &rl);
+        if (st != CKV_OK)
+            break;
+        m = json_loadb((const char *)rec, rl, 0, NULL);
+        free(rec);
+        if (!json_is_object(m)) {
+            ckv_event *e = ev_push(out, CKV_EV_REJECTED, "?");
+            json_decref(m);
+            if (e == NULL)
+                return CKV_ERR_NOMEM;
+            e->status = CKV_ERR_PROFILE_DAMAGED;
+            st = held_del(c->p, ids[i]);
+            continue;
+        }
+        st = receive_one_ex(c, m, out, rcpt, &ack, 1, &held);
+        json_decref(m);
+        /* shown or refused for good; a verified contact's new key (not
+         * acknowledged) stays held until the user accepts it */
+        if (st == CKV_OK && !held && ack)
+            st = held_del(c->p, ids[i]);
+    }
+    return st;
+}
+
 static ckv_status ack_ids(ckv_client *c, json_t *ids)
 {
     json_t *req, *ans = NULL;
@@ -1158,7 +1363,7 @@ ckv_status ckv_client_receive(ckv_client *c, int wait_seconds, ckv_event **event
     struct receipt_post *posts = NULL;
     json_t *ans = NULL, *msgs, *m, *ids = NULL;
     char path[64];
-    size_t i, settled = 0, nposts = 0;
+    size_t i, settled = 0, nposts = 0, nheld = 0;
     int in_txn = 0;
     ckv_status st, st2;
 
@@ -1183,7 +1388,10 @@ ckv_status ckv_client_receive(ckv_client *c, int wait_seconds, ckv_event **event
         st = ckv_client_fail(c, CKV_ERR_JSON, "the server's message list is malformed");
         goto out;
     }
-    if (json_array_size(msgs) == 0)
+    st = held_count(c->p, &nheld);
+    if (st != CKV_OK)
+        goto out;
+    if (json_array_size(msgs) == 0 && nheld == 0)
         goto done;
     /* The whole batch -- every message's ratchet step, history row and
      * sequence state, and the receipts we then owe -- is one transaction
@@ -1200,8 +1408,15 @@ ckv_status ckv_client_receive(ckv_client *c, int wait_seconds, ckv_event **event
     st = ob_settle_in_txn(c, &settled);
     if (st != CKV_OK)
         goto out;
+    st = ckv_identity_prev_expire(c->p);
+    if (st != CKV_OK)
+        goto out;
+    if (nheld > 0) /* before the new ones: they came first */
+        st = held_retry(c, &out, rcpt);
     json_array_foreach(msgs, i, m)
     {
+        if (st != CKV_OK)
+            break;
         json_t *id = json_object_get(m, "id");
         int ack = 0;
         if (!json_is_object(m) || !json_is_integer(id) || json_integer_value(id) <= 0) {

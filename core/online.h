@@ -223,9 +223,9 @@ void ckv_inner_clear(ckv_inner *in);
 ckv_status ckv_identity_generate(ckv_profile *p, uint8_t pub[CKV_IDENTITY_KEY_LEN],
                                  uint8_t priv[32]);
 /* Replace the profile's identity key by (pub, priv) in one transaction: the
- * identity record, a new signed prekey, fresh one-time prekeys (the old ones
- * belong to the old key), and no sessions (they were authenticated by the
- * old key; new ones start from bundles). */
+ * identity record, a new signed prekey, fresh one-time prekeys; the old key
+ * pair is kept sealed for CKV_ROTATION_GRACE seconds and the sessions are
+ * kept for receiving only (identity.c top comment). */
 ckv_status ckv_identity_replace(ckv_profile *p, const uint8_t pub[CKV_IDENTITY_KEY_LEN],
                                 const uint8_t priv[32]);
 

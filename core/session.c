@@ -242,6 +242,31 @@ static int has_session(ckv_profile *p, const signal_protocol_address *a)
     return r == SQLITE_DONE ? 0 : -1;
 }
 
+/* Whether the current state of the session with `a` was made under our
+ * current identity key (internal.h). */
+int ckv_session_usable(ckv_profile *p, const signal_protocol_address *a)
+{
+    session_record *rec = NULL;
+    session_state *state;
+    signal_buffer *b = NULL;
+    ec_public_key *k;
+    int r = has_session(p, a);
+    if (r <= 0)
+        return r;
+    if (signal_protocol_session_load_session(p->store, &rec, a) != 0)
+        return -1;
+    r = 0;
+    state = session_record_get_state(rec);
+    k = state ? session_state_get_local_identity_key(state) : NULL;
+    if (k != NULL && session_state_has_sender_chain(state) &&
+        ec_public_key_serialize(&b, k) == 0 && signal_buffer_len(b) == CKV_IDENTITY_KEY_LEN &&
+        sodium_memcmp(signal_buffer_data(b), p->identity_pub, CKV_IDENTITY_KEY_LEN) == 0)
+        r = 1;
+    signal_buffer_free(b);
+    SIGNAL_UNREF(rec);
+    return r;
+}
+
 ckv_status ckv_session_start(ckv_profile *p, const char *contact, const ckv_bundle *bundle,
                              ckv_trust_report *report)
 {
@@ -363,7 +388,8 @@ ckv_status ckv_session_encrypt(ckv_profile *p, const char *contact, const uint8_
     st = ckv_contact_check_send(p, name);
     if (st != CKV_OK)
         goto out;
-    r = has_session(p, &addr);
+    /* a session from before a rotation only receives (identity.c) */
+    r = ckv_session_usable(p, &addr);
     if (r <= 0) {
         st = r == 0 ? CKV_ERR_NO_SESSION : CKV_ERR_DB;
         goto out;
@@ -524,7 +550,28 @@ ckv_status ckv_session_decrypt(ckv_profile *p, const char *contact, const ckv_en
     in_txn = 1;
     op_begin(p, OP_DECRYPT);
     if (pm != NULL) {
+        /* made from our bundle before a rotation: X3DH used our old
+         * identity key, which libsignal reads from p (store.c) */
+        uint8_t old_pub[CKV_IDENTITY_KEY_LEN], old_priv[32];
+        uint8_t cur_pub[CKV_IDENTITY_KEY_LEN], cur_priv[32];
+        int prev = 0;
+        st = ckv_identity_prev_for_spk(p, pre_key_signal_message_get_signed_pre_key_id(pm),
+                                       old_pub, old_priv, &prev);
+        if (st != CKV_OK)
+            goto out;
+        if (prev) {
+            memcpy(cur_pub, p->identity_pub, sizeof cur_pub);
+            memcpy(cur_priv, p->identity_priv, sizeof cur_priv);
+            memcpy(p->identity_pub, old_pub, sizeof old_pub);
+            memcpy(p->identity_priv, old_priv, sizeof old_priv);
+        }
         r = session_cipher_decrypt_pre_key_signal_message(cipher, pm, &dc, &pt);
+        if (prev) {
+            memcpy(p->identity_pub, cur_pub, sizeof cur_pub);
+            memcpy(p->identity_priv, cur_priv, sizeof cur_priv);
+        }
+        sodium_memzero(old_priv, sizeof old_priv);
+        sodium_memzero(cur_priv, sizeof cur_priv);
     } else {
         r = has_session(p, &addr);
         if (r <= 0) {

@@ -408,6 +408,12 @@ ckv_status tui_online_poll(struct tui_online *o, struct tui_worker *w)
         case CKV_EV_SPLIT_VIEW:
             split_view(o, w, e);
             break;
+        case CKV_EV_HELD:
+            tui_worker_note(w, e->contact, TUI_LINE_ALERT,
+                            "a message from %s is held until the log can be checked (our view "
+                            "of the log is frozen); it is shown once the view is fresh",
+                            e->contact);
+            break;
         default:
             break;
         }

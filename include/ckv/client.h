@@ -196,6 +196,12 @@ typedef enum ckv_event_kind {
      * contradicts our view: seq = their size, count = our size, status =
      * CKV_ERR_KT_SPLIT_VIEW, text = the explanation with the evidence file */
     CKV_EV_SPLIT_VIEW = 7,
+    /* a message from contact is held until the log can be checked: it
+     * claims a key our frozen view cannot prove yet (status =
+     * CKV_ERR_KT_VIEW_FROZEN). It is kept sealed in the profile and tried
+     * again by every receive once the view is fresh; then it is shown
+     * (CKV_EV_MESSAGE) or refused for a real reason (CKV_EV_REJECTED). */
+    CKV_EV_HELD = 8,
 } ckv_event_kind;
 
 typedef struct ckv_event {
