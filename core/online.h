@@ -78,6 +78,7 @@ struct ckv_client {
     int64_t max_view_age;
     int64_t view_witnessed; /* K-th newest cosignature time of the view; 0: not known yet */
     int64_t last_witnessed; /* the same for the note quorum_open opened last */
+    uint64_t mon_pos; /* kt.c: the monitor is known to have read this far (a lower bound) */
 };
 
 /* Set c->err (printf-like). Returns st, for `return fail(c, st, ...)`. */
