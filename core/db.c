@@ -26,8 +26,10 @@
  *   kt_latest(name_h, v)                   per name in the log: the latest
  *                                          version and its leaf (core/kt.c
  *                                          monitor; refuses a stale first
- *                                          lookup); WITHOUT ROWID; added to
- *                                          old profiles by ckv_db_migrate
+ *                                          lookup; a rowid table, as the
+ *                                          passphrase change re-seals by
+ *                                          rowid); added to old profiles
+ *                                          by ckv_db_migrate
  * Durability: WAL with synchronous=NORMAL (a killed process loses nothing
  * committed; a power cut may lose the last commits, never consistency).
  * Locking: EXCLUSIVE: the process that opened a profile owns it until it
@@ -56,7 +58,7 @@ static const char *const schema_sql =
     "CREATE INDEX messages_tag ON messages(tag) WHERE tag IS NOT NULL;"
     "CREATE TABLE sender_keys(k BLOB PRIMARY KEY, v BLOB NOT NULL);"
     /* the latest version and leaf the log shows per name (core/kt.c) */
-    "CREATE TABLE kt_latest(name_h BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID;";
+    "CREATE TABLE kt_latest(name_h BLOB PRIMARY KEY, v BLOB NOT NULL);";
 
 static const char *const stmt_sql[STMT_COUNT_] = {
     [STMT_BEGIN] = "BEGIN IMMEDIATE",
@@ -193,7 +195,7 @@ ckv_status ckv_db_migrate(sqlite3 *db)
      * records every name the log holds, not only the newer ones */
     if (sqlite3_prepare_v2(db, "SELECT 1 FROM kt_latest LIMIT 0", -1, &s, NULL) != SQLITE_OK) {
         st = exec(db, "BEGIN IMMEDIATE; CREATE TABLE kt_latest(name_h BLOB PRIMARY KEY,"
-                      " v BLOB NOT NULL) WITHOUT ROWID;"
+                      " v BLOB NOT NULL);"
                       " DELETE FROM meta WHERE k = 'monitor_pos'; COMMIT");
         if (st != CKV_OK) {
             if (!sqlite3_get_autocommit(db))

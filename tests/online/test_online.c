@@ -835,6 +835,9 @@ static void test_latest_versions(void **state)
     assert_int_equal(rep.tree_size, 6);
     OK(f.c, ckv_client_monitor(f.c, &rep));
     assert_int_equal(rep.entries_read, 0);
+    /* the recorded versions are re-sealed with the rest of the profile */
+    assert_int_equal(
+        ckv_profile_change_passphrase(f.p, (const uint8_t *)"another", 7, CKV_KDF_MIN), CKV_OK);
 
     /* older genuine entries of names frank never looked up: refused */
     static const struct {
