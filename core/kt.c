@@ -16,14 +16,20 @@
  * chain (docs/directory.md): against the entry it verified before when
  * that is the previous version, else by reading and verifying the whole
  * history. The latest verified entry per name is kept (ktn:<hash>), so an
- * older entry served later is refused (CKV_ERR_KT_STALE).
+ * older entry served later is refused (CKV_ERR_KT_STALE). Before any entry
+ * is accepted, the monitor is brought up to the accepted checkpoint and the
+ * entry must not be older than the latest version the log shows for its
+ * name (table kt_latest): so even a first lookup cannot be served an older
+ * genuine entry (check_latest; docs/threat-model.md attack 9).
  *
  * The monitor reads the log's entry bundles (C2SP tlog-tiles) from its
  * position to the accepted checkpoint; each bundle is authenticated by an
  * inclusion proof for its first leaf computed from tiles in which the
  * bundle's own leaf hashes stand for the level-0 tile: that path covers
  * every other leaf of the bundle, so it verifies only if every entry is
- * the one the checkpoint commits to.
+ * the one the checkpoint commits to. It records every name's latest
+ * version and leaf (kt_latest), written with its position in one
+ * transaction per run.
  */
 #include "kt_evidence.h"
 #include "online.h"
@@ -1284,9 +1290,10 @@ static ckv_status monitor_run(ckv_client *c, const ckv_tlog_checkpoint *cp, stru
         if (st == CKV_OK)
             st = fst;
     }
-    if (st == CKV_OK)
+    /* the cache only once committed (an outer transaction may roll back) */
+    if (st == CKV_OK && c->p->txn_depth == 0)
         c->mon_pos = m->pos;
-    else
+    if (st != CKV_OK)
         *m = done;
 out:
     ckv_contact_list_free(contacts, n_contacts);
@@ -1385,7 +1392,7 @@ static ckv_status check_latest(ckv_client *c, const ckv_kt_entry *k,
         if (st == CKV_OK && m.pos < cp->size) {
             uint64_t read = 0;
             st = monitor_run(c, cp, &m, &read);
-        } else if (st == CKV_OK) {
+        } else if (st == CKV_OK && c->p->txn_depth == 0) {
             c->mon_pos = m.pos;
         }
         if (st != CKV_OK)
