@@ -1217,6 +1217,7 @@ static ckv_status read_bundle(ckv_client *c, const ckv_tlog_checkpoint *cp, uint
 static ckv_status latest_flush(ckv_client *c, const struct latest_set *ls, const struct mon *m)
 {
     ckv_status st = ckv_db_begin(c->p);
+    c->latest_gen++; /* whatever happens below, the cached rows are old */
     if (st != CKV_OK)
         return st;
     for (size_t i = 0; i < ls->cap && st == CKV_OK; i++) {
@@ -1398,13 +1399,36 @@ static ckv_status check_latest(ckv_client *c, const ckv_kt_entry *k,
         if (st != CKV_OK)
             return st;
     }
-    ckv_name_hash(c->p, k->e.name, strlen(k->e.name), h);
-    st = latest_get(c, h, &version, &leaf);
-    if (st == CKV_ERR_NOT_FOUND)
-        return CKV_OK; /* the monitor reached cp: k's own leaf is in it, so this
-                          happens only for an entry the monitor has not read yet */
-    if (st != CKV_OK || k->e.version >= version)
-        return st;
+    /* a cached row (one lookup after another under the same checkpoint
+     * costs no profile read); slot by FNV-1a of the name */
+    uint32_t fnv = 2166136261u;
+    for (const char *q = k->e.name; *q != 0; q++)
+        fnv = (fnv ^ (uint8_t)*q) * 16777619u;
+    if (c->latest_gen == 0)
+        c->latest_gen = 1;
+    size_t slot = fnv % (sizeof c->latest_cache / sizeof c->latest_cache[0]);
+    if (c->latest_cache[slot].gen == c->latest_gen &&
+        strcmp(c->latest_cache[slot].name, k->e.name) == 0) {
+        version = c->latest_cache[slot].version;
+        leaf = c->latest_cache[slot].leaf;
+    } else {
+        ckv_name_hash(c->p, k->e.name, strlen(k->e.name), h);
+        st = latest_get(c, h, &version, &leaf);
+        if (st == CKV_ERR_NOT_FOUND)
+            st = CKV_OK; /* version 0: the monitor reached cp and k's own leaf
+                            is in it, so only for an entry it has not read */
+        if (st != CKV_OK)
+            return st;
+        if (c->p->txn_depth == 0 && strlen(k->e.name) <= CKV_NAME_MAX) {
+            snprintf(c->latest_cache[slot].name, sizeof c->latest_cache[slot].name, "%s",
+                     k->e.name);
+            c->latest_cache[slot].version = version;
+            c->latest_cache[slot].leaf = leaf;
+            c->latest_cache[slot].gen = c->latest_gen;
+        }
+    }
+    if (k->e.version >= version)
+        return CKV_OK;
     st = ckv_client_fail(c, CKV_ERR_KT_STALE,
                          "the server served an older key of '%s' than the log holds: version "
                          "%llu of %llu (the newest is at leaf %llu): it hides the newer key",
