@@ -23,6 +23,13 @@
  *                                          before it existed, added to old
  *                                          profiles by ckv_db_migrate)
  *   sender_keys(k, v)                      group sender keys (unused by ckv yet)
+ *   kt_latest(name_h, v)                   per name in the log: the latest
+ *                                          version and its leaf (core/kt.c
+ *                                          monitor; refuses a stale first
+ *                                          lookup; a rowid table, as the
+ *                                          passphrase change re-seals by
+ *                                          rowid); added to old profiles
+ *                                          by ckv_db_migrate
  * Durability: WAL with synchronous=NORMAL (a killed process loses nothing
  * committed; a power cut may lose the last commits, never consistency).
  * Locking: EXCLUSIVE: the process that opened a profile owns it until it
@@ -49,7 +56,9 @@ static const char *const schema_sql =
     "CREATE TABLE messages(name_h BLOB NOT NULL, id INTEGER NOT NULL, v BLOB NOT NULL,"
     " tag BLOB, PRIMARY KEY(name_h, id)) WITHOUT ROWID;"
     "CREATE INDEX messages_tag ON messages(tag) WHERE tag IS NOT NULL;"
-    "CREATE TABLE sender_keys(k BLOB PRIMARY KEY, v BLOB NOT NULL);";
+    "CREATE TABLE sender_keys(k BLOB PRIMARY KEY, v BLOB NOT NULL);"
+    /* the latest version and leaf the log shows per name (core/kt.c) */
+    "CREATE TABLE kt_latest(name_h BLOB PRIMARY KEY, v BLOB NOT NULL);";
 
 static const char *const stmt_sql[STMT_COUNT_] = {
     [STMT_BEGIN] = "BEGIN IMMEDIATE",
@@ -90,6 +99,8 @@ static const char *const stmt_sql[STMT_COUNT_] = {
     [STMT_MSG_LIST] = "SELECT id, v FROM messages WHERE name_h = ?1 ORDER BY id DESC LIMIT ?2",
     [STMT_SENDER_GET] = "SELECT v FROM sender_keys WHERE k = ?1",
     [STMT_SENDER_PUT] = "INSERT OR REPLACE INTO sender_keys(k, v) VALUES (?1, ?2)",
+    [STMT_LATEST_GET] = "SELECT v FROM kt_latest WHERE name_h = ?1",
+    [STMT_LATEST_PUT] = "INSERT OR REPLACE INTO kt_latest(name_h, v) VALUES (?1, ?2)",
 };
 
 ckv_status ckv_db_status(int rc)
@@ -176,10 +187,27 @@ ckv_status ckv_db_migrate(sqlite3 *db)
      * index (old rows keep tag NULL: no seq, never marked delivered). */
     sqlite3_stmt *s = NULL;
     int rc = sqlite3_prepare_v2(db, "SELECT tag FROM messages LIMIT 0", -1, &s, NULL);
+    ckv_status st;
+    sqlite3_finalize(s);
+    s = NULL;
+    /* Profiles made before kt_latest existed: the table, and the monitor
+     * starts again from leaf 0 (its position is forgotten) so that it
+     * records every name the log holds, not only the newer ones */
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM kt_latest LIMIT 0", -1, &s, NULL) != SQLITE_OK) {
+        st = exec(db, "BEGIN IMMEDIATE; CREATE TABLE kt_latest(name_h BLOB PRIMARY KEY,"
+                      " v BLOB NOT NULL);"
+                      " DELETE FROM meta WHERE k = 'monitor_pos'; COMMIT");
+        if (st != CKV_OK) {
+            if (!sqlite3_get_autocommit(db))
+                (void)exec(db, "ROLLBACK");
+            sqlite3_finalize(s);
+            return st;
+        }
+    }
     sqlite3_finalize(s);
     if (rc == SQLITE_OK)
         return CKV_OK;
-    ckv_status st = exec(db, "BEGIN IMMEDIATE; ALTER TABLE messages ADD COLUMN tag BLOB;"
+    st = exec(db, "BEGIN IMMEDIATE; ALTER TABLE messages ADD COLUMN tag BLOB;"
                              " CREATE INDEX messages_tag ON messages(tag) WHERE tag IS NOT NULL;"
                              " COMMIT");
     if (st != CKV_OK && !sqlite3_get_autocommit(db))

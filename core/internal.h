@@ -39,7 +39,8 @@ enum ckv_seal_table {
     SEAL_SIGNED_PREKEY = 4,
     SEAL_CONTACT = 5,
     SEAL_MESSAGE = 6,
-    SEAL_SENDER_KEY = 7
+    SEAL_SENDER_KEY = 7,
+    SEAL_KT_LATEST = 8
 };
 
 /* Seal `len` bytes with `key`, AD = "ckv1" || table || rowkey. *out is
@@ -95,6 +96,8 @@ enum ckv_stmt_id {
     STMT_SAVEPOINT,
     STMT_RELEASE,
     STMT_ROLLBACK_TO,
+    STMT_LATEST_GET,
+    STMT_LATEST_PUT,
     STMT_COUNT_
 };
 

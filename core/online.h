@@ -78,6 +78,15 @@ struct ckv_client {
     int64_t max_view_age;
     int64_t view_witnessed; /* K-th newest cosignature time of the view; 0: not known yet */
     int64_t last_witnessed; /* the same for the note quorum_open opened last */
+    uint64_t mon_pos; /* kt.c: the monitor is known to have read this far (a lower bound) */
+    /* kt.c: kt_latest rows read by lookups, direct-mapped by name; valid
+     * while latest_gen is unchanged (bumped by every monitor write; the
+     * profile is opened by one process, so no one else writes the table) */
+    struct {
+        char name[CKV_NAME_MAX + 1];
+        uint64_t version, leaf, gen; /* version 0: no row */
+    } latest_cache[256];
+    uint64_t latest_gen; /* starts at 1: gen 0 marks an empty slot */
 };
 
 /* Set c->err (printf-like). Returns st, for `return fail(c, st, ...)`. */

@@ -683,6 +683,7 @@ static ckv_status row_key(int table, sqlite3_stmt *s, uint8_t *rk, size_t *rk_le
         return CKV_OK;
     case SEAL_CONTACT:
     case SEAL_SENDER_KEY:
+    case SEAL_KT_LATEST:
         b = sqlite3_column_blob(s, 1);
         bl = sqlite3_column_bytes(s, 1);
         if (b == NULL || bl <= 0 || bl > 64)
@@ -829,6 +830,7 @@ ckv_status ckv_profile_change_passphrase(ckv_profile *p, const uint8_t *new_pass
         {"signed_prekeys", SEAL_SIGNED_PREKEY, "id"},
         {"contacts", SEAL_CONTACT, "name_h"},
         {"sender_keys", SEAL_SENDER_KEY, "k"},
+        {"kt_latest", SEAL_KT_LATEST, "name_h"},
     };
     uint8_t mk[CKV_KEY_LEN];
     uint64_t ops, mem;

@@ -440,17 +440,18 @@ static void test_attack9_stale_key(void **state)
  * Before: bob registered and rotated (versions 1 and 2); erin (through the
  * front) is fresh: she never looked bob up. Lie: bob's version 1, proven
  * under the current checkpoint (a genuine entry, a genuine proof), and an
- * old bundle of bob's (signed by his old key), so erin starts a session
- * with the old key.
- * What a lookup alone can see: nothing (the log proves inclusion, not that
- * an entry is the newest of its name; docs/threat-model.md). Detection:
- * erin's monitor follows her contacts' entries and stores bob's version 2
- * (core/kt.c monitor_entry); from then on the same lie is
- * CKV_ERR_KT_STALE "version 1", also at send (nothing queued) and at
- * receive: bob's own message, under his new key, stops erin's receive
- * with the same status and stays queued (not shown) while the lie goes on.
- * Honest again: erin's lookup moves her to bob's version 2 (a key change
- * she sees), and the chat works. */
+ * old bundle of bob's (signed by his old key).
+ * The proof alone cannot tell (the log proves inclusion, not that an entry
+ * is the newest of its name; docs/threat-model.md). Detection: before
+ * accepting any entry, the lookup brings erin's monitor up to the accepted
+ * checkpoint (core/kt.c check_latest): it reads every entry bundle,
+ * authenticated by tiles, and records the latest version of every name,
+ * so the FIRST lookup is already CKV_ERR_KT_STALE "version 1 of 2", with
+ * stale_entry evidence that an outside auditor verifies; no contact, no
+ * session, nothing queued; the same at send, and at receive: bob's own
+ * message, under his new key, stops erin's receive with the same status
+ * and stays queued while the lie goes on.
+ * Honest again: erin's lookup gives bob's version 2, and the chat works. */
 struct stale_ctx {
     const char *srv_url;
     const char *old_bundle;
@@ -495,21 +496,36 @@ static void test_attack9_stale_first_lookup(void **state)
 
     struct stale_ctx sc = {s.url, old_json};
     liar_hooks(&px, NULL, stale_fresh_after, &sc);
-    /* undetectable by the lookup itself */
-    OK(e.c, ckv_client_add_contact(e.c, "bob", NULL));
-    OK(e.c, ckv_client_lookup(e.c, "bob", &ki));
-    assert_int_equal(ki.version, 1);
-    assert_true(adv_pinned(&e, "bob", pinned));
-    assert_memory_equal(pinned, old_key, 33);
-    /* the monitor finds bob's version 2 */
-    OK(e.c, ckv_client_monitor(e.c, &rep));
+    /* the first lookup is refused: no contact, no pin */
     for (int round = 0; round < 2; round++) {
-        FAILS(e.c, ckv_client_lookup(e.c, "bob", &ki), CKV_ERR_KT_STALE, "version 1");
+        FAILS(e.c, ckv_client_add_contact(e.c, "bob", NULL), CKV_ERR_KT_STALE, "version 1 of 2");
+        assert_non_null(strstr(ckv_client_last_error(e.c), "older key of 'bob'"));
+        assert_true(liar_lies(&px) > 0);
+        assert_false(adv_pinned(&e, "bob", pinned));
+    }
+#ifdef CKV_AUDIT_PATH
+    {
+        /* the evidence names both entries; a third party checks it */
+        char evpath[700];
+        const char *p = strstr(ckv_client_last_error(e.c), "evidence written to ");
+        assert_non_null(p);
+        snprintf(evpath, sizeof evpath, "%s", p + strlen("evidence written to "));
+        assert_non_null(strstr(evpath, "stale_entry"));
+        assert_int_equal(adv_verify_evidence(evpath), 0);
+    }
+#endif
+    /* the lookups already brought the monitor to the checkpoint */
+    OK(e.c, ckv_client_monitor(e.c, &rep));
+    assert_int_equal(rep.entries_read, 0);
+    assert_int_equal(rep.foreign_entries, 0);
+    for (int round = 0; round < 2; round++) {
+        FAILS(e.c, ckv_client_lookup(e.c, "bob", &ki), CKV_ERR_KT_STALE, "version 1 of 2");
         adv_reopen(&e, 1);
         sleep(2);
         FAILS(e.c, ckv_client_send(e.c, "bob", (const uint8_t *)"x", 1, NULL), CKV_ERR_KT_STALE,
               "hides the newer key");
         assert_int_equal(adv_queued(&s, "bob"), 0);
+        assert_false(adv_pinned(&e, "bob", pinned));
     }
     /* bob writes with his new key: while the front lies, erin's receive
      * stops on it (the sender's key check meets the stale answer) and the
@@ -528,6 +544,7 @@ static void test_attack9_stale_first_lookup(void **state)
 
     /* honest: bob's new key, the chat works */
     liar_hooks(&px, NULL, NULL, NULL);
+    OK(e.c, ckv_client_add_contact(e.c, "bob", NULL));
     OK(e.c, ckv_client_lookup(e.c, "bob", &ki));
     assert_int_equal(ki.version, 2);
     assert_true(adv_pinned(&e, "bob", pinned));

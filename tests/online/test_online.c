@@ -404,7 +404,7 @@ static void test_reset_and_monitor(void **state)
     OK(a.c, ckv_client_monitor(a.c, &rep));
     assert_int_equal(rep.own_entries, 1);
     assert_int_equal(rep.foreign_entries, 0);
-    assert_true(rep.entries_read >= 2);
+    assert_true(rep.tree_size >= 2); /* read already by the lookups (check_latest) */
     OK(a.c, ckv_client_monitor(a.c, &rep));
     assert_int_equal(rep.entries_read, 0);
 
@@ -782,6 +782,119 @@ static void test_lying_server(void **state)
     srv_stop(&s);
 }
 
+/* name's entry of version v (1-based) from the real server's history, as a
+ * directory answer under the current checkpoint (a genuine entry with a
+ * genuine proof, only not the newest). malloc'd. */
+static char *old_answer(const srv *s, const char *name, size_t v)
+{
+    char url[256], *hist, *body;
+    json_t *h, *o;
+    snprintf(url, sizeof url, "%s/v1/directory/%s/history", s->url, name);
+    hist = http_get(url);
+    assert_non_null(hist);
+    h = json_loads(hist, 0, NULL);
+    assert_non_null(h);
+    o = json_deep_copy(json_array_get(json_object_get(h, "entries"), v - 1));
+    assert_non_null(o);
+    json_object_set(o, "checkpoint", json_object_get(h, "checkpoint"));
+    body = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    json_decref(h);
+    free(hist);
+    return body;
+}
+
+/* The monitor records the latest version of every name in the log (core/
+ * kt.c kt_latest), not only contacts': a fresh client that never looked
+ * anyone up refuses an older genuine entry at its first lookup, also after
+ * an incremental monitor run that only saw a rotation. */
+static void test_latest_versions(void **state)
+{
+    srv s;
+    proxy px;
+    user a, b, cr, f;
+    ckv_key_info ki;
+    ckv_monitor_report rep;
+    char *body;
+    (void)state;
+
+    srv_start(&s);
+    pair(&s, &a, &b);
+    user_new(&cr, &s, "carol", NULL);
+    OK(cr.c, ckv_client_register(cr.c));
+    OK(b.c, ckv_client_rotate(b.c));
+    OK(b.c, ckv_client_rotate(b.c));  /* bob: version 3 */
+    OK(cr.c, ckv_client_rotate(cr.c)); /* carol: version 2 */
+    assert_int_equal(proxy_start(&px, s.url), 0);
+    srv ps = s;
+    snprintf(ps.url, sizeof ps.url, "%s", px.url);
+    user_new(&f, &ps, "frank", NULL);
+    /* frank (not registered) reads the whole log once: 6 entries */
+    OK(f.c, ckv_client_monitor(f.c, &rep));
+    assert_int_equal(rep.entries_read, 6);
+    assert_int_equal(rep.tree_size, 6);
+    OK(f.c, ckv_client_monitor(f.c, &rep));
+    assert_int_equal(rep.entries_read, 0);
+    /* the recorded versions are re-sealed with the rest of the profile */
+    assert_int_equal(
+        ckv_profile_change_passphrase(f.p, (const uint8_t *)"another", 7, CKV_KDF_MIN), CKV_OK);
+
+    /* older genuine entries of names frank never looked up: refused */
+    static const struct {
+        const char *name;
+        size_t served;
+        const char *frag;
+    } stale[] = {{"bob", 1, "version 1 of 3"}, {"bob", 2, "version 2 of 3"},
+                 {"carol", 1, "version 1 of 2"}};
+    for (size_t i = 0; i < sizeof stale / sizeof stale[0]; i++) {
+        body = old_answer(&s, stale[i].name, stale[i].served);
+        char path[64];
+        snprintf(path, sizeof path, "/v1/directory/%s", stale[i].name);
+        proxy_override(&px, path, body);
+        free(body);
+        assert_int_equal(ckv_client_lookup(f.c, stale[i].name, &ki), CKV_ERR_KT_STALE);
+        assert_non_null(strstr(ckv_client_last_error(f.c), stale[i].frag));
+        assert_non_null(strstr(ckv_client_last_error(f.c), "stale_entry"));
+        assert_int_equal(ckv_client_add_contact(f.c, stale[i].name, NULL), CKV_ERR_KT_STALE);
+        ckv_contact *ct = NULL;
+        assert_int_equal(ckv_contact_get(f.p, stale[i].name, &ct), CKV_ERR_NO_CONTACT);
+    }
+    /* alice's only entry is her latest: accepted through the same path */
+    body = old_answer(&s, "alice", 1);
+    proxy_override(&px, "/v1/directory/alice", body);
+    free(body);
+    OK(f.c, ckv_client_lookup(f.c, "alice", &ki));
+    assert_int_equal(ki.version, 1);
+
+    /* alice rotates; frank's monitor reads only that entry and records
+     * version 2: her version 1 (served by the front) is now refused */
+    OK(a.c, ckv_client_rotate(a.c));
+    OK(f.c, ckv_client_monitor(f.c, &rep));
+    assert_int_equal(rep.entries_read, 1);
+    assert_int_equal(rep.tree_size, 7);
+    body = old_answer(&s, "alice", 1); /* under the checkpoint of size 7 */
+    proxy_override(&px, "/v1/directory/alice", body);
+    free(body);
+    assert_int_equal(ckv_client_lookup(f.c, "alice", &ki), CKV_ERR_KT_STALE);
+    assert_non_null(strstr(ckv_client_last_error(f.c), "version 1 of 2"));
+
+    /* honest: the latest versions */
+    proxy_override(&px, NULL, NULL);
+    OK(f.c, ckv_client_lookup(f.c, "alice", &ki));
+    assert_int_equal(ki.version, 2);
+    OK(f.c, ckv_client_lookup(f.c, "bob", &ki));
+    assert_int_equal(ki.version, 3);
+    OK(f.c, ckv_client_lookup(f.c, "carol", &ki));
+    assert_int_equal(ki.version, 2);
+
+    user_free(&f);
+    proxy_stop(&px);
+    user_free(&cr);
+    user_free(&a);
+    user_free(&b);
+    srv_stop(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -794,6 +907,7 @@ int main(void)
         cmocka_unit_test(test_kill9),
         cmocka_unit_test(test_outbox_repost),
         cmocka_unit_test(test_lying_server),
+        cmocka_unit_test(test_latest_versions),
     };
     signal(SIGPIPE, SIG_IGN);
     return cmocka_run_group_tests(tests, NULL, NULL);
