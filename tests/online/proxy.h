@@ -2,7 +2,8 @@
  * proxy.h: a lying HTTP front for ckvd (proxy.c): forwards everything to
  * the real server except one path, answered with a canned body. For the
  * tests that a wrong proof, another name's entry, a stale entry or a
- * server-made bundle key is refused.
+ * server-made bundle key is refused. It is a fixed set of hooks on the
+ * general lying front, liar.c.
  */
 #ifndef CKV_TEST_ONLINE_PROXY_H
 #define CKV_TEST_ONLINE_PROXY_H
@@ -10,13 +11,11 @@
 #include <pthread.h>
 #include <stddef.h>
 
+#include "liar.h"
+
 typedef struct proxy {
-    int sock;
-    pthread_t thread;
-    pthread_mutex_t lock;
-    volatile int stopping;
-    char target[128];
-    char url[64];
+    liar l;               /* the HTTP front (liar.c); its lock guards what follows */
+    char url[64];         /* where clients connect */
     char *override_path, *override_body;
     int hits;
     long override_status; /* 200 unless set */
