@@ -235,8 +235,11 @@ ckv_status ckv_identity_prev_for_spk(ckv_profile *p, uint32_t spk_id,
 ckv_status ckv_identity_prev_expire(ckv_profile *p);
 /* 1 when the session with `a` exists and is usable for SENDING: its local
  * identity is our current key (after a rotation, old sessions only
- * receive); 0 when not; -1 on a database error. session.c. */
-int ckv_session_usable(ckv_profile *p, const signal_protocol_address *a);
+ * receive); 0 when not; -1 on a database error. When remote is not NULL and
+ * the answer is 1, the session's remote identity key is copied there (one
+ * load of the record for both). session.c. */
+int ckv_session_usable(ckv_profile *p, const signal_protocol_address *a,
+                       uint8_t remote[CKV_IDENTITY_KEY_LEN]);
 void ckv_be32(uint8_t out[4], uint32_t v);
 
 #endif

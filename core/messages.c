@@ -677,34 +677,16 @@ ckv_status ckv_client_add_contact(ckv_client *c, const char *name, ckv_trust_rep
     return done(c, st);
 }
 
-/* The remote identity key of our session with name; *has = 0 when none. */
+/* The remote identity key of our session with name; *has = 0 when none
+ * (a session from before our rotation only receives: none for sending). */
 static ckv_status session_key(ckv_profile *p, const char *name, uint8_t out[33], int *has)
 {
     signal_protocol_address a = {name, strlen(name), 1};
-    session_record *rec = NULL;
-    signal_buffer *b = NULL;
-    ec_public_key *k;
-    ckv_status st = CKV_OK;
-    int r;
-
-    *has = 0;
-    /* a session from before our rotation only receives: none for sending */
-    r = ckv_session_usable(p, &a);
+    int r = ckv_session_usable(p, &a, out);
     if (r < 0)
         return CKV_ERR_DB;
-    if (r == 0)
-        return CKV_OK;
-    if (signal_protocol_session_load_session(p->store, &rec, &a) != 0)
-        return CKV_ERR_DB;
-    k = session_state_get_remote_identity_key(session_record_get_state(rec));
-    if (k != NULL && ec_public_key_serialize(&b, k) == 0 &&
-        signal_buffer_len(b) == CKV_IDENTITY_KEY_LEN) {
-        memcpy(out, signal_buffer_data(b), CKV_IDENTITY_KEY_LEN);
-        *has = 1;
-    }
-    signal_buffer_free(b);
-    SIGNAL_UNREF(rec);
-    return st;
+    *has = r == 1;
+    return CKV_OK;
 }
 
 /* The check before every send (client.h): the pinned key must be the latest
@@ -949,7 +931,7 @@ static ckv_status encrypt_receipts(ckv_client *c, const char *name, struct recei
      * it, with the same checks as any send; on failure they stay owed). */
     {
         signal_protocol_address a = {name, strlen(name), 1};
-        int r = ckv_session_usable(c->p, &a);
+        int r = ckv_session_usable(c->p, &a, NULL);
         if (r < 0) {
             st = CKV_ERR_DB;
             goto out;

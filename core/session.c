@@ -244,12 +244,13 @@ static int has_session(ckv_profile *p, const signal_protocol_address *a)
 
 /* Whether the current state of the session with `a` was made under our
  * current identity key (internal.h). */
-int ckv_session_usable(ckv_profile *p, const signal_protocol_address *a)
+int ckv_session_usable(ckv_profile *p, const signal_protocol_address *a,
+                       uint8_t remote[CKV_IDENTITY_KEY_LEN])
 {
     session_record *rec = NULL;
     session_state *state;
-    signal_buffer *b = NULL;
-    ec_public_key *k;
+    signal_buffer *b = NULL, *rb = NULL;
+    ec_public_key *k, *rk;
     int r = has_session(p, a);
     if (r <= 0)
         return r;
@@ -262,7 +263,16 @@ int ckv_session_usable(ckv_profile *p, const signal_protocol_address *a)
         ec_public_key_serialize(&b, k) == 0 && signal_buffer_len(b) == CKV_IDENTITY_KEY_LEN &&
         sodium_memcmp(signal_buffer_data(b), p->identity_pub, CKV_IDENTITY_KEY_LEN) == 0)
         r = 1;
+    if (r == 1 && remote != NULL) {
+        rk = session_state_get_remote_identity_key(state);
+        if (rk == NULL || ec_public_key_serialize(&rb, rk) != 0 ||
+            signal_buffer_len(rb) != CKV_IDENTITY_KEY_LEN)
+            r = 0; /* no remote key: not a session to send on */
+        else
+            memcpy(remote, signal_buffer_data(rb), CKV_IDENTITY_KEY_LEN);
+    }
     signal_buffer_free(b);
+    signal_buffer_free(rb);
     SIGNAL_UNREF(rec);
     return r;
 }
@@ -389,7 +399,7 @@ ckv_status ckv_session_encrypt(ckv_profile *p, const char *contact, const uint8_
     if (st != CKV_OK)
         goto out;
     /* a session from before a rotation only receives (identity.c) */
-    r = ckv_session_usable(p, &addr);
+    r = ckv_session_usable(p, &addr, NULL);
     if (r <= 0) {
         st = r == 0 ? CKV_ERR_NO_SESSION : CKV_ERR_DB;
         goto out;
