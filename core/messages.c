@@ -471,41 +471,101 @@ ckv_status ckv_client_outbox_settle(ckv_client *c)
     return st;
 }
 
-/* POST one envelope to ckvd. */
-static ckv_status post_envelope(ckv_client *c, const char *to, int type, const uint8_t *body,
-                                size_t len)
+/* One envelope to post (its outbox row id in ob, 0 for none). */
+struct post_item {
+    const char *to;
+    int type;
+    const uint8_t *body;
+    size_t len;
+    uint64_t ob;
+};
+
+/* What one POST /v1/messages/batch may carry (docs/server.md: at most 64
+ * messages, a body of at most 256 KiB; the base64 bodies are kept under
+ * BATCH_B64_MAX so the JSON around them always fits). */
+#define BATCH_ITEMS 64
+#define BATCH_B64_MAX (160u * 1024u)
+
+/* POST items[0..n) and acknowledge ack_ids (may be NULL) in one request:
+ * ckvd stores all of it in one transaction, or nothing. */
+static ckv_status post_chunk(ckv_client *c, const struct post_item *it, size_t n, json_t *ack_ids)
 {
-    char *b64 = ckv_b64(body, len);
-    json_t *req, *ans = NULL;
-    ckv_status st;
-    if (b64 == NULL)
-        return CKV_ERR_NOMEM;
-    req = json_pack("{s:s, s:{s:i, s:s}}", "to", to, "envelope", "type", type, "body", b64);
-    free(b64);
-    if (req == NULL)
-        return CKV_ERR_NOMEM;
-    st = ckv_net_json(c, "POST", "/v1/messages", req, 1, 0, &ans);
+    json_t *req = json_object(), *arr = json_array(), *ans = NULL, *ids;
+    ckv_status st = CKV_ERR_NOMEM;
+    if (req == NULL || arr == NULL)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        char *b64 = ckv_b64(it[i].body, it[i].len);
+        json_t *m = b64 ? json_pack("{s:s, s:{s:i, s:s}}", "to", it[i].to, "envelope", "type",
+                                    it[i].type, "body", b64)
+                        : NULL;
+        free(b64);
+        if (m == NULL || json_array_append_new(arr, m) != 0)
+            goto out;
+    }
+    if (json_object_set(req, "messages", arr) != 0 ||
+        (ack_ids != NULL && json_array_size(ack_ids) > 0 &&
+         json_object_set(req, "ack", ack_ids) != 0))
+        goto out;
+    st = ckv_net_json(c, "POST", "/v1/messages/batch", req, 1, 0, &ans);
+    if (st != CKV_OK)
+        goto out;
+    ids = json_object_get(ans, "ids");
+    if (!json_is_array(ids) || json_array_size(ids) != n) {
+        st = ckv_client_fail(c, CKV_ERR_JSON, "the server did not answer the send with its ids");
+        goto out;
+    }
+    for (size_t i = 0; i < n && st == CKV_OK; i++)
+        if (it[i].ob != 0)
+            st = ob_mark_done(c, it[i].ob);
+out:
+    json_decref(arr);
     json_decref(req);
-    if (st == CKV_OK && !json_is_integer(json_object_get(ans, "id")))
-        st = ckv_client_fail(c, CKV_ERR_JSON, "the server did not answer the send with an id");
     json_decref(ans);
     return st;
 }
 
-/* Send every row of the outbox ckvd has not accepted yet, oldest first.
- * Nothing to do (no query) when c->ob_clean says there is none. */
+/* Post items in as few requests as the limits allow, in order, the acks
+ * with the first; stops at the first failure (what was not accepted stays
+ * in the outbox). */
+static ckv_status post_items(ckv_client *c, const struct post_item *it, size_t n, json_t *ack_ids)
+{
+    size_t i = 0;
+    do {
+        size_t k = 0, b64 = 0;
+        while (i + k < n && k < BATCH_ITEMS) {
+            size_t e = sodium_base64_encoded_len(it[i + k].len, sodium_base64_VARIANT_ORIGINAL);
+            if (k > 0 && b64 + e > BATCH_B64_MAX)
+                break;
+            b64 += e;
+            k++;
+        }
+        ckv_status st = post_chunk(c, it + i, k, i == 0 ? ack_ids : NULL);
+        if (st != CKV_OK)
+            return st;
+        i += k;
+    } while (i < n);
+    return CKV_OK;
+}
+
+/* Send every row of the outbox ckvd has not accepted yet, oldest first,
+ * up to 64 rows a request. Nothing to do (no query) when c->ob_clean says
+ * there is none. */
 static ckv_status outbox_flush(ckv_client *c)
 {
     sqlite3_stmt *s = NULL;
     ckv_status st = CKV_OK;
     char after[64] = "outbox:";
-    uint64_t ids[64];
-    size_t n = 0;
+    struct post_item it[BATCH_ITEMS];
+    char names[BATCH_ITEMS][CKV_NAME_MAX + 1];
+    uint8_t *recs[BATCH_ITEMS];
+    uint64_t ids[BATCH_ITEMS];
+    size_t n = 0, nk;
     int rc;
 
     if (c->ob_clean)
         return CKV_OK;
-    for (int round = 0; round < OUTBOX_MAX_FLUSH / 64; round++) {
+    for (int round = 0; round < OUTBOX_MAX_FLUSH / BATCH_ITEMS; round++) {
         n = 0;
         if (sqlite3_prepare_v2(c->p->db,
                                "SELECT k FROM meta WHERE k > ?1 AND k < 'outbox;' "
@@ -513,7 +573,7 @@ static ckv_status outbox_flush(ckv_client *c)
                                -1, &s, NULL) != SQLITE_OK)
             return CKV_ERR_DB;
         sqlite3_bind_text(s, 1, after, -1, SQLITE_TRANSIENT);
-        while ((rc = sqlite3_step(s)) == SQLITE_ROW && n < 64) {
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW && n < BATCH_ITEMS) {
             const char *k = (const char *)sqlite3_column_text(s, 0);
             ids[n++] = strtoull(k + 7, NULL, 10);
             snprintf(after, sizeof after, "%s", k);
@@ -523,8 +583,9 @@ static ckv_status outbox_flush(ckv_client *c)
             c->ob_clean = 1;
             return CKV_OK;
         }
-        for (size_t i = 0; i < n; i++) {
-            char key[64], name[CKV_NAME_MAX + 1];
+        nk = 0;
+        for (size_t i = 0; i < n && st == CKV_OK; i++) {
+            char key[64];
             uint8_t *rec = NULL;
             size_t rl = 0;
             if (ob_is_done(c, ids[i]))
@@ -532,21 +593,28 @@ static ckv_status outbox_flush(ckv_client *c)
             snprintf(key, sizeof key, "outbox:%020llu", (unsigned long long)ids[i]);
             st = ckv_meta_get(c->p, key, &rec, &rl);
             if (st != CKV_OK)
-                return st;
+                break;
             if (rl < 3 || rec[0] == 0 || rec[0] > CKV_NAME_MAX || rl < 2u + rec[0] + 1) {
                 free(rec);
-                return CKV_ERR_PROFILE_DAMAGED;
+                st = CKV_ERR_PROFILE_DAMAGED;
+                break;
             }
-            memcpy(name, rec + 1, rec[0]);
-            name[rec[0]] = 0;
-            st = post_envelope(c, name, rec[1 + rec[0]], rec + 2 + rec[0], rl - 2 - rec[0]);
-            free(rec);
-            if (st != CKV_OK)
-                return st;
-            st = ob_mark_done(c, ids[i]);
-            if (st != CKV_OK)
-                return st;
+            memcpy(names[nk], rec + 1, rec[0]);
+            names[nk][rec[0]] = 0;
+            recs[nk] = rec;
+            it[nk].to = names[nk];
+            it[nk].type = rec[1 + rec[0]];
+            it[nk].body = rec + 2 + rec[0];
+            it[nk].len = rl - 2 - rec[0];
+            it[nk].ob = ids[i];
+            nk++;
         }
+        if (st == CKV_OK && nk > 0)
+            st = post_items(c, it, nk, NULL);
+        for (size_t i = 0; i < nk; i++)
+            free(recs[i]);
+        if (st != CKV_OK)
+            return st;
     }
     return st;
 }
@@ -769,9 +837,10 @@ static ckv_status encrypt_hooked(ckv_client *c, const char *name, struct hook_ct
  * flush. */
 static ckv_status post_row(ckv_client *c, const char *name, const ckv_envelope *env, uint64_t ob)
 {
-    ckv_status st = post_envelope(c, name, env->type, env->body, env->body_len);
+    struct post_item it = {name, env->type, env->body, env->body_len, ob};
+    ckv_status st = post_items(c, &it, 1, NULL);
     if (st == CKV_OK)
-        return ob_mark_done(c, ob);
+        return CKV_OK;
     c->ob_clean = 0;
     return ckv_client_fail(c, st,
                            "%s (the message is kept in the outbox and sent with the next send "
@@ -1430,13 +1499,30 @@ ckv_status ckv_client_receive(ckv_client *c, int wait_seconds, ckv_event **event
         goto out;
     }
     ob_forget(c, settled);
-    /* The receipts first (the senders wait for them; they are in the
-     * outbox, so posting before the ack risks nothing), then acknowledge
-     * what is stored (or refused for good), even after an error. */
-    for (i = 0; i < nposts; i++)
-        if (post_row(c, posts[i].name, &posts[i].env, posts[i].ob) != CKV_OK)
-            break; /* the rest stay in the outbox: ob_clean is 0 now */
-    st2 = ack_ids(c, ids);
+    /* The receipts (the senders wait for them; they are in the outbox,
+     * so posting them with the ack risks nothing) and the acknowledgement
+     * of what is stored (or refused for good), even after an error: one
+     * request. Should ckvd refuse the receipts (a sender's queue full),
+     * the ack still goes out alone and the receipts stay in the outbox. */
+    st2 = CKV_OK;
+    if (nposts > 0) {
+        struct post_item *it = calloc(nposts, sizeof *it);
+        st2 = it ? CKV_OK : CKV_ERR_NOMEM;
+        for (i = 0; it != NULL && i < nposts; i++) {
+            it[i].to = posts[i].name;
+            it[i].type = posts[i].env.type;
+            it[i].body = posts[i].env.body;
+            it[i].len = posts[i].env.body_len;
+            it[i].ob = posts[i].ob;
+        }
+        if (it != NULL)
+            st2 = post_items(c, it, nposts, ids);
+        free(it);
+        if (st2 != CKV_OK)
+            c->ob_clean = 0; /* what was not accepted goes with the next flush */
+    }
+    if (nposts == 0 || st2 != CKV_OK)
+        st2 = ack_ids(c, ids);
     if (st == CKV_OK)
         st = st2;
 done:

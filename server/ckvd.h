@@ -69,6 +69,8 @@ enum ckvd_handler_result ckvd_h_keys_put(struct ckvd *d, struct ckvd_req *req,
 enum ckvd_handler_result ckvd_h_keys_get(struct ckvd *d, struct ckvd_req *req,
                                          struct ckvd_resp *resp, int64_t account,
                                          const char *name);
+enum ckvd_handler_result ckvd_h_send_batch(struct ckvd *d, struct ckvd_req *req,
+                                           struct ckvd_resp *resp, int64_t account);
 enum ckvd_handler_result ckvd_h_send(struct ckvd *d, struct ckvd_req *req,
                                      struct ckvd_resp *resp, int64_t account);
 enum ckvd_handler_result ckvd_h_fetch(struct ckvd *d, struct ckvd_req *req,

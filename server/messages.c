@@ -132,6 +132,156 @@ out:
     return CKVD_RESPOND;
 }
 
+/* POST /v1/messages/batch: {"messages": [{"to", "envelope"}, ...] (at most
+ * BATCH_MAX), "ack": [ids] (at most ACK_MAX)}, either may be absent or
+ * empty. Everything is checked first (an error names the item), then one
+ * transaction acknowledges and enqueues all of it: all or nothing, one
+ * commit, answered only once durable. Answer {"ids": [...] in the order
+ * sent, "deleted": n}. */
+#define BATCH_MAX 64
+
+static void item_error(struct ckvd_resp *resp, int status, const char *code, size_t i,
+                       const char *what)
+{
+    char msg[200];
+    snprintf(msg, sizeof(msg), "messages[%zu]: %s", i, what);
+    ckvd_resp_error(resp, status, code, msg);
+}
+
+enum ckvd_handler_result ckvd_h_send_batch(struct ckvd *d, struct ckvd_req *req,
+                                           struct ckvd_resp *resp, int64_t account)
+{
+    static const char *const allowed[] = {"messages", "ack", NULL};
+    static const char *const item_keys[] = {"to", "envelope", NULL};
+    struct ckvd_account me, *to = NULL;
+    int64_t *ids = NULL, *acks = NULL;
+    char **bodies = NULL, who[32];
+    size_t n = 0, nack = 0, del = 0, i;
+    json_t *o = NULL, *msgs, *ackv, *v, *ans;
+    int retry, rc = CKVD_STORE_OK;
+
+    if (!(o = ckvd_json_body(req, resp, allowed)))
+        return CKVD_RESPOND;
+    msgs = json_object_get(o, "messages");
+    ackv = json_object_get(o, "ack");
+    if ((msgs && !json_is_array(msgs)) || json_array_size(msgs) > BATCH_MAX) {
+        ckvd_resp_error(resp, 400, "bad_field",
+                        "\"messages\" must be an array of at most 64 {\"to\", \"envelope\"}");
+        goto out;
+    }
+    if ((ackv && !json_is_array(ackv)) || json_array_size(ackv) > ACK_MAX) {
+        ckvd_resp_error(resp, 400, "bad_field", "\"ack\" must be an array of at most 1000 ids");
+        goto out;
+    }
+    n = json_array_size(msgs);
+    nack = json_array_size(ackv);
+    snprintf(who, sizeof(who), "%lld", (long long)account);
+    if (n > 0 && (retry = ckvd_ratelimit_take_n(d->limits.send_per_account, who, ckvd_now_ms(),
+                                                (unsigned)n))) {
+        ckvd_resp_error(resp, 429, "rate_limited", "too many messages; retry later");
+        resp->retry_after = retry;
+        goto out;
+    }
+    ids = calloc(n + 1, sizeof(*ids));
+    acks = calloc(nack + 1, sizeof(*acks));
+    bodies = calloc(n + 1, sizeof(*bodies));
+    to = calloc(n + 1, sizeof(*to));
+    if (!ids || !acks || !bodies || !to) {
+        ckvd_resp_error(resp, 500, "internal", "server out of memory");
+        goto out;
+    }
+    json_array_foreach(ackv, i, v)
+    {
+        if (!json_is_integer(v) || json_integer_value(v) <= 0) {
+            ckvd_resp_error(resp, 400, "bad_field", "\"ack\" must hold positive integers");
+            goto out;
+        }
+        acks[i] = json_integer_value(v);
+    }
+    json_array_foreach(msgs, i, v)
+    {
+        if (!json_is_object(v)) {
+            item_error(resp, 400, "bad_field", i, "must be {\"to\", \"envelope\"}");
+            goto out;
+        }
+        if (ckvd_json_only_keys(v, item_keys, "a message", resp) != 0)
+            goto out;
+        if (!json_is_string(json_object_get(v, "to"))) {
+            item_error(resp, 400, "bad_field", i, "field \"to\" (the recipient's name) is missing");
+            goto out;
+        }
+        if (check_envelope(json_object_get(v, "envelope"), resp) != 0)
+            goto out;
+        if (!(bodies[i] = json_dumps(json_object_get(v, "envelope"), JSON_COMPACT | JSON_SORT_KEYS))) {
+            ckvd_resp_error(resp, 500, "internal", "server out of memory");
+            goto out;
+        }
+    }
+    if (ckvd_store_begin(d->store) != CKVD_STORE_OK) {
+        ckvd_resp_error(resp, 500, "db", "the server database failed; nothing of the batch was "
+                                         "stored, retry");
+        goto out;
+    }
+    if (ckvd_account_by_id(d, account, &me) != 0)
+        rc = CKVD_STORE_ERR;
+    if (rc == CKVD_STORE_OK && nack > 0)
+        rc = ckvd_store_ack_in_txn(d->store, account, acks, nack, &del);
+    for (i = 0; i < n && rc == CKVD_STORE_OK; i++) {
+        const char *name = json_string_value(json_object_get(json_array_get(msgs, i), "to"));
+        int f = ckvd_account_by_name(d, name, &to[i]);
+        if (f != 0) {
+            ckvd_store_rollback(d->store);
+            if (f < 0)
+                ckvd_resp_error(resp, 500, "db", "the server database failed; retry later");
+            else
+                item_error(resp, 404, "unknown_account", i,
+                           "no such recipient account (nothing of the batch was stored)");
+            goto out;
+        }
+        rc = ckvd_store_enqueue(d->store, to[i].id, me.name, (const uint8_t *)bodies[i],
+                                strlen(bodies[i]), &ids[i]);
+    }
+    if (rc == CKVD_STORE_OK)
+        rc = ckvd_store_commit(d->store);
+    else
+        ckvd_store_rollback(d->store);
+    if (rc == CKVD_STORE_TOO_LARGE) {
+        ckvd_resp_error(resp, 413, "too_large",
+                        "an envelope is larger than the server accepts (64 KiB of body)");
+        goto out;
+    }
+    if (rc == CKVD_STORE_FULL) {
+        ckvd_resp_error(resp, 507, "queue_full",
+                        "a recipient's queue is full (nothing of the batch was stored); retry "
+                        "when they have caught up");
+        resp->retry_after = 60;
+        goto out;
+    }
+    if (rc != CKVD_STORE_OK) {
+        ckvd_resp_error(resp, 500, "db", "the server database failed; nothing of the batch was "
+                                         "stored, retry");
+        goto out;
+    }
+    for (i = 0; i < n; i++) /* a recipient woken twice is fine */
+        if (i == 0 || to[i].id != to[i - 1].id)
+            ckvd_http_wake(d->http, (uint64_t)to[i].id);
+    ans = json_array();
+    for (i = 0; i < n && ans; i++)
+        json_array_append_new(ans, json_integer((json_int_t)ids[i]));
+    ckvd_resp_obj(resp, 200,
+                  json_pack("{s:o, s:I}", "ids", ans ? ans : json_array(), "deleted",
+                            (json_int_t)del));
+out:
+    for (i = 0; bodies && i < n; i++)
+        free(bodies[i]);
+    free(bodies);
+    free(to);
+    free(ids);
+    free(acks);
+    json_decref(o);
+    return CKVD_RESPOND;
+}
+
 static int query_int(struct ckvd_req *req, const char *key, long long max, long long *out,
                      struct ckvd_resp *resp)
 {

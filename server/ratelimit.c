@@ -97,6 +97,11 @@ static void sweep(struct ckvd_ratelimit *r, uint64_t now)
 
 int ckvd_ratelimit_take(struct ckvd_ratelimit *r, const char *key, uint64_t now_ms)
 {
+    return ckvd_ratelimit_take_n(r, key, now_ms, 1);
+}
+
+int ckvd_ratelimit_take_n(struct ckvd_ratelimit *r, const char *key, uint64_t now_ms, unsigned n)
+{
     char k[KEY_MAX];
     if (!r)
         return 0; /* this limit is turned off */
@@ -122,11 +127,11 @@ int ckvd_ratelimit_take(struct ckvd_ratelimit *r, const char *key, uint64_t now_
         r->n++;
     }
     refill(r, b, now_ms);
-    if (b->tokens >= 1.0) {
-        b->tokens -= 1.0;
+    if (b->tokens >= (double)n) {
+        b->tokens -= (double)n;
         return 0;
     }
-    double wait = (1.0 - b->tokens) / r->rate;
+    double wait = ((double)n - b->tokens) / r->rate;
     int secs = (int)ceil(wait);
     return secs < 1 ? 1 : secs;
 }

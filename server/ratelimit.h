@@ -23,5 +23,8 @@ void ckvd_ratelimit_free(struct ckvd_ratelimit *r);
  * the number of seconds (>= 1) after which a token will be there. A NULL
  * r (a limit turned off) always allows. */
 int ckvd_ratelimit_take(struct ckvd_ratelimit *r, const char *key, uint64_t now_ms);
+/* The same for n tokens at once (all or none; n above the burst is never
+ * granted: the caller bounds n, e.g. a batch of sends). */
+int ckvd_ratelimit_take_n(struct ckvd_ratelimit *r, const char *key, uint64_t now_ms, unsigned n);
 
 #endif

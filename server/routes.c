@@ -47,7 +47,7 @@ static int known_path(const char *p)
 {
     static const char *const exact[] = {"/checkpoint", "/v1/health", "/v1/accounts", "/v1/login",
                                         "/v1/log/consistency", "/v1/keys", "/v1/messages",
-                                        "/v1/messages/ack", NULL};
+                                        "/v1/messages/ack", "/v1/messages/batch", NULL};
     for (const char *const *e = exact; *e; e++)
         if (strcmp(p, *e) == 0)
             return 1;
@@ -100,7 +100,7 @@ enum ckvd_handler_result ckvd_route(void *ctx, struct ckvd_req *req, struct ckvd
     int bundle = strcmp(req->method, "GET") == 0 && tail(p, "/v1/keys/") != NULL;
     int needs_auth = is(req, "PUT", "/v1/keys") || bundle ||
                      is(req, "POST", "/v1/messages") || (get && strcmp(p, "/v1/messages") == 0) ||
-                     is(req, "POST", "/v1/messages/ack");
+                     is(req, "POST", "/v1/messages/ack") || is(req, "POST", "/v1/messages/batch");
     if (!needs_auth) {
         if (known_path(p)) {
             ckvd_resp_error(resp, 405, "bad_method",
@@ -119,6 +119,8 @@ enum ckvd_handler_result ckvd_route(void *ctx, struct ckvd_req *req, struct ckvd
         return ckvd_h_keys_get(d, req, resp, acct, tail(p, "/v1/keys/"));
     if (is(req, "POST", "/v1/messages"))
         return ckvd_h_send(d, req, resp, acct);
+    if (is(req, "POST", "/v1/messages/batch"))
+        return ckvd_h_send_batch(d, req, resp, acct);
     if (get && strcmp(p, "/v1/messages") == 0)
         return ckvd_h_fetch(d, req, resp, acct, wake_key, deadline_ms);
     return ckvd_h_ack(d, req, resp, acct);

@@ -297,31 +297,37 @@ out:
     return ret;
 }
 
-int ckvd_store_ack(struct ckvd_store *s, int64_t recipient, const int64_t *ids, size_t n,
-                   size_t *deleted)
+int ckvd_store_ack_in_txn(struct ckvd_store *s, int64_t recipient, const int64_t *ids, size_t n,
+                          size_t *deleted)
 {
     size_t del = 0;
-    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-        return CKVD_STORE_ERR;
     for (size_t i = 0; i < n; i++) {
         sqlite3_reset(s->ack);
         sqlite3_bind_int64(s->ack, 1, recipient);
         sqlite3_bind_int64(s->ack, 2, ids[i]);
         if (sqlite3_step(s->ack) != SQLITE_DONE) {
             sqlite3_reset(s->ack);
-            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
             return CKVD_STORE_ERR;
         }
         del += (size_t)sqlite3_changes(s->db);
     }
     sqlite3_reset(s->ack);
-    if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-        return CKVD_STORE_ERR;
-    }
+    /* a rollback forgets every cached count (qc_forget) */
     struct qcount *c = qc_find(s, recipient, 0);
     if (c)
         c->n -= (int64_t)del;
     *deleted = del;
     return CKVD_STORE_OK;
+}
+
+int ckvd_store_ack(struct ckvd_store *s, int64_t recipient, const int64_t *ids, size_t n,
+                   size_t *deleted)
+{
+    if (ckvd_store_begin(s) != CKVD_STORE_OK)
+        return CKVD_STORE_ERR;
+    if (ckvd_store_ack_in_txn(s, recipient, ids, n, deleted) != CKVD_STORE_OK) {
+        ckvd_store_rollback(s);
+        return CKVD_STORE_ERR;
+    }
+    return ckvd_store_commit(s);
 }

@@ -60,6 +60,10 @@ int ckvd_store_fetch(struct ckvd_store *s, int64_t recipient, int64_t after_id, 
                      struct ckvd_msg **out, size_t *n_out);
 int ckvd_store_ack(struct ckvd_store *s, int64_t recipient, const int64_t *ids, size_t n,
                    size_t *deleted);
+/* The same inside the caller's transaction (ckvd_store_begin): nothing is
+ * committed or rolled back here. */
+int ckvd_store_ack_in_txn(struct ckvd_store *s, int64_t recipient, const int64_t *ids, size_t n,
+                          size_t *deleted);
 int ckvd_store_queue_len(struct ckvd_store *s, int64_t recipient, int64_t *n);
 
 /* Raw handle for modules that add their own tables (accounts, prekeys). */
