@@ -261,6 +261,139 @@ static void test_messages_both_ways(void **state)
     assert_int_equal(del, 1);
 }
 
+/* POST /v1/messages/batch with body; returns the status, *ans the JSON. */
+static long batch(const struct acct *a, const char *body, json_t **ans)
+{
+    struct http_resp r;
+    http(&S, "POST", "/v1/messages/batch", a->token, body, strlen(body), &r);
+    long st = r.status;
+    *ans = json_loadb(r.body, r.len, 0, NULL);
+    http_resp_free(&r);
+    return st;
+}
+
+static size_t queued(const struct acct *a)
+{
+    json_t *m = fetch(&S, a, 0, 0, NULL);
+    size_t n = json_array_size(m);
+    json_decref(m);
+    return n;
+}
+
+/* Several envelopes (to several recipients) and an ack in one request: all
+ * stored in one transaction, in order, or nothing at all. */
+static void test_messages_batch(void **state)
+{
+    (void)state;
+    struct acct a, b, c;
+    char body[2048], t[256];
+    json_t *ans = NULL, *m;
+    make_user(&a, "greta", 1);
+    make_user(&b, "hugo", 1);
+    make_user(&c, "ivy", 1);
+    /* "b25l" "dHdv" "dGhyZWU=": one, two, three */
+    snprintf(body, sizeof(body),
+             "{\"messages\":[{\"to\":\"hugo\",\"envelope\":{\"type\":2,\"body\":\"b25l\"}},"
+             "{\"to\":\"ivy\",\"envelope\":{\"type\":3,\"body\":\"dHdv\"}},"
+             "{\"to\":\"hugo\",\"envelope\":{\"type\":2,\"body\":\"dGhyZWU=\"}}]}");
+    assert_int_equal(batch(&a, body, &ans), 200);
+    json_t *ids = json_object_get(ans, "ids");
+    assert_int_equal(json_array_size(ids), 3);
+    assert_true(json_integer_value(json_array_get(ids, 1)) >
+                json_integer_value(json_array_get(ids, 0)));
+    assert_int_equal(json_integer_value(json_object_get(ans, "deleted")), 0);
+    long long ivy_id = (long long)json_integer_value(json_array_get(ids, 1));
+    json_decref(ans);
+    m = fetch(&S, &b, 0, 0, NULL);
+    assert_int_equal(json_array_size(m), 2);
+    assert_string_equal(msg_text(m, 0, t, sizeof(t)), "one");
+    assert_string_equal(msg_text(m, 1, t, sizeof(t)), "three");
+    int64_t hugo_ids[2] = {msg_id(m, 0), msg_id(m, 1)};
+    json_decref(m);
+    m = fetch(&S, &c, 0, 0, NULL);
+    assert_int_equal(json_array_size(m), 1);
+    assert_string_equal(msg_text(m, 0, t, sizeof(t)), "two");
+    json_decref(m);
+
+    /* hugo answers and acknowledges in one request; an id of another
+     * account's queue is not deleted */
+    snprintf(body, sizeof(body),
+             "{\"messages\":[{\"to\":\"greta\",\"envelope\":{\"type\":2,\"body\":\"b25l\"}}],"
+             "\"ack\":[%lld,%lld,%lld]}",
+             (long long)hugo_ids[0], (long long)hugo_ids[1], ivy_id);
+    assert_int_equal(batch(&b, body, &ans), 200);
+    assert_int_equal(json_integer_value(json_object_get(ans, "deleted")), 2);
+    json_decref(ans);
+    assert_int_equal(queued(&b), 0);
+    assert_int_equal(queued(&c), 1); /* ivy's message was not hugo's to delete */
+    assert_int_equal(queued(&a), 1);
+
+    /* all or nothing: an unknown recipient in the middle stores nothing and
+     * acknowledges nothing, and says which item */
+    m = fetch(&S, &a, 0, 0, NULL);
+    snprintf(body, sizeof(body),
+             "{\"messages\":[{\"to\":\"hugo\",\"envelope\":{\"type\":2,\"body\":\"b25l\"}},"
+             "{\"to\":\"nobody\",\"envelope\":{\"type\":2,\"body\":\"b25l\"}}],\"ack\":[%lld]}",
+             (long long)msg_id(m, 0));
+    json_decref(m);
+    assert_int_equal(batch(&a, body, &ans), 404);
+    assert_non_null(strstr(json_string_value(json_object_get(ans, "error")), "messages[1]"));
+    json_decref(ans);
+    assert_int_equal(queued(&b), 0);
+    assert_int_equal(queued(&a), 1);
+
+    /* a bad item: 400 naming it, nothing stored */
+    assert_int_equal(batch(&a,
+                           "{\"messages\":[{\"to\":\"hugo\",\"envelope\":{\"type\":2,\"body\":"
+                           "\"b25l\"}},{\"to\":\"hugo\",\"envelope\":{\"type\":9,\"body\":"
+                           "\"b25l\"}}]}",
+                           &ans),
+                     400);
+    json_decref(ans);
+    assert_int_equal(batch(&a, "{\"messages\":[{\"to\":\"hugo\"}]}", &ans), 400);
+    json_decref(ans);
+    assert_int_equal(batch(&a, "{\"messages\":[{\"to\":\"hugo\",\"envelope\":{\"type\":2,"
+                               "\"body\":\"b25l\"},\"cc\":\"ivy\"}]}",
+                           &ans),
+                     400);
+    json_decref(ans);
+    assert_int_equal(batch(&a, "{\"messages\":{}}", &ans), 400);
+    json_decref(ans);
+    assert_int_equal(batch(&a, "{\"ack\":[0]}", &ans), 400);
+    json_decref(ans);
+    assert_int_equal(batch(&a, "{\"send\":[]}", &ans), 400);
+    json_decref(ans);
+    assert_int_equal(queued(&b), 0);
+
+    /* more than 64 messages: refused */
+    {
+        size_t cap = 65 * 80 + 64, o = 0;
+        char *big = malloc(cap);
+        assert_non_null(big);
+        o += (size_t)snprintf(big + o, cap - o, "{\"messages\":[");
+        for (int i = 0; i < 65; i++)
+            o += (size_t)snprintf(big + o, cap - o,
+                                  "%s{\"to\":\"hugo\",\"envelope\":{\"type\":2,\"body\":\"b25l\"}}",
+                                  i ? "," : "");
+        snprintf(big + o, cap - o, "]}");
+        assert_int_equal(batch(&a, big, &ans), 400);
+        json_decref(ans);
+        free(big);
+    }
+    assert_int_equal(queued(&b), 0);
+
+    /* an empty batch is fine: nothing to do */
+    assert_int_equal(batch(&a, "{}", &ans), 200);
+    assert_int_equal(json_array_size(json_object_get(ans, "ids")), 0);
+    json_decref(ans);
+
+    /* without a token: 401 */
+    struct http_resp r;
+    http(&S, "POST", "/v1/messages/batch", NULL, "{}", 2, &r);
+    assert_int_equal(r.status, 401);
+    http_resp_free(&r);
+}
+
 struct poller {
     const struct srv *s;
     const struct acct *a;
@@ -1109,6 +1242,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(test_help),
             cmocka_unit_test(test_register_and_bundles),
             cmocka_unit_test(test_messages_both_ways),
+            cmocka_unit_test(test_messages_batch),
             cmocka_unit_test(test_long_poll),
             cmocka_unit_test(test_long_poll_no_thread_per_client),
             cmocka_unit_test(test_chain_rules),
