@@ -98,7 +98,7 @@ struct shared {
     pthread_mutex_t mu;           /* process-shared: guards phase, with go */
     pthread_cond_t go;            /* broadcast when phase changes (no polling clients) */
     volatile int ready[5];        /* clients done with phase k (atomic adds) */
-    int n, msgs, window, light_msgs, light_window, lookup_ms;
+    int n, msgs, window, batch, light_msgs, light_window, lookup_ms;
     char url[128], vkey[512], root[256];
     struct child_result r[MAX_CLIENTS];
 };
@@ -225,8 +225,8 @@ static void take_events(struct child_result *r, struct msg_phase *ph, const char
  * the receipts; done when all were sent, receipted and received. */
 static void run_messages(struct child_result *r, struct msg_phase *ph, ckv_client *c,
                          const char *me, const char *prev, const char *next, uint64_t first,
-                         uint64_t count, uint64_t window, uint8_t *seen, uint8_t *receipted,
-                         uint64_t *sent_at)
+                         uint64_t count, uint64_t window, uint64_t batch, uint8_t *seen,
+                         uint8_t *receipted, uint64_t *sent_at)
 {
     uint64_t deadline = ckv_bench_now_ns() + 120ull * 1000000000ull;
     uint64_t last = first + count - 1;
@@ -242,19 +242,37 @@ static void run_messages(struct child_result *r, struct msg_phase *ph, ckv_clien
             break;
         }
         while (ph->sent < count && ph->sent - ph->receipts < window) {
-            char text[64];
-            uint64_t seq = 0, t0 = ckv_bench_now_ns();
-            int len = snprintf(text, sizeof text, "message %llu from %s",
-                               (unsigned long long)(first + ph->sent), me);
-            st = ckv_client_send(c, next, (const uint8_t *)text, (size_t)len, &seq);
+            /* what the window allows, at most batch messages in one call */
+            char text[CKV_SEND_MANY_MAX][64];
+            ckv_text t[CKV_SEND_MANY_MAX];
+            uint64_t seq[CKV_SEND_MANY_MAX], t0 = ckv_bench_now_ns();
+            size_t k = 0;
+            while (k < batch && k < CKV_SEND_MANY_MAX && ph->sent + k < count &&
+                   ph->sent + k - ph->receipts < window) {
+                int len = snprintf(text[k], sizeof text[k], "message %llu from %s",
+                                   (unsigned long long)(first + ph->sent + k), me);
+                t[k].text = (const uint8_t *)text[k];
+                t[k].len = (size_t)len;
+                k++;
+            }
+            st = k == 1 ? ckv_client_send(c, next, t[0].text, t[0].len, &seq[0])
+                        : ckv_client_send_many(c, next, t, k, seq);
             ph->send_ns += ckv_bench_now_ns() - t0;
             ph->nsend++;
-            if (st != CKV_OK || seq < first || seq > last) {
+            if (st != CKV_OK) {
                 child_fail(r, "send", st, c);
                 break;
             }
-            sent_at[seq] = t0;
-            ph->sent++;
+            for (size_t j = 0; j < k; j++) {
+                if (seq[j] != first + ph->sent) {
+                    child_fail(r, "send (sequence numbers)", CKV_ERR_INTERNAL, c);
+                    break;
+                }
+                sent_at[seq[j]] = t0;
+                ph->sent++;
+            }
+            if (r->failed)
+                break;
         }
         ckv_event *ev = NULL;
         size_t n = 0;
@@ -320,13 +338,13 @@ static int child_main(struct shared *sh, int i)
         goto out;
     if (!r->failed)
         run_messages(r, &r->ph[0], c, me, prev, next, 1, (uint64_t)sh->msgs,
-                     (uint64_t)sh->window, seen, receipted, sent_at);
+                     (uint64_t)sh->window, (uint64_t)sh->batch, seen, receipted, sent_at);
     mark_ready(sh, 2);
     if (wait_phase(sh, 3) != 0)
         goto out;
     if (!r->failed && sh->light_msgs > 0)
         run_messages(r, &r->ph[1], c, me, prev, next, (uint64_t)sh->msgs + 1,
-                     (uint64_t)sh->light_msgs, (uint64_t)sh->light_window, seen, receipted,
+                     (uint64_t)sh->light_msgs, (uint64_t)sh->light_window, 1, seen, receipted,
                      sent_at);
     mark_ready(sh, 3);
     /* 4. lookups */
@@ -506,10 +524,11 @@ int ckv_bench_relay(int argc, char **argv)
         {"window", required_argument, NULL, 'w'},  {"lookup-seconds", required_argument, NULL, 'l'},
         {"light-messages", required_argument, NULL, 'M'},
         {"light-window", required_argument, NULL, 'W'},
+        {"batch", required_argument, NULL, 'b'},
         {"ckvd", required_argument, NULL, 'd'},    {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    int n = 50, msgs = 200, window = 16, light_msgs = 50, light_window = 1, lookup_s = 3, rc = 1,
+    int n = 50, msgs = 200, window = 16, batch = 1, light_msgs = 50, light_window = 1, lookup_s = 3, rc = 1,
         o;
     const char *ckvd = CKV_BENCH_CKVD;
     struct shared *sh = NULL;
@@ -525,13 +544,15 @@ int ckv_bench_relay(int argc, char **argv)
         case 'w': window = atoi(optarg); break;
         case 'M': light_msgs = atoi(optarg); break;
         case 'W': light_window = atoi(optarg); break;
+        case 'b': batch = atoi(optarg); break;
         case 'l': lookup_s = atoi(optarg); break;
         case 'd': ckvd = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 1;
         }
     }
-    if (n < 2 || n > MAX_CLIENTS || msgs < 1 || msgs > MAX_MSGS || window < 1 || lookup_s < 1 ||
+    if (n < 2 || n > MAX_CLIENTS || msgs < 1 || msgs > MAX_MSGS || window < 1 || batch < 1 ||
+        batch > CKV_SEND_MANY_MAX || lookup_s < 1 ||
         lookup_s > 600 || light_msgs < 0 || light_msgs > MAX_MSGS || light_window < 1) {
         fprintf(stderr, "ckv-bench relay: --clients 2..%d, --messages 1..%d, --window >= 1, "
                         "--light-messages 0..%d, --light-window >= 1, "
@@ -552,6 +573,7 @@ int ckv_bench_relay(int argc, char **argv)
     sh->n = n;
     sh->msgs = msgs;
     sh->window = window;
+    sh->batch = batch;
     sh->light_msgs = light_msgs;
     sh->light_window = light_window;
     sh->lookup_ms = lookup_s * 1000;

@@ -832,22 +832,6 @@ static ckv_status encrypt_hooked(ckv_client *c, const char *name, struct hook_ct
     return st;
 }
 
-/* Post an envelope whose outbox row is committed; on success the row is
- * deleted with the next transaction, on failure it stays for the next
- * flush. */
-static ckv_status post_row(ckv_client *c, const char *name, const ckv_envelope *env, uint64_t ob)
-{
-    struct post_item it = {name, env->type, env->body, env->body_len, ob};
-    ckv_status st = post_items(c, &it, 1, NULL);
-    if (st == CKV_OK)
-        return CKV_OK;
-    c->ob_clean = 0;
-    return ckv_client_fail(c, st,
-                           "%s (the message is kept in the outbox and sent with the next send "
-                           "or receive)",
-                           c->err);
-}
-
 /* Encrypt (hooked) in one transaction that also deletes the outbox rows
  * ckvd accepted since the last one: the ratchet step, the history row and
  * the new outbox row (*ob) commit together. Inside a caller's transaction
@@ -890,46 +874,22 @@ static ckv_status encrypt_to_outbox(ckv_client *c, const char *name, struct hook
     return CKV_OK;
 }
 
-/* Encrypt into the outbox, then post. */
-static ckv_status send_inner(ckv_client *c, const char *name, struct hook_ctx *h,
-                             const char *plain, size_t len)
+/* Encrypt one message for name (checked by presend) into the outbox,
+ * inside the caller's transaction: its sequence number, the inner JSON
+ * (with our view when gossip is due), the ratchet step, the history and
+ * outbox rows. */
+static ckv_status encrypt_text(ckv_client *c, const char *name, const uint8_t *text, size_t len,
+                               ckv_envelope *env, uint64_t *ob, uint64_t *seq)
 {
-    ckv_envelope env = {0};
-    uint64_t ob = 0;
-    ckv_status st = encrypt_to_outbox(c, name, h, plain, len, &env, &ob);
-    if (st == CKV_OK)
-        st = post_row(c, name, &env, ob);
-    ckv_envelope_clear(&env);
-    return st;
-}
-
-ckv_status ckv_client_send(ckv_client *c, const char *contact, const uint8_t *text, size_t len,
-                           uint64_t *seq_out)
-{
-    char norm[CKV_NAME_MAX + 1], *plain = NULL, *cp = NULL;
-    struct conv *cv = NULL;
+    struct conv *cv = malloc(sizeof *cv);
     struct hook_ctx h;
+    char *plain = NULL, *cp = NULL;
     size_t plen = 0, cp_len = 0;
     ckv_status st;
 
-    if (c == NULL || contact == NULL || (text == NULL && len > 0))
-        return CKV_ERR_INVALID_ARG;
-    c->err[0] = 0;
-    if (len > CKV_PLAINTEXT_MAX / 2)
-        return ckv_client_fail(c, CKV_ERR_TOO_LARGE, "the message is too long");
-    if (ckv_name_normalize(contact, norm) != CKV_OK)
-        return ckv_client_fail(c, CKV_ERR_BAD_NAME, "'%s' is not a valid account name", contact);
-    st = outbox_flush(c);
-    if (st == CKV_OK) /* the freeze rule first (quorum.c): it may move the view */
-        st = ckv_quorum_check_view_age(c);
-    if (st == CKV_OK)
-        st = presend(c, norm);
-    if (st != CKV_OK)
-        return done(c, st);
-    cv = malloc(sizeof *cv);
     if (cv == NULL)
         return CKV_ERR_NOMEM;
-    st = conv_load(c->p, norm, cv);
+    st = conv_load(c->p, name, cv);
     if (st != CKV_OK)
         goto out;
     memset(&h, 0, sizeof h);
@@ -937,7 +897,7 @@ ckv_status ckv_client_send(ckv_client *c, const char *contact, const uint8_t *te
     h.seq = cv->send_seq + 1;
     h.text = text;
     h.text_len = len;
-    st = ckv_gossip_outgoing(c, norm, h.seq == 1, &cp, &cp_len, &h.gossip_size, h.gossip_root);
+    st = ckv_gossip_outgoing(c, name, h.seq == 1, &cp, &cp_len, &h.gossip_size, h.gossip_root);
     if (st != CKV_OK) {
         ckv_client_fail(c, st, "cannot read our log view to gossip: %s", ckv_strerror(st));
         goto out;
@@ -959,9 +919,9 @@ ckv_status ckv_client_send(ckv_client *c, const char *contact, const uint8_t *te
                              plen, (unsigned)CKV_SEND_INNER_MAX);
         goto out;
     }
-    st = send_inner(c, norm, &h, plain, plen);
-    if (st == CKV_OK && seq_out != NULL)
-        *seq_out = h.seq;
+    st = encrypt_to_outbox(c, name, &h, plain, plen, env, ob);
+    if (st == CKV_OK)
+        *seq = h.seq;
 out:
     if (plain != NULL) {
         sodium_memzero(plain, plen);
@@ -969,6 +929,98 @@ out:
     }
     free(cp);
     free(cv);
+    return st;
+}
+
+ckv_status ckv_client_send(ckv_client *c, const char *contact, const uint8_t *text, size_t len,
+                           uint64_t *seq_out)
+{
+    ckv_text t = {text, len};
+    if (c == NULL || contact == NULL || (text == NULL && len > 0))
+        return CKV_ERR_INVALID_ARG;
+    return ckv_client_send_many(c, contact, &t, 1, seq_out);
+}
+
+ckv_status ckv_client_send_many(ckv_client *c, const char *contact, const ckv_text *msgs,
+                                size_t n, uint64_t *seqs)
+{
+    char norm[CKV_NAME_MAX + 1];
+    ckv_envelope *envs = NULL;
+    struct post_item *it = NULL;
+    uint64_t *obs = NULL, seq = 0;
+    size_t i, settled = 0, done_n = 0;
+    ckv_status st;
+
+    if (c == NULL || contact == NULL || msgs == NULL || n == 0 || n > CKV_SEND_MANY_MAX)
+        return CKV_ERR_INVALID_ARG;
+    c->err[0] = 0;
+    for (i = 0; i < n; i++) {
+        if (msgs[i].text == NULL && msgs[i].len > 0)
+            return CKV_ERR_INVALID_ARG;
+        if (msgs[i].len > CKV_PLAINTEXT_MAX / 2)
+            return ckv_client_fail(c, CKV_ERR_TOO_LARGE, "the message is too long");
+    }
+    if (ckv_name_normalize(contact, norm) != CKV_OK)
+        return ckv_client_fail(c, CKV_ERR_BAD_NAME, "'%s' is not a valid account name", contact);
+    st = outbox_flush(c);
+    if (st == CKV_OK) /* the freeze rule first (quorum.c): it may move the view */
+        st = ckv_quorum_check_view_age(c);
+    if (st == CKV_OK)
+        st = presend(c, norm);
+    if (st != CKV_OK)
+        return done(c, st);
+    envs = calloc(n, sizeof *envs);
+    it = calloc(n, sizeof *it);
+    obs = calloc(n, sizeof *obs);
+    if (envs == NULL || it == NULL || obs == NULL) {
+        st = CKV_ERR_NOMEM;
+        goto out;
+    }
+    /* One transaction for all n: it also deletes the outbox rows ckvd
+     * accepted since the last one; each message is a savepoint in it. */
+    st = ckv_db_begin(c->p);
+    if (st != CKV_OK) {
+        ckv_client_fail(c, st, "cannot write to the profile: %s", ckv_strerror(st));
+        goto out;
+    }
+    st = ob_settle_in_txn(c, &settled);
+    for (i = 0; i < n && st == CKV_OK; i++) {
+        st = encrypt_text(c, norm, msgs[i].text, msgs[i].len, &envs[i], &obs[i], &seq);
+        if (st == CKV_OK && seqs != NULL)
+            seqs[i] = seq;
+        done_n = i + 1;
+    }
+    if (st == CKV_OK)
+        st = ckv_db_commit(c->p);
+    else
+        ckv_db_rollback(c->p);
+    if (st != CKV_OK) {
+        if (c->err[0] == 0)
+            ckv_client_fail(c, st, "cannot store the message: %s", ckv_strerror(st));
+        goto out;
+    }
+    ob_forget(c, settled);
+    for (i = 0; i < n; i++) {
+        it[i].to = norm;
+        it[i].type = envs[i].type;
+        it[i].body = envs[i].body;
+        it[i].len = envs[i].body_len;
+        it[i].ob = obs[i];
+    }
+    st = post_items(c, it, n, NULL);
+    if (st != CKV_OK) {
+        c->ob_clean = 0;
+        ckv_client_fail(c, st,
+                        "%s (the message is kept in the outbox and sent with the next send or "
+                        "receive)",
+                        c->err);
+    }
+out:
+    for (i = 0; envs != NULL && i < done_n; i++)
+        ckv_envelope_clear(&envs[i]);
+    free(envs);
+    free(it);
+    free(obs);
     return done(c, st);
 }
 

@@ -185,6 +185,24 @@ CKV_MUST_USE ckv_status ckv_client_add_contact(ckv_client *c, const char *name,
 CKV_MUST_USE ckv_status ckv_client_send(ckv_client *c, const char *contact, const uint8_t *text,
                                         size_t len, uint64_t *seq_out);
 
+/* One message of ckv_client_send_many. */
+typedef struct ckv_text {
+    const uint8_t *text; /* UTF-8 */
+    size_t len;
+} ckv_text;
+
+#define CKV_SEND_MANY_MAX 64
+
+/* Send n (1..CKV_SEND_MANY_MAX) messages to contact, in order, as
+ * ckv_client_send would one after the other (each its own ratchet step,
+ * sequence number, history row and receipt), but with one pre-send check,
+ * one commit and one request to ckvd for all of them. All or nothing up to
+ * the post: when one cannot be encrypted (e.g. not UTF-8) none is sent;
+ * when the server cannot be reached they all stay in the outbox. seqs (may
+ * be NULL) gets n sequence numbers. */
+CKV_MUST_USE ckv_status ckv_client_send_many(ckv_client *c, const char *contact,
+                                             const ckv_text *msgs, size_t n, uint64_t *seqs);
+
 typedef enum ckv_event_kind {
     CKV_EV_MESSAGE = 1,     /* a message: contact, seq, time, text */
     CKV_EV_RECEIPT = 2,     /* contact received our message number seq */

@@ -620,6 +620,86 @@ static void test_outbox_repost(void **state)
     srv_stop(&s);
 }
 
+/* ckv_client_send_many: n messages in one commit and one request, each
+ * its own sequence number and receipt; all or nothing when one cannot be
+ * encrypted; kept in the outbox when the server is away. */
+static void test_send_many(void **state)
+{
+    srv s;
+    user a, b;
+    ckv_event *ev = NULL;
+    size_t n = 0;
+    uint64_t seqs[3] = {0};
+    ckv_text t[3] = {{(const uint8_t *)"m1", 2}, {(const uint8_t *)"m2", 2},
+                     {(const uint8_t *)"m3", 2}};
+    (void)state;
+
+    srv_start(&s);
+    pair(&s, &a, &b);
+    OK(a.c, ckv_client_add_contact(a.c, "bob", NULL));
+    OK(a.c, ckv_client_send_many(a.c, "bob", t, 3, seqs));
+    assert_int_equal(seqs[0], 1);
+    assert_int_equal(seqs[1], 2);
+    assert_int_equal(seqs[2], 3);
+    assert_int_equal(srv_sql_int(&s, "SELECT count(*) FROM messages WHERE sender='alice'"), 3);
+    assert_int_equal(recv_until(&b, CKV_EV_MESSAGE, 3, &ev, &n), 3);
+    for (size_t i = 0; i < 3; i++) {
+        const ckv_event *e = find(ev, n, CKV_EV_MESSAGE, i);
+        char want[8];
+        snprintf(want, sizeof want, "m%zu", i + 1);
+        assert_int_equal(e->seq, i + 1);
+        assert_string_equal(e->text, want);
+    }
+    assert_int_equal(count_kind(ev, n, CKV_EV_GAP), 0);
+    ckv_client_events_free(ev, n);
+    ev = NULL;
+    n = 0;
+    assert_int_equal(recv_until(&a, CKV_EV_RECEIPT, 3, &ev, &n), 3);
+    ckv_client_events_free(ev, n);
+    ev = NULL;
+    n = 0;
+
+    /* refused before anything is encrypted or stored */
+    assert_int_equal(ckv_client_send_many(a.c, "bob", t, 0, seqs), CKV_ERR_INVALID_ARG);
+    assert_int_equal(ckv_client_send_many(a.c, "bob", t, CKV_SEND_MANY_MAX + 1, seqs),
+                     CKV_ERR_INVALID_ARG);
+    /* one message not UTF-8: none of the three is sent or kept */
+    ckv_text bad[3] = {{(const uint8_t *)"ok", 2}, {(const uint8_t *)"\xff\xfe", 2},
+                       {(const uint8_t *)"ok", 2}};
+    assert_int_equal(ckv_client_send_many(a.c, "bob", bad, 3, seqs), CKV_ERR_INVALID_ARG);
+    assert_non_null(strstr(ckv_client_last_error(a.c), "UTF-8"));
+    assert_int_equal(srv_sql_int(&s, "SELECT count(*) FROM messages WHERE sender='alice'"), 0);
+    ckv_message *h = NULL;
+    size_t hn = 0;
+    assert_int_equal(ckv_history_list(a.p, "bob", 0, &h, &hn), CKV_OK);
+    assert_int_equal(hn, 3);
+    ckv_history_free(h, hn);
+
+    /* the server away: both stay in the outbox and go out, in order, with
+     * the next receive; the sequence numbers go on from 3 */
+    srv_kill(&s, SIGKILL);
+    assert_int_equal(ckv_client_send_many(a.c, "bob", t, 2, seqs), CKV_ERR_NET);
+    assert_non_null(strstr(ckv_client_last_error(a.c), "outbox"));
+    assert_int_equal(seqs[0], 4);
+    assert_int_equal(seqs[1], 5);
+    srv_restart(&s);
+    OK(a.c, ckv_client_receive(a.c, 0, &ev, &n));
+    ckv_client_events_free(ev, n);
+    ev = NULL;
+    n = 0;
+    assert_int_equal(recv_until(&b, CKV_EV_MESSAGE, 2, &ev, &n), 2);
+    assert_int_equal(find(ev, n, CKV_EV_MESSAGE, 0)->seq, 4);
+    assert_string_equal(find(ev, n, CKV_EV_MESSAGE, 0)->text, "m1");
+    assert_int_equal(find(ev, n, CKV_EV_MESSAGE, 1)->seq, 5);
+    assert_string_equal(find(ev, n, CKV_EV_MESSAGE, 1)->text, "m2");
+    assert_int_equal(count_kind(ev, n, CKV_EV_REJECTED), 0);
+    ckv_client_events_free(ev, n);
+
+    user_free(&a);
+    user_free(&b);
+    srv_stop(&s);
+}
+
 /* A server that lies: a wrong inclusion proof, another name's entry, an
  * older entry than one proven before, a bundle with a key that is not in
  * the log, a forked checkpoint signed by the log key. Each is refused with
@@ -906,6 +986,7 @@ int main(void)
         cmocka_unit_test(test_unpinned_log_key),
         cmocka_unit_test(test_kill9),
         cmocka_unit_test(test_outbox_repost),
+        cmocka_unit_test(test_send_many),
         cmocka_unit_test(test_lying_server),
         cmocka_unit_test(test_latest_versions),
     };
