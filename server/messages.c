@@ -148,30 +148,30 @@ static void item_error(struct ckvd_resp *resp, int status, const char *code, siz
     ckvd_resp_error(resp, status, code, msg);
 }
 
-enum ckvd_handler_result ckvd_h_send_batch(struct ckvd *d, struct ckvd_req *req,
-                                           struct ckvd_resp *resp, int64_t account)
+/* Check and store a batch (msgs, ackv: the body's "messages" and "ack",
+ * either may be NULL): everything is checked first (an error names the
+ * item), then one transaction acknowledges and enqueues all of it, or
+ * nothing. On success *ids_out (malloc'd, *n_out ids in the order sent)
+ * and *del_out; on failure resp holds the error and -1 is returned. */
+static int batch_store(struct ckvd *d, int64_t account, json_t *msgs, json_t *ackv,
+                       struct ckvd_resp *resp, int64_t **ids_out, size_t *n_out, size_t *del_out)
 {
-    static const char *const allowed[] = {"messages", "ack", NULL};
     static const char *const item_keys[] = {"to", "envelope", NULL};
     struct ckvd_account me, *to = NULL;
     int64_t *ids = NULL, *acks = NULL;
     char **bodies = NULL, who[32];
     size_t n = 0, nack = 0, del = 0, i;
-    json_t *o = NULL, *msgs, *ackv, *v, *ans;
-    int retry, rc = CKVD_STORE_OK;
+    json_t *v;
+    int retry, rc = CKVD_STORE_OK, ret = -1;
 
-    if (!(o = ckvd_json_body(req, resp, allowed)))
-        return CKVD_RESPOND;
-    msgs = json_object_get(o, "messages");
-    ackv = json_object_get(o, "ack");
     if ((msgs && !json_is_array(msgs)) || json_array_size(msgs) > BATCH_MAX) {
         ckvd_resp_error(resp, 400, "bad_field",
                         "\"messages\" must be an array of at most 64 {\"to\", \"envelope\"}");
-        goto out;
+        return -1;
     }
     if ((ackv && !json_is_array(ackv)) || json_array_size(ackv) > ACK_MAX) {
         ckvd_resp_error(resp, 400, "bad_field", "\"ack\" must be an array of at most 1000 ids");
-        goto out;
+        return -1;
     }
     n = json_array_size(msgs);
     nack = json_array_size(ackv);
@@ -180,7 +180,7 @@ enum ckvd_handler_result ckvd_h_send_batch(struct ckvd *d, struct ckvd_req *req,
                                                 (unsigned)n))) {
         ckvd_resp_error(resp, 429, "rate_limited", "too many messages; retry later");
         resp->retry_after = retry;
-        goto out;
+        return -1;
     }
     ids = calloc(n + 1, sizeof(*ids));
     acks = calloc(nack + 1, sizeof(*acks));
@@ -217,12 +217,16 @@ enum ckvd_handler_result ckvd_h_send_batch(struct ckvd *d, struct ckvd_req *req,
             goto out;
         }
     }
+    if (n == 0 && nack == 0) {
+        ret = 0;
+        goto out;
+    }
     if (ckvd_store_begin(d->store) != CKVD_STORE_OK) {
         ckvd_resp_error(resp, 500, "db", "the server database failed; nothing of the batch was "
                                          "stored, retry");
         goto out;
     }
-    if (ckvd_account_by_id(d, account, &me) != 0)
+    if (n > 0 && ckvd_account_by_id(d, account, &me) != 0)
         rc = CKVD_STORE_ERR;
     if (rc == CKVD_STORE_OK && nack > 0)
         rc = ckvd_store_ack_in_txn(d->store, account, acks, nack, &del);
@@ -265,19 +269,45 @@ enum ckvd_handler_result ckvd_h_send_batch(struct ckvd *d, struct ckvd_req *req,
     for (i = 0; i < n; i++) /* a recipient woken twice is fine */
         if (i == 0 || to[i].id != to[i - 1].id)
             ckvd_http_wake(d->http, (uint64_t)to[i].id);
-    ans = json_array();
-    for (i = 0; i < n && ans; i++)
-        json_array_append_new(ans, json_integer((json_int_t)ids[i]));
-    ckvd_resp_obj(resp, 200,
-                  json_pack("{s:o, s:I}", "ids", ans ? ans : json_array(), "deleted",
-                            (json_int_t)del));
+    ret = 0;
 out:
     for (i = 0; bodies && i < n; i++)
         free(bodies[i]);
     free(bodies);
     free(to);
-    free(ids);
     free(acks);
+    if (ret == 0) {
+        *ids_out = ids;
+        *n_out = n;
+        *del_out = del;
+    } else {
+        free(ids);
+    }
+    return ret;
+}
+
+static json_t *ids_json(const int64_t *ids, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n && a; i++)
+        json_array_append_new(a, json_integer((json_int_t)ids[i]));
+    return a ? a : json_array();
+}
+
+enum ckvd_handler_result ckvd_h_send_batch(struct ckvd *d, struct ckvd_req *req,
+                                           struct ckvd_resp *resp, int64_t account)
+{
+    static const char *const allowed[] = {"messages", "ack", NULL};
+    int64_t *ids = NULL;
+    size_t n = 0, del = 0;
+    json_t *o = ckvd_json_body(req, resp, allowed);
+    if (!o)
+        return CKVD_RESPOND;
+    if (batch_store(d, account, json_object_get(o, "messages"), json_object_get(o, "ack"), resp,
+                    &ids, &n, &del) == 0)
+        ckvd_resp_obj(resp, 200,
+                      json_pack("{s:o, s:I}", "ids", ids_json(ids, n), "deleted", (json_int_t)del));
+    free(ids);
     json_decref(o);
     return CKVD_RESPOND;
 }
@@ -300,6 +330,20 @@ static int query_int(struct ckvd_req *req, const char *key, long long max, long 
     }
     *out = v;
     return 0;
+}
+
+/* The fetch answer's "messages" array. */
+static json_t *msgs_json(const struct ckvd_msg *m, size_t n)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n && arr; i++) {
+        json_t *env = json_loadb((const char *)m[i].body, m[i].body_len, 0, NULL);
+        json_array_append_new(arr, json_pack("{s:I, s:s, s:o, s:I}", "id", (json_int_t)m[i].id,
+                                             "from", m[i].sender, "envelope",
+                                             env ? env : json_null(), "time",
+                                             (json_int_t)m[i].ts));
+    }
+    return arr ? arr : json_array();
 }
 
 enum ckvd_handler_result ckvd_h_fetch(struct ckvd *d, struct ckvd_req *req,
@@ -338,16 +382,8 @@ enum ckvd_handler_result ckvd_h_fetch(struct ckvd *d, struct ckvd_req *req,
             return CKVD_RESPOND;
         }
     }
-    json_t *arr = json_array();
-    for (size_t i = 0; i < n && arr; i++) {
-        json_t *env = json_loadb((const char *)m[i].body, m[i].body_len, 0, NULL);
-        json_array_append_new(arr, json_pack("{s:I, s:s, s:o, s:I}", "id", (json_int_t)m[i].id,
-                                             "from", m[i].sender, "envelope",
-                                             env ? env : json_null(), "time",
-                                             (json_int_t)m[i].ts));
-    }
+    ckvd_resp_obj(resp, 200, json_pack("{s:o}", "messages", msgs_json(m, n)));
     ckvd_msgs_free(m, n);
-    ckvd_resp_obj(resp, 200, json_pack("{s:o}", "messages", arr ? arr : json_array()));
     return CKVD_RESPOND;
 }
 
