@@ -12,7 +12,11 @@
  *   2. contacts: add the next client from the directory (checked lookup,
  *      bundle, session) -- not timed;
  *   3. messages, loaded: each client sends M messages (at most W not yet
- *      receipted), while receiving: every message is fetched, its sender
+ *      receipted; what the window allows goes out in one call of up to B
+ *      messages, ckv_client_send_many: one commit and one request for
+ *      them, each still its own ratchet step, sequence number, history row
+ *      and receipt; --batch 1 sends one per ckv_client_send), while
+ *      receiving: every message is fetched, its sender
  *      checked, decrypted, stored, receipted (end to end, encrypted) and
  *      acknowledged, all through the public client API (ckv_client_send,
  *      ckv_client_receive), nothing skipped. messages/s = messages
@@ -24,10 +28,14 @@
  *      errors). With W in flight per client the phase is closed-loop and
  *      saturates the machine, so its latency is mostly queueing: by
  *      Little's law about N*W / (messages/s);
- *   3b. messages, light: M2 more with at most W2 (default 1) not yet
- *      receipted: each client waits for its receipt before sending again,
- *      so the latency is that of one message through the system under the
- *      load of N concurrent conversations, not of a queue the bench built;
+ *   3b. messages, paced: M2 more, offered at a set rate R for all clients
+ *      together (default 1,000/s: each client one message every N/R s,
+ *      the clients spread over that period; messages that fall due
+ *      together go in one call, at most W2 not yet receipted), while each
+ *      client waits for what arrives until its next message is due
+ *      (ckv_client_receive_ms). Open loop: the latency is that of a
+ *      message through the system at that load, not of a queue the bench
+ *      built (--light-rate 0: closed loop with window W2 instead);
  *   4. lookups: each client looks up other clients' names for D seconds with
  *      every check (leaf hash, name, inclusion proof, checkpoint signature
  *      and consistency with its view, chain); what is already verified (the
@@ -98,7 +106,7 @@ struct shared {
     pthread_mutex_t mu;           /* process-shared: guards phase, with go */
     pthread_cond_t go;            /* broadcast when phase changes (no polling clients) */
     volatile int ready[5];        /* clients done with phase k (atomic adds) */
-    int n, msgs, window, batch, light_msgs, light_window, lookup_ms;
+    int n, msgs, window, batch, light_msgs, light_window, light_rate, lookup_ms;
     char url[128], vkey[512], root[256];
     struct child_result r[MAX_CLIENTS];
 };
@@ -225,9 +233,10 @@ static void take_events(struct child_result *r, struct msg_phase *ph, const char
  * the receipts; done when all were sent, receipted and received. */
 static void run_messages(struct child_result *r, struct msg_phase *ph, ckv_client *c,
                          const char *me, const char *prev, const char *next, uint64_t first,
-                         uint64_t count, uint64_t window, uint64_t batch, uint8_t *seen,
-                         uint8_t *receipted, uint64_t *sent_at)
+                         uint64_t count, uint64_t window, uint64_t batch, uint64_t period_ns,
+                         uint64_t offset_ns, uint8_t *seen, uint8_t *receipted, uint64_t *sent_at)
 {
+    uint64_t start = ckv_bench_now_ns() + offset_ns;
     uint64_t deadline = ckv_bench_now_ns() + 120ull * 1000000000ull;
     uint64_t last = first + count - 1;
     uint64_t cpu0 = cpu_now_ns();
@@ -241,14 +250,17 @@ static void run_messages(struct child_result *r, struct msg_phase *ph, ckv_clien
                      (unsigned long long)ph->receipts);
             break;
         }
-        while (ph->sent < count && ph->sent - ph->receipts < window) {
+        /* paced (period_ns > 0): message k is due at start + k * period */
+        while (ph->sent < count && ph->sent - ph->receipts < window &&
+               (period_ns == 0 || ckv_bench_now_ns() >= start + ph->sent * period_ns)) {
             /* what the window allows, at most batch messages in one call */
             char text[CKV_SEND_MANY_MAX][64];
             ckv_text t[CKV_SEND_MANY_MAX];
             uint64_t seq[CKV_SEND_MANY_MAX], t0 = ckv_bench_now_ns();
             size_t k = 0;
             while (k < batch && k < CKV_SEND_MANY_MAX && ph->sent + k < count &&
-                   ph->sent + k - ph->receipts < window) {
+                   ph->sent + k - ph->receipts < window &&
+                   (period_ns == 0 || t0 >= start + (ph->sent + k) * period_ns)) {
                 int len = snprintf(text[k], sizeof text[k], "message %llu from %s",
                                    (unsigned long long)(first + ph->sent + k), me);
                 t[k].text = (const uint8_t *)text[k];
@@ -276,9 +288,18 @@ static void run_messages(struct child_result *r, struct msg_phase *ph, ckv_clien
         }
         ckv_event *ev = NULL;
         size_t n = 0;
-        int idle = ph->sent == count || ph->sent - ph->receipts >= window;
+        /* wait for what arrives: up to 1 s when nothing is to be sent
+         * (window full, all sent), up to the next due time when paced, not
+         * at all when the window has room */
         uint64_t t0 = ckv_bench_now_ns();
-        st = ckv_client_receive(c, idle ? 1 : 0, &ev, &n);
+        int wait_ms = 0;
+        if (ph->sent == count || ph->sent - ph->receipts >= window)
+            wait_ms = 1000;
+        else if (period_ns > 0 && t0 < start + ph->sent * period_ns)
+            wait_ms = (int)((start + ph->sent * period_ns - t0 + 999999) / 1000000);
+        if (wait_ms > 1000)
+            wait_ms = 1000;
+        st = ckv_client_receive_ms(c, wait_ms, &ev, &n);
         ph->recv_ns += ckv_bench_now_ns() - t0;
         ph->nrecv++;
         ph->nrecv_empty += n == 0;
@@ -338,14 +359,21 @@ static int child_main(struct shared *sh, int i)
         goto out;
     if (!r->failed)
         run_messages(r, &r->ph[0], c, me, prev, next, 1, (uint64_t)sh->msgs,
-                     (uint64_t)sh->window, (uint64_t)sh->batch, seen, receipted, sent_at);
+                     (uint64_t)sh->window, (uint64_t)sh->batch, 0, 0, seen, receipted, sent_at);
     mark_ready(sh, 2);
     if (wait_phase(sh, 3) != 0)
         goto out;
-    if (!r->failed && sh->light_msgs > 0)
+    if (!r->failed && sh->light_msgs > 0) {
+        /* paced: the clients together offer light_rate messages a second,
+         * each client one every n / light_rate s, the clients spread over
+         * that period; 0: closed loop (window W2) */
+        uint64_t period = sh->light_rate > 0
+                              ? (uint64_t)((double)sh->n * 1e9 / (double)sh->light_rate)
+                              : 0;
         run_messages(r, &r->ph[1], c, me, prev, next, (uint64_t)sh->msgs + 1,
-                     (uint64_t)sh->light_msgs, (uint64_t)sh->light_window, 1, seen, receipted,
-                     sent_at);
+                     (uint64_t)sh->light_msgs, (uint64_t)sh->light_window, (uint64_t)sh->batch, period,
+                     period * (uint64_t)i / (uint64_t)sh->n, seen, receipted, sent_at);
+    }
     mark_ready(sh, 3);
     /* 4. lookups */
     if (wait_phase(sh, 4) != 0)
@@ -470,16 +498,17 @@ static void rm_rf(const char *dir)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: ckv-bench relay [--clients N] [--messages M] [--window W]\n"
-               "                       [--light-messages M2] [--light-window W2]\n"
+    fprintf(f, "usage: ckv-bench relay [--clients N] [--messages M] [--window W] [--batch B]\n"
+               "                       [--light-messages M2] [--light-rate R] [--light-window W2]\n"
                "                       [--lookup-seconds S] [--ckvd PATH]\n"
                "Starts a ckvd on 127.0.0.1 (a free port, a temporary directory) and N\n"
                "client processes in a ring (default 50), each sending M messages\n"
-               "(default 200) to the next with at most W (default 16) not yet receipted\n"
-               "(the loaded phase: as fast as the machine goes), then M2 more (default\n"
-               "50) with at most W2 (default 1) not yet receipted (the light phase: each\n"
-               "client waits for its receipt before it sends again), then looking names\n"
-               "up for S seconds (default 3).\n"
+               "(default 200) to the next with at most W (default 16) not yet receipted,\n"
+               "up to B (default 16; 1..64) in one ckv_client_send_many call (the loaded\n"
+               "phase: as fast as the machine goes), then M2 more (default 50) offered at\n"
+               "R messages a second for all clients together (default 1000; the paced\n"
+               "phase, at most W2 (default 16) not yet receipted; R 0: closed loop with\n"
+               "window W2), then looking names up for S seconds (default 3).\n"
                "Prints relay_messages_per_s, relay_receipt_latency_p50/p99 (us) and the\n"
                "CPU per message of the clients and of ckvd (loaded phase);\n"
                "relay_light_messages_per_s and relay_light_receipt_latency_p50/p99 (light\n"
@@ -525,10 +554,12 @@ int ckv_bench_relay(int argc, char **argv)
         {"light-messages", required_argument, NULL, 'M'},
         {"light-window", required_argument, NULL, 'W'},
         {"batch", required_argument, NULL, 'b'},
+        {"light-rate", required_argument, NULL, 'r'},
         {"ckvd", required_argument, NULL, 'd'},    {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    int n = 50, msgs = 200, window = 16, batch = 1, light_msgs = 50, light_window = 1, lookup_s = 3, rc = 1,
+    int n = 50, msgs = 200, window = 16, batch = 16, light_rate = 1000, light_msgs = 50,
+        light_window = 16, lookup_s = 3, rc = 1,
         o;
     const char *ckvd = CKV_BENCH_CKVD;
     struct shared *sh = NULL;
@@ -545,6 +576,7 @@ int ckv_bench_relay(int argc, char **argv)
         case 'M': light_msgs = atoi(optarg); break;
         case 'W': light_window = atoi(optarg); break;
         case 'b': batch = atoi(optarg); break;
+        case 'r': light_rate = atoi(optarg); break;
         case 'l': lookup_s = atoi(optarg); break;
         case 'd': ckvd = optarg; break;
         case 'h': usage(stdout); return 0;
@@ -552,11 +584,12 @@ int ckv_bench_relay(int argc, char **argv)
         }
     }
     if (n < 2 || n > MAX_CLIENTS || msgs < 1 || msgs > MAX_MSGS || window < 1 || batch < 1 ||
-        batch > CKV_SEND_MANY_MAX || lookup_s < 1 ||
-        lookup_s > 600 || light_msgs < 0 || light_msgs > MAX_MSGS || light_window < 1) {
+        batch > CKV_SEND_MANY_MAX || lookup_s < 1 || lookup_s > 600 || light_msgs < 0 ||
+        light_msgs > MAX_MSGS || light_window < 1 || light_rate < 0 || light_rate > 1000000) {
         fprintf(stderr, "ckv-bench relay: --clients 2..%d, --messages 1..%d, --window >= 1, "
-                        "--light-messages 0..%d, --light-window >= 1, "
-                        "--lookup-seconds 1..600\n", MAX_CLIENTS, MAX_MSGS, MAX_MSGS);
+                        "--batch 1..%d, --light-messages 0..%d, --light-rate 0..1000000, "
+                        "--light-window >= 1, --lookup-seconds 1..600\n",
+                MAX_CLIENTS, MAX_MSGS, CKV_SEND_MANY_MAX, MAX_MSGS);
         return 1;
     }
     if (!mkdtemp(root)) {
@@ -574,6 +607,7 @@ int ckv_bench_relay(int argc, char **argv)
     sh->msgs = msgs;
     sh->window = window;
     sh->batch = batch;
+    sh->light_rate = light_rate;
     sh->light_msgs = light_msgs;
     sh->light_window = light_window;
     sh->lookup_ms = lookup_s * 1000;

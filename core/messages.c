@@ -1461,6 +1461,13 @@ static ckv_status ack_ids(ckv_client *c, json_t *ids)
 
 ckv_status ckv_client_receive(ckv_client *c, int wait_seconds, ckv_event **events, size_t *count)
 {
+    if (wait_seconds < 0 || wait_seconds > 30)
+        return CKV_ERR_INVALID_ARG;
+    return ckv_client_receive_ms(c, wait_seconds * 1000, events, count);
+}
+
+ckv_status ckv_client_receive_ms(ckv_client *c, int wait_ms, ckv_event **events, size_t *count)
+{
     struct evlist out = {0};
     struct names *rcpt = NULL;
     struct receipt_post *posts = NULL;
@@ -1470,7 +1477,7 @@ ckv_status ckv_client_receive(ckv_client *c, int wait_seconds, ckv_event **event
     int in_txn = 0;
     ckv_status st, st2;
 
-    if (c == NULL || events == NULL || count == NULL || wait_seconds < 0 || wait_seconds > 30)
+    if (c == NULL || events == NULL || count == NULL || wait_ms < 0 || wait_ms > 30000)
         return CKV_ERR_INVALID_ARG;
     c->err[0] = 0;
     rcpt = calloc(1, sizeof *rcpt);
@@ -1482,8 +1489,8 @@ ckv_status ckv_client_receive(ckv_client *c, int wait_seconds, ckv_event **event
     st = outbox_flush(c);
     if (st != CKV_OK)
         goto out;
-    snprintf(path, sizeof path, "/v1/messages?wait=%d", wait_seconds);
-    st = ckv_net_json(c, "GET", path, NULL, 1, (long)wait_seconds * 1000, &ans);
+    snprintf(path, sizeof path, "/v1/messages?wait_ms=%d", wait_ms);
+    st = ckv_net_json(c, "GET", path, NULL, 1, (long)wait_ms, &ans);
     if (st != CKV_OK)
         goto out;
     msgs = json_object_get(ans, "messages");

@@ -57,6 +57,8 @@ struct ckvd_http {
     struct MHD_Daemon *d;
     struct ckvd_http_config cfg;
     pthread_mutex_t mu;
+    pthread_cond_t timer_cv;  /* wakes the timer early: a nearer deadline, or stop */
+    uint64_t timer_next;      /* when the timer means to look next (under mu) */
     struct waiter *waiters;
     size_t nwaiters, capwaiters;
     pthread_t timer;
@@ -132,22 +134,34 @@ void ckvd_http_wake(struct ckvd_http *h, uint64_t key)
 static void *timer_main(void *arg)
 {
     struct ckvd_http *h = arg;
+    pthread_mutex_lock(&h->mu);
     for (;;) {
-        pthread_mutex_lock(&h->mu);
         int stop = h->stopping;
-        uint64_t now = ckvd_now_ms();
+        uint64_t now = ckvd_now_ms(), next = now + 20;
         for (size_t i = 0; i < h->nwaiters;) {
-            if (stop || h->waiters[i].deadline_ms <= now)
+            if (stop || h->waiters[i].deadline_ms <= now) {
                 resume_locked(h, i, 1);
-            else
+            } else {
+                if (h->waiters[i].deadline_ms < next)
+                    next = h->waiters[i].deadline_ms;
                 i++;
+            }
         }
-        pthread_mutex_unlock(&h->mu);
         if (stop)
             break;
-        struct timespec ts = {0, 20 * 1000 * 1000};
-        nanosleep(&ts, NULL);
+        /* until the nearest deadline, at most 20 ms; a request parked with
+         * a nearer one (a short wait_ms) or the stop signals timer_cv */
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        uint64_t ms = next > now ? next - now : 1;
+        ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+        ts.tv_sec += (time_t)(ms / 1000) + ts.tv_nsec / 1000000000L;
+        ts.tv_nsec %= 1000000000L;
+        h->timer_next = next;
+        pthread_cond_timedwait(&h->timer_cv, &h->mu, &ts);
+        h->timer_next = 0;
     }
+    pthread_mutex_unlock(&h->mu);
     return NULL;
 }
 
@@ -337,6 +351,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             h->capwaiters = ncap;
         }
         h->waiters[h->nwaiters++] = (struct waiter){key, deadline, st};
+        if (h->timer_next != 0 && deadline < h->timer_next)
+            pthread_cond_signal(&h->timer_cv);
         st->suspended = 1;
         MHD_suspend_connection(conn);
         pthread_mutex_unlock(&h->mu);
@@ -380,6 +396,13 @@ int ckvd_http_start(const struct ckvd_http_config *cfg, struct ckvd_http **out, 
     }
     h->cfg = *cfg;
     pthread_mutex_init(&h->mu, NULL);
+    {
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&h->timer_cv, &ca);
+        pthread_condattr_destroy(&ca);
+    }
 
     struct sockaddr_in sin;
     memset(&sin, 0, sizeof(sin));
@@ -422,6 +445,7 @@ int ckvd_http_start(const struct ckvd_http_config *cfg, struct ckvd_http **out, 
     return 0;
 fail:
     pthread_mutex_destroy(&h->mu);
+    pthread_cond_destroy(&h->timer_cv);
     free(h);
     return -1;
 }
@@ -441,6 +465,7 @@ void ckvd_http_stop(struct ckvd_http *h)
         close(ls); /* quiesce hands the listening socket back to us */
     pthread_mutex_lock(&h->mu);
     h->stopping = 1;
+    pthread_cond_signal(&h->timer_cv);
     pthread_mutex_unlock(&h->mu);
     if (h->timer_running)
         pthread_join(h->timer, NULL);
@@ -455,6 +480,7 @@ void ckvd_http_stop(struct ckvd_http *h)
     }
     MHD_stop_daemon(h->d);
     pthread_mutex_destroy(&h->mu);
+    pthread_cond_destroy(&h->timer_cv);
     free(h->waiters);
     free(h);
 }

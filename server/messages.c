@@ -350,18 +350,23 @@ enum ckvd_handler_result ckvd_h_fetch(struct ckvd *d, struct ckvd_req *req,
                                       struct ckvd_resp *resp, int64_t account,
                                       uint64_t *wake_key, uint64_t *deadline_ms)
 {
-    long long wait = 0, after = 0;
+    long long wait = 0, wait_ms = 0, after = 0;
     struct ckvd_msg *m = NULL;
     size_t n = 0;
 
     if (query_int(req, "wait", WAIT_MAX, &wait, resp) != 0 ||
+        query_int(req, "wait_ms", WAIT_MAX * 1000, &wait_ms, resp) != 0 ||
         query_int(req, "after", INT64_MAX, &after, resp) != 0)
         return CKVD_RESPOND;
+    /* wait_ms: the same in milliseconds (for a client with its own timer);
+     * the longer of the two counts */
+    if (wait_ms < wait * 1000)
+        wait_ms = wait * 1000;
     if (ckvd_store_fetch(d->store, account, after, FETCH_BATCH, &m, &n) != CKVD_STORE_OK) {
         ckvd_resp_error(resp, 500, "db", "the server database failed; retry later");
         return CKVD_RESPOND;
     }
-    if (n == 0 && wait > 0 && !req->timed_out) {
+    if (n == 0 && wait_ms > 0 && !req->timed_out) {
         ckvd_msgs_free(m, n);
         if (!req->user) {
             /* first pass: remember the deadline across resumptions */
@@ -370,7 +375,7 @@ enum ckvd_handler_result ckvd_h_fetch(struct ckvd *d, struct ckvd_req *req,
                 ckvd_resp_error(resp, 500, "internal", "server out of memory");
                 return CKVD_RESPOND;
             }
-            *dl = ckvd_now_ms() + (uint64_t)wait * 1000u;
+            *dl = ckvd_now_ms() + (uint64_t)wait_ms;
             req->user = dl;
         }
         *wake_key = (uint64_t)account;

@@ -244,6 +244,11 @@ typedef struct ckv_event {
  * failed message stays queued. */
 CKV_MUST_USE ckv_status ckv_client_receive(ckv_client *c, int wait_seconds, ckv_event **events,
                                            size_t *count);
+
+/* The same with the wait in milliseconds (0..30000), for a caller with a
+ * timer of its own (e.g. something to send at a set time). */
+CKV_MUST_USE ckv_status ckv_client_receive_ms(ckv_client *c, int wait_ms, ckv_event **events,
+                                              size_t *count);
 void ckv_client_events_free(ckv_event *events, size_t count);
 
 /* ---- monitoring and the client's view of the log --------------------------- */
