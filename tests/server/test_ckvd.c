@@ -426,6 +426,22 @@ static void test_long_poll(void **state)
     json_decref(m);
     http_resp_free(&r);
 
+    /* wait_ms: a short wait ends on time (the timer sleeps until the
+     * nearest deadline, not a fixed tick), while a longer one is parked;
+     * out of range: 400 */
+    for (int i = 0; i < 5; i++) {
+        http(&S, "GET", "/v1/messages?wait_ms=150", b.token, NULL, 0, &r);
+        assert_int_equal(r.status, 200);
+        assert_true(r.seconds >= 0.14 && r.seconds < 1.0);
+        http_resp_free(&r);
+    }
+    http(&S, "GET", "/v1/messages?wait_ms=30001", b.token, NULL, 0, &r);
+    assert_int_equal(r.status, 400);
+    http_resp_free(&r);
+    http(&S, "GET", "/v1/messages?wait_ms=-1", b.token, NULL, 0, &r);
+    assert_int_equal(r.status, 400);
+    http_resp_free(&r);
+
     /* a send wakes a waiting fetch at once; the wait (10 s) is longer than
      * the server's idle timeout (3 s): a parked request is not idle */
     struct poller p = {&S, &b, 10, {0}};
