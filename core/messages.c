@@ -1171,18 +1171,20 @@ static ckv_status held_ids(ckv_profile *p, uint64_t *ids, size_t cap, size_t *n)
     return rc == SQLITE_DONE || rc == SQLITE_ROW ? CKV_OK : CKV_ERR_DB;
 }
 
-static ckv_status held_count(ckv_profile *p, size_t *n)
+/* How many messages are held (every receive asks: the statement is
+ * prepared once per client). */
+static ckv_status held_count(ckv_client *c, size_t *n)
 {
-    sqlite3_stmt *s = NULL;
     ckv_status st = CKV_ERR_DB;
-    if (sqlite3_prepare_v2(p->db, "SELECT count(*) FROM meta WHERE k > 'held:' AND k < 'held;'",
-                           -1, &s, NULL) != SQLITE_OK)
+    if (c->held_n == NULL &&
+        sqlite3_prepare_v3(c->p->db, "SELECT count(*) FROM meta WHERE k > 'held:' AND k < 'held;'",
+                           -1, SQLITE_PREPARE_PERSISTENT, &c->held_n, NULL) != SQLITE_OK)
         return CKV_ERR_DB;
-    if (sqlite3_step(s) == SQLITE_ROW) {
-        *n = (size_t)sqlite3_column_int64(s, 0);
+    if (sqlite3_step(c->held_n) == SQLITE_ROW) {
+        *n = (size_t)sqlite3_column_int64(c->held_n, 0);
         st = CKV_OK;
     }
-    sqlite3_finalize(s);
+    sqlite3_reset(c->held_n);
     return st;
 }
 
@@ -1313,7 +1315,7 @@ static ckv_status receive_one_ex(ckv_client *c, json_t *m, struct evlist *out,
             st = CKV_OK;
             if (retry)
                 goto out;
-            st = held_count(c->p, &nh);
+            st = held_count(c, &nh);
             if (st == CKV_OK && nh >= HELD_MAX)
                 st = ckv_client_fail(c, CKV_ERR_KT_VIEW_FROZEN,
                                      "too many messages are held until the log can be checked: "
@@ -1498,7 +1500,7 @@ ckv_status ckv_client_receive_ms(ckv_client *c, int wait_ms, ckv_event **events,
         st = ckv_client_fail(c, CKV_ERR_JSON, "the server's message list is malformed");
         goto out;
     }
-    st = held_count(c->p, &nheld);
+    st = held_count(c, &nheld);
     if (st != CKV_OK)
         goto out;
     if (json_array_size(msgs) == 0 && nheld == 0)

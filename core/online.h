@@ -60,6 +60,7 @@ struct ckv_client {
     size_t ob_done_n, ob_done_cap;
     int ob_clean;
     sqlite3_stmt *ob_del;       /* DELETE FROM meta WHERE k = ?1, prepared once */
+    sqlite3_stmt *held_n;       /* the count of held messages, prepared once (every receive) */
     /* net.c: the handle's options that never change are set once
      * (curl_setup); the header list is rebuilt when the token changes */
     int curl_setup;
