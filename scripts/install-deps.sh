@@ -14,6 +14,7 @@ PKGS=(
   libcmocka-dev
   clang libclang-rt-14-dev
   tmux curl openssl python3 python3-axolotl
+  golang-go golang-golang-x-mod-dev
 )
 
 missing=()

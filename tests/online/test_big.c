@@ -4,7 +4,9 @@
  * directory entries posted directly; a profile's monitor reads the whole
  * log, authenticating two full bundles and a partial one, and raises the alarm
  * for a reset of its name that sits in the third bundle; a fresh profile
- * reads everything once without an alarm.
+ * reads everything once without an alarm. When Go and x/mod are installed
+ * (CKV_GOTLOG_PATH), the same log is also audited by tests/interop/gotlog,
+ * Go's own tlog and note code.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -126,6 +128,28 @@ static void test_monitor_two_bundles(void **state)
     assert_int_equal(rep.entries_read, N_DUMMIES + 2);
     assert_int_equal(ckv_client_monitor(f.c, &rep), CKV_OK);
     assert_int_equal(rep.entries_read, 0);
+
+#ifdef CKV_GOTLOG_PATH
+    /* the same log, audited by Go's x/mod tlog code (tests/interop/gotlog):
+     * signed checkpoint, hash tiles at two levels, three entry bundles
+     * (two full, one partial), every leaf */
+    {
+        char cmd[1024], out[512] = {0};
+        snprintf(cmd, sizeof cmd, "'%s' --vkey '%s' '%s' 2>&1", CKV_GOTLOG_PATH, s.vkey, s.url);
+        FILE *pf = popen(cmd, "r");
+        assert_non_null(pf);
+        size_t got = fread(out, 1, sizeof out - 1, pf);
+        out[got] = 0;
+        int rc = pclose(pf);
+        if (rc != 0)
+            fail_msg("gotlog -> %d: %s", rc, out);
+        char want[64];
+        snprintf(want, sizeof want, "size %d ", N_DUMMIES + 2);
+        assert_non_null(strstr(out, want));
+        snprintf(want, sizeof want, "%d entries verified", N_DUMMIES + 2);
+        assert_non_null(strstr(out, want));
+    }
+#endif
 
     user_free(&a);
     user_free(&m);
