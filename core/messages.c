@@ -541,6 +541,16 @@ static ckv_status post_items(ckv_client *c, const struct post_item *it, size_t n
             k++;
         }
         ckv_status st = post_chunk(c, it + i, k, i == 0 ? ack_ids : NULL);
+        if (st != CKV_OK && k > 1 && c->last_http >= 400) {
+            /* ckvd refused the chunk as a whole (one recipient's queue
+             * full, say): what comes before the refused envelope still
+             * goes out, one at a time, as without batches */
+            for (size_t j = 0; j < k; j++) {
+                st = post_chunk(c, it + i + j, 1, i == 0 && j == 0 ? ack_ids : NULL);
+                if (st != CKV_OK)
+                    return st;
+            }
+        }
         if (st != CKV_OK)
             return st;
         i += k;
@@ -949,6 +959,7 @@ ckv_status ckv_client_send_many(ckv_client *c, const char *contact, const ckv_te
     struct post_item *it = NULL;
     uint64_t *obs = NULL, seq = 0;
     size_t i, settled = 0, done_n = 0;
+    int offline = 0;
     ckv_status st;
 
     if (c == NULL || contact == NULL || msgs == NULL || n == 0 || n > CKV_SEND_MANY_MAX)
@@ -962,7 +973,14 @@ ckv_status ckv_client_send_many(ckv_client *c, const char *contact, const ckv_te
     }
     if (ckv_name_normalize(contact, norm) != CKV_OK)
         return ckv_client_fail(c, CKV_ERR_BAD_NAME, "'%s' is not a valid account name", contact);
+    /* What is already in the outbox goes first. When ckvd cannot be
+     * reached the new messages queue behind it (when the checks below can
+     * be made without it), and go with the next flush, in order. */
     st = outbox_flush(c);
+    if (st == CKV_ERR_NET) {
+        offline = 1;
+        st = CKV_OK;
+    }
     if (st == CKV_OK) /* the freeze rule first (quorum.c): it may move the view */
         st = ckv_quorum_check_view_age(c);
     if (st == CKV_OK)
@@ -1000,6 +1018,14 @@ ckv_status ckv_client_send_many(ckv_client *c, const char *contact, const ckv_te
         goto out;
     }
     ob_forget(c, settled);
+    if (offline) { /* not ahead of the older rows: all go with the next flush */
+        c->ob_clean = 0;
+        st = ckv_client_fail(c, CKV_ERR_NET,
+                             "cannot reach the server at %s (the message is kept in the outbox "
+                             "and sent with the next send or receive)",
+                             c->url);
+        goto out;
+    }
     for (i = 0; i < n; i++) {
         it[i].to = norm;
         it[i].type = envs[i].type;

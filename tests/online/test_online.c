@@ -700,6 +700,74 @@ static void test_send_many(void **state)
     srv_stop(&s);
 }
 
+/* Offline, each send queues in the outbox behind the older rows. The
+ * backlog goes out in one request; when ckvd refuses that
+ * request because one recipient's queue is full, the envelopes before that
+ * one still go out (one at a time), the rest wait in the outbox, and go
+ * once the queue has room. */
+static void test_outbox_batch_partial(void **state)
+{
+    static const char *const args[] = {"--max-queue", "3", NULL};
+    srv s;
+    user a, b, c;
+    ckv_event *ev = NULL;
+    size_t n = 0;
+    (void)state;
+
+    harness_ckvd_args = args;
+    srv_start(&s);
+    pair(&s, &a, &b);
+    user_new(&c, &s, "carol", NULL);
+    OK(c.c, ckv_client_register(c.c));
+    OK(a.c, ckv_client_add_contact(a.c, "bob", NULL));
+    OK(a.c, ckv_client_add_contact(a.c, "carol", NULL));
+    /* carol's queue: full (3 messages from bob she has not fetched) */
+    OK(b.c, ckv_client_add_contact(b.c, "carol", NULL));
+    for (int i = 0; i < 3; i++)
+        send_text(&b, "carol", "fill", (uint64_t)i + 1);
+    /* the server away: alice's messages to bob, carol, bob wait in her outbox */
+    srv_kill(&s, SIGKILL);
+    assert_int_equal(ckv_client_send(a.c, "bob", (const uint8_t *)"b1", 2, NULL), CKV_ERR_NET);
+    assert_int_equal(ckv_client_send(a.c, "carol", (const uint8_t *)"c1", 2, NULL), CKV_ERR_NET);
+    assert_non_null(strstr(ckv_client_last_error(a.c), "kept in the outbox"));
+    assert_int_equal(ckv_client_send(a.c, "bob", (const uint8_t *)"b2", 2, NULL), CKV_ERR_NET);
+    srv_restart(&s);
+    /* the flush: b1 goes, c1 is refused (queue full), b2 waits behind it */
+    assert_int_equal(ckv_client_receive(a.c, 0, &ev, &n), CKV_ERR_HTTP);
+    assert_non_null(strstr(ckv_client_last_error(a.c), "queue"));
+    assert_int_equal(srv_sql_int(&s, "SELECT count(*) FROM messages WHERE sender='alice'"), 1);
+    assert_int_equal(recv_until(&b, CKV_EV_MESSAGE, 1, &ev, &n), 1);
+    assert_string_equal(find(ev, n, CKV_EV_MESSAGE, 0)->text, "b1");
+    ckv_client_events_free(ev, n);
+    ev = NULL;
+    n = 0;
+    /* carol catches up: the rest goes, in order */
+    assert_int_equal(recv_until(&c, CKV_EV_MESSAGE, 3, &ev, &n), 3);
+    ckv_client_events_free(ev, n);
+    ev = NULL;
+    n = 0;
+    OK(a.c, ckv_client_receive(a.c, 0, &ev, &n));
+    ckv_client_events_free(ev, n);
+    ev = NULL;
+    n = 0;
+    assert_int_equal(recv_until(&c, CKV_EV_MESSAGE, 1, &ev, &n), 1);
+    assert_string_equal(find(ev, n, CKV_EV_MESSAGE, 0)->text, "c1");
+    ckv_client_events_free(ev, n);
+    ev = NULL;
+    n = 0;
+    assert_int_equal(recv_until(&b, CKV_EV_MESSAGE, 1, &ev, &n), 1);
+    assert_string_equal(find(ev, n, CKV_EV_MESSAGE, 0)->text, "b2");
+    assert_int_equal(find(ev, n, CKV_EV_MESSAGE, 0)->seq, 2);
+    assert_int_equal(count_kind(ev, n, CKV_EV_GAP), 0);
+    ckv_client_events_free(ev, n);
+
+    user_free(&a);
+    user_free(&b);
+    user_free(&c);
+    srv_stop(&s);
+    harness_ckvd_args = NULL;
+}
+
 /* A server that lies: a wrong inclusion proof, another name's entry, an
  * older entry than one proven before, a bundle with a key that is not in
  * the log, a forked checkpoint signed by the log key. Each is refused with
@@ -987,6 +1055,7 @@ int main(void)
         cmocka_unit_test(test_kill9),
         cmocka_unit_test(test_outbox_repost),
         cmocka_unit_test(test_send_many),
+        cmocka_unit_test(test_outbox_batch_partial),
         cmocka_unit_test(test_lying_server),
         cmocka_unit_test(test_latest_versions),
     };
