@@ -55,83 +55,6 @@ static int check_envelope(json_t *env, struct ckvd_resp *resp)
     return rc;
 }
 
-enum ckvd_handler_result ckvd_h_send(struct ckvd *d, struct ckvd_req *req,
-                                     struct ckvd_resp *resp, int64_t account)
-{
-    static const char *const allowed[] = {"to", "envelope", NULL};
-    struct ckvd_account me, to;
-    char who[32];
-    int retry;
-    int64_t id = 0;
-    json_t *o = NULL;
-
-    snprintf(who, sizeof(who), "%lld", (long long)account);
-    if ((retry = ckvd_ratelimit_take(d->limits.send_per_account, who, ckvd_now_ms()))) {
-        ckvd_resp_error(resp, 429, "rate_limited", "too many messages; retry later");
-        resp->retry_after = retry;
-        return CKVD_RESPOND;
-    }
-    if (!(o = ckvd_json_body(req, resp, allowed)))
-        return CKVD_RESPOND;
-    const char *name = json_string_value(json_object_get(o, "to"));
-    json_t *env = json_object_get(o, "envelope");
-    if (!name) {
-        ckvd_resp_error(resp, 400, "bad_field", "field \"to\" (the recipient's name) is missing");
-        goto out;
-    }
-    if (check_envelope(env, resp) != 0)
-        goto out;
-    /* One write transaction for the lookups and the insert: one lock and
-     * one WAL commit per send. The answer goes out only after COMMIT
-     * returned: the message is durable (WAL, synchronous=NORMAL or FULL). */
-    if (ckvd_store_begin(d->store) != CKVD_STORE_OK) {
-        ckvd_resp_error(resp, 500, "db", "the server database failed; the message was not "
-                                         "stored, retry");
-        goto out;
-    }
-    int f = ckvd_account_by_name(d, name, &to);
-    if (f != 0 || ckvd_account_by_id(d, account, &me) != 0) {
-        ckvd_store_rollback(d->store);
-        ckvd_resp_error(resp, f < 0 ? 500 : 404, f < 0 ? "db" : "unknown_account",
-                        f < 0 ? "the server database failed; retry later"
-                              : "no such recipient account");
-        goto out;
-    }
-    char *body = json_dumps(env, JSON_COMPACT | JSON_SORT_KEYS);
-    if (!body) {
-        ckvd_store_rollback(d->store);
-        ckvd_resp_error(resp, 500, "internal", "server out of memory");
-        goto out;
-    }
-    int rc = ckvd_store_enqueue(d->store, to.id, me.name, (const uint8_t *)body, strlen(body), &id);
-    free(body);
-    if (rc == CKVD_STORE_OK)
-        rc = ckvd_store_commit(d->store);
-    else
-        ckvd_store_rollback(d->store);
-    if (rc == CKVD_STORE_TOO_LARGE) {
-        ckvd_resp_error(resp, 413, "too_large",
-                        "the envelope is larger than the server accepts (64 KiB of body)");
-        goto out;
-    }
-    if (rc == CKVD_STORE_FULL) {
-        ckvd_resp_error(resp, 507, "queue_full",
-                        "the recipient's queue is full; retry when they have caught up");
-        resp->retry_after = 60;
-        goto out;
-    }
-    if (rc != CKVD_STORE_OK) {
-        ckvd_resp_error(resp, 500, "db", "the server database failed; the message was not "
-                                         "stored, retry");
-        goto out;
-    }
-    ckvd_http_wake(d->http, (uint64_t)to.id);
-    ckvd_resp_obj(resp, 200, json_pack("{s:I}", "id", (json_int_t)id));
-out:
-    json_decref(o);
-    return CKVD_RESPOND;
-}
-
 /* POST /v1/messages/batch: {"messages": [{"to", "envelope"}, ...] (at most
  * BATCH_MAX), "ack": [ids] (at most ACK_MAX)}, either may be absent or
  * empty. Everything is checked first (an error names the item), then one
@@ -140,11 +63,16 @@ out:
  * sent, "deleted": n}. */
 #define BATCH_MAX 64
 
-static void item_error(struct ckvd_resp *resp, int status, const char *code, size_t i,
-                       const char *what)
+/* An error about message i; single: the request was one message (POST
+ * /v1/messages), so the sentence names no item. */
+static void item_error(struct ckvd_resp *resp, int single, int status, const char *code,
+                       size_t i, const char *what)
 {
     char msg[200];
-    snprintf(msg, sizeof(msg), "messages[%zu]: %s", i, what);
+    if (single)
+        snprintf(msg, sizeof(msg), "%s", what);
+    else
+        snprintf(msg, sizeof(msg), "messages[%zu]: %s", i, what);
     ckvd_resp_error(resp, status, code, msg);
 }
 
@@ -153,7 +81,7 @@ static void item_error(struct ckvd_resp *resp, int status, const char *code, siz
  * item), then one transaction acknowledges and enqueues all of it, or
  * nothing. On success *ids_out (malloc'd, *n_out ids in the order sent)
  * and *del_out; on failure resp holds the error and -1 is returned. */
-static int batch_store(struct ckvd *d, int64_t account, json_t *msgs, json_t *ackv,
+static int batch_store(struct ckvd *d, int64_t account, json_t *msgs, json_t *ackv, int single,
                        struct ckvd_resp *resp, int64_t **ids_out, size_t *n_out, size_t *del_out)
 {
     static const char *const item_keys[] = {"to", "envelope", NULL};
@@ -163,6 +91,9 @@ static int batch_store(struct ckvd *d, int64_t account, json_t *msgs, json_t *ac
     size_t n = 0, nack = 0, del = 0, i;
     json_t *v;
     int retry, rc = CKVD_STORE_OK, ret = -1;
+    const char *not_stored = single ? "the server database failed; the message was not stored, retry"
+                                    : "the server database failed; nothing of the batch was "
+                                      "stored, retry";
 
     if ((msgs && !json_is_array(msgs)) || json_array_size(msgs) > BATCH_MAX) {
         ckvd_resp_error(resp, 400, "bad_field",
@@ -201,13 +132,13 @@ static int batch_store(struct ckvd *d, int64_t account, json_t *msgs, json_t *ac
     json_array_foreach(msgs, i, v)
     {
         if (!json_is_object(v)) {
-            item_error(resp, 400, "bad_field", i, "must be {\"to\", \"envelope\"}");
+            item_error(resp, single, 400, "bad_field", i, "must be {\"to\", \"envelope\"}");
             goto out;
         }
         if (ckvd_json_only_keys(v, item_keys, "a message", resp) != 0)
             goto out;
         if (!json_is_string(json_object_get(v, "to"))) {
-            item_error(resp, 400, "bad_field", i, "field \"to\" (the recipient's name) is missing");
+            item_error(resp, single, 400, "bad_field", i, "field \"to\" (the recipient's name) is missing");
             goto out;
         }
         if (check_envelope(json_object_get(v, "envelope"), resp) != 0)
@@ -222,8 +153,7 @@ static int batch_store(struct ckvd *d, int64_t account, json_t *msgs, json_t *ac
         goto out;
     }
     if (ckvd_store_begin(d->store) != CKVD_STORE_OK) {
-        ckvd_resp_error(resp, 500, "db", "the server database failed; nothing of the batch was "
-                                         "stored, retry");
+        ckvd_resp_error(resp, 500, "db", not_stored);
         goto out;
     }
     if (n > 0 && ckvd_account_by_id(d, account, &me) != 0)
@@ -238,8 +168,9 @@ static int batch_store(struct ckvd *d, int64_t account, json_t *msgs, json_t *ac
             if (f < 0)
                 ckvd_resp_error(resp, 500, "db", "the server database failed; retry later");
             else
-                item_error(resp, 404, "unknown_account", i,
-                           "no such recipient account (nothing of the batch was stored)");
+                item_error(resp, single, 404, "unknown_account", i,
+                           single ? "no such recipient account"
+                                  : "no such recipient account (nothing of the batch was stored)");
             goto out;
         }
         rc = ckvd_store_enqueue(d->store, to[i].id, me.name, (const uint8_t *)bodies[i],
@@ -256,14 +187,14 @@ static int batch_store(struct ckvd *d, int64_t account, json_t *msgs, json_t *ac
     }
     if (rc == CKVD_STORE_FULL) {
         ckvd_resp_error(resp, 507, "queue_full",
-                        "a recipient's queue is full (nothing of the batch was stored); retry "
-                        "when they have caught up");
+                        single ? "the recipient's queue is full; retry when they have caught up"
+                               : "a recipient's queue is full (nothing of the batch was "
+                                 "stored); retry when they have caught up");
         resp->retry_after = 60;
         goto out;
     }
     if (rc != CKVD_STORE_OK) {
-        ckvd_resp_error(resp, 500, "db", "the server database failed; nothing of the batch was "
-                                         "stored, retry");
+        ckvd_resp_error(resp, 500, "db", not_stored);
         goto out;
     }
     for (i = 0; i < n; i++) /* a recipient woken twice is fine */
@@ -286,6 +217,27 @@ out:
     return ret;
 }
 
+enum ckvd_handler_result ckvd_h_send(struct ckvd *d, struct ckvd_req *req,
+                                     struct ckvd_resp *resp, int64_t account)
+{
+    static const char *const allowed[] = {"to", "envelope", NULL};
+    int64_t *ids = NULL;
+    size_t n = 0, del = 0;
+    json_t *o = ckvd_json_body(req, resp, allowed), *one;
+    if (!o)
+        return CKVD_RESPOND;
+    /* a batch of one: the same checks and transaction, one message's words */
+    one = json_pack("[O]", o);
+    if (!one)
+        ckvd_resp_error(resp, 500, "internal", "server out of memory");
+    else if (batch_store(d, account, one, NULL, 1, resp, &ids, &n, &del) == 0)
+        ckvd_resp_obj(resp, 200, json_pack("{s:I}", "id", (json_int_t)ids[0]));
+    free(ids);
+    json_decref(one);
+    json_decref(o);
+    return CKVD_RESPOND;
+}
+
 static json_t *ids_json(const int64_t *ids, size_t n)
 {
     json_t *a = json_array();
@@ -303,8 +255,8 @@ enum ckvd_handler_result ckvd_h_send_batch(struct ckvd *d, struct ckvd_req *req,
     json_t *o = ckvd_json_body(req, resp, allowed);
     if (!o)
         return CKVD_RESPOND;
-    if (batch_store(d, account, json_object_get(o, "messages"), json_object_get(o, "ack"), resp,
-                    &ids, &n, &del) == 0)
+    if (batch_store(d, account, json_object_get(o, "messages"), json_object_get(o, "ack"), 0,
+                    resp, &ids, &n, &del) == 0)
         ckvd_resp_obj(resp, 200,
                       json_pack("{s:o, s:I}", "ids", ids_json(ids, n), "deleted", (json_int_t)del));
     free(ids);

@@ -14,15 +14,6 @@ audit() {  # audit LABEL: must pass
     local rc=$?
     [ "$rc" = 0 ] || fail "ckv-audit ($1) -> $rc: $(cat "$T/aout" "$T/aerr")"
 }
-# wait until the published checkpoint covers N entries
-await_size() {
-    local i
-    for i in $(seq 1 100); do
-        [ "$(curl -s "$URL/checkpoint" | sed -n 2p)" -ge "$1" ] 2>/dev/null && return 0
-        sleep 0.05
-    done
-    fail "the checkpoint did not reach size $1: $(curl -s "$URL/checkpoint")"
-}
 
 new_user alice alice
 new_user bob bob

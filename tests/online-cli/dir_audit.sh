@@ -8,14 +8,6 @@ source "$(dirname "$0")/lib.sh" "$@"
 [ -x "$CKV_AUDIT" ] || fail "ckv-audit not found: '$CKV_AUDIT'"
 start_ckvd
 
-await_size() {
-    local i
-    for i in $(seq 1 200); do
-        [ "$(curl -s "$URL/checkpoint" | sed -n 2p)" -ge "$1" ] 2>/dev/null && return 0
-        sleep 0.05
-    done
-    fail "the checkpoint did not reach size $1: $(curl -s "$URL/checkpoint")"
-}
 daudit() {  # daudit LABEL ARGS...: must pass
     local label=$1; shift
     "$CKV_AUDIT" --state "$T/audit" --directory --quiet "$@" --vkey "$VKEY" "$URL" \

@@ -49,6 +49,17 @@ start_ckvd() {
     fail "ckvd did not start"
 }
 
+# await_size N: wait (10 s at most) until the published checkpoint covers N
+# entries
+await_size() {
+    local i
+    for i in $(seq 1 200); do
+        [ "$(curl -s "$URL/checkpoint" | sed -n 2p)" -ge "$1" ] 2>/dev/null && return 0
+        sleep 0.05
+    done
+    fail "the checkpoint did not reach size $1: $(curl -s "$URL/checkpoint")"
+}
+
 kill_ckvd() {  # kill_ckvd SIGNAL
     kill "-$1" "$SRV_PID"
     wait "$SRV_PID" 2>/dev/null
