@@ -106,7 +106,7 @@ struct shared {
     pthread_mutex_t mu;           /* process-shared: guards phase, with go */
     pthread_cond_t go;            /* broadcast when phase changes (no polling clients) */
     volatile int ready[5];        /* clients done with phase k (atomic adds) */
-    int n, msgs, window, batch, light_msgs, light_window, light_rate, lookup_ms;
+    int n, msgs, window, batch, light_msgs, light_window, light_rate, lookup_ms, defer_acks;
     char url[128], vkey[512], root[256];
     struct child_result r[MAX_CLIENTS];
 };
@@ -333,6 +333,7 @@ static int child_main(struct shared *sh, int i)
     memset(&o, 0, sizeof o);
     o.timeout_ms = 30000;
     o.max_checkpoint_age = 3600; /* the lookup phase measures lookups; sends check as usual */
+    o.defer_acks = sh->defer_acks; /* as ckv-chat (default): the clients keep receiving */
     if (!seen || !receipted || !sent_at) {
         r->failed = 1;
         goto out;
@@ -500,7 +501,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: ckv-bench relay [--clients N] [--messages M] [--window W] [--batch B]\n"
                "                       [--light-messages M2] [--light-rate R] [--light-window W2]\n"
-               "                       [--lookup-seconds S] [--ckvd PATH]\n"
+               "                       [--lookup-seconds S] [--defer-acks 0|1] [--ckvd PATH]\n"
                "Starts a ckvd on 127.0.0.1 (a free port, a temporary directory) and N\n"
                "client processes in a ring (default 50), each sending M messages\n"
                "(default 200) to the next with at most W (default 16) not yet receipted,\n"
@@ -508,7 +509,9 @@ static void usage(FILE *f)
                "phase: as fast as the machine goes), then M2 more (default 50) offered at\n"
                "R messages a second for all clients together (default 1000; the paced\n"
                "phase, at most W2 (default 16) not yet receipted; R 0: closed loop with\n"
-               "window W2), then looking names up for S seconds (default 3).\n"
+               "window W2), then looking names up for S seconds (default 3). The clients\n"
+               "defer the acknowledgement of batches that owe no receipt, as ckv-chat\n"
+               "does (ckv_client_options.defer_acks; --defer-acks 0: acknowledge each).\n"
                "Prints relay_messages_per_s, relay_receipt_latency_p50/p99 (us) and the\n"
                "CPU per message of the clients and of ckvd (loaded phase);\n"
                "relay_light_messages_per_s and relay_light_receipt_latency_p50/p99 (light\n"
@@ -555,11 +558,12 @@ int ckv_bench_relay(int argc, char **argv)
         {"light-window", required_argument, NULL, 'W'},
         {"batch", required_argument, NULL, 'b'},
         {"light-rate", required_argument, NULL, 'r'},
+        {"defer-acks", required_argument, NULL, 'A'},
         {"ckvd", required_argument, NULL, 'd'},    {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     int n = 50, msgs = 200, window = 16, batch = 16, light_rate = 1000, light_msgs = 50,
-        light_window = 16, lookup_s = 3, rc = 1,
+        light_window = 16, lookup_s = 3, defer_acks = 1, rc = 1,
         o;
     const char *ckvd = CKV_BENCH_CKVD;
     struct shared *sh = NULL;
@@ -577,6 +581,7 @@ int ckv_bench_relay(int argc, char **argv)
         case 'W': light_window = atoi(optarg); break;
         case 'b': batch = atoi(optarg); break;
         case 'r': light_rate = atoi(optarg); break;
+        case 'A': defer_acks = atoi(optarg); break;
         case 'l': lookup_s = atoi(optarg); break;
         case 'd': ckvd = optarg; break;
         case 'h': usage(stdout); return 0;
@@ -608,6 +613,7 @@ int ckv_bench_relay(int argc, char **argv)
     sh->window = window;
     sh->batch = batch;
     sh->light_rate = light_rate;
+    sh->defer_acks = defer_acks != 0;
     sh->light_msgs = light_msgs;
     sh->light_window = light_window;
     sh->lookup_ms = lookup_s * 1000;

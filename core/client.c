@@ -144,6 +144,7 @@ ckv_status ckv_client_open(ckv_profile *p, const ckv_client_options *options, ck
         }
         if (options->max_view_age > 0)
             c->max_view_age = options->max_view_age;
+        c->defer_acks = options->defer_acks != 0;
         if (options->ca_file != NULL && (c->ca_file = strdup(options->ca_file)) == NULL) {
             st = CKV_ERR_NOMEM;
             goto out;
@@ -176,6 +177,7 @@ void ckv_client_close(ckv_client *c)
 {
     if (c == NULL)
         return;
+    (void)ckv_client_ack_flush(c); /* else ckvd delivers those again: dropped as seen */
     (void)ckv_client_outbox_settle(c);
     free(c->ob_done);
     sqlite3_finalize(c->ob_del);

@@ -40,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define CONV_LIST_MAX 1000
 #define OUTBOX_MAX_FLUSH 1000
@@ -525,11 +526,48 @@ out:
     return st;
 }
 
-/* Post items in as few requests as the limits allow, in order, the acks
- * with the first; stops at the first failure (what was not accepted stays
- * in the outbox). */
-static ckv_status post_items(ckv_client *c, const struct post_item *it, size_t n, json_t *ack_ids)
+/* The acknowledgements owed (c->ack_pend) as a JSON array; NULL when none
+ * (or out of memory: they stay owed). */
+static json_t *pending_acks(const ckv_client *c)
 {
+    json_t *a;
+    if (c->ack_pend_n == 0 || (a = json_array()) == NULL)
+        return NULL;
+    for (size_t i = 0; i < c->ack_pend_n; i++)
+        if (json_array_append_new(a, json_integer((json_int_t)c->ack_pend[i])) != 0) {
+            json_decref(a);
+            return NULL;
+        }
+    return a;
+}
+
+/* ckvd took them: nothing is owed, and fetches start from the first id
+ * again (ids below the cursor may be messages left queued on purpose, or
+ * a restored server's). */
+static void pending_clear(ckv_client *c)
+{
+    c->ack_pend_n = 0;
+    c->fetch_after = 0;
+}
+
+/* The owed acknowledgements a request carried were taken: forget them. */
+static void took_acks(ckv_client *c, json_t **acks)
+{
+    if (*acks != NULL) {
+        pending_clear(c);
+        json_decref(*acks);
+        *acks = NULL;
+    }
+}
+
+/* Post items in as few requests as the limits allow, in order, the
+ * acknowledgements owed with the first; stops at the first failure (what
+ * was not accepted stays in the outbox, what was not acknowledged stays
+ * owed). */
+static ckv_status post_items(ckv_client *c, const struct post_item *it, size_t n)
+{
+    json_t *acks = pending_acks(c);
+    ckv_status st = CKV_OK;
     size_t i = 0;
     do {
         size_t k = 0, b64 = 0;
@@ -540,22 +578,23 @@ static ckv_status post_items(ckv_client *c, const struct post_item *it, size_t n
             b64 += e;
             k++;
         }
-        ckv_status st = post_chunk(c, it + i, k, i == 0 ? ack_ids : NULL);
+        st = post_chunk(c, it + i, k, acks);
         if (st != CKV_OK && k > 1 && c->last_http >= 400) {
             /* ckvd refused the chunk as a whole (one recipient's queue
              * full, say): what comes before the refused envelope still
              * goes out, one at a time, as without batches */
-            for (size_t j = 0; j < k; j++) {
-                st = post_chunk(c, it + i + j, 1, i == 0 && j == 0 ? ack_ids : NULL);
-                if (st != CKV_OK)
-                    return st;
-            }
+            st = CKV_OK;
+            for (size_t j = 0; j < k && st == CKV_OK; j++)
+                if ((st = post_chunk(c, it + i + j, 1, acks)) == CKV_OK)
+                    took_acks(c, &acks);
         }
         if (st != CKV_OK)
-            return st;
+            break;
+        took_acks(c, &acks);
         i += k;
     } while (i < n);
-    return CKV_OK;
+    json_decref(acks);
+    return st;
 }
 
 /* Send every row of the outbox ckvd has not accepted yet, oldest first,
@@ -620,7 +659,7 @@ static ckv_status outbox_flush(ckv_client *c)
             nk++;
         }
         if (st == CKV_OK && nk > 0)
-            st = post_items(c, it, nk, NULL);
+            st = post_items(c, it, nk);
         for (size_t i = 0; i < nk; i++)
             free(recs[i]);
         if (st != CKV_OK)
@@ -1033,7 +1072,7 @@ ckv_status ckv_client_send_many(ckv_client *c, const char *contact, const ckv_te
         it[i].len = envs[i].body_len;
         it[i].ob = obs[i];
     }
-    st = post_items(c, it, n, NULL);
+    st = post_items(c, it, n);
     if (st != CKV_OK) {
         c->ob_clean = 0;
         ckv_client_fail(c, st,
@@ -1472,6 +1511,7 @@ static ckv_status held_retry(ckv_client *c, struct evlist *out, struct names *rc
     return st;
 }
 
+/* POST /v1/messages/ack for ids (nothing when empty). */
 static ckv_status ack_ids(ckv_client *c, json_t *ids)
 {
     json_t *req, *ans = NULL;
@@ -1485,6 +1525,74 @@ static ckv_status ack_ids(ckv_client *c, json_t *ids)
     json_decref(req);
     json_decref(ans);
     return st;
+}
+
+ckv_status ckv_client_ack_flush(ckv_client *c)
+{
+    json_t *acks;
+    ckv_status st;
+    if (c == NULL || c->ack_pend_n == 0)
+        return CKV_OK;
+    if ((acks = pending_acks(c)) == NULL)
+        return CKV_ERR_NOMEM;
+    st = ack_ids(c, acks);
+    if (st == CKV_OK)
+        took_acks(c, &acks);
+    json_decref(acks);
+    return st;
+}
+
+/* Owe the acknowledgement of the stored (or refused) messages acked, out
+ * of the fetched batch msgs: they go with the next request that posts
+ * (now, when there are receipts to post), or when idle, or at close.
+ * Until then fetches ask only for ids above the acknowledged ones, and
+ * below any message of the batch left queued (that one comes again). When
+ * too many are owed, they go now, alone. */
+#define ACK_PEND_FLUSH 64
+#define ACK_PEND_MS 2000 /* owed at most this long (checked when receiving) */
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static ckv_status owe_acks(ckv_client *c, json_t *msgs, json_t *acked)
+{
+    int64_t max_acked = 0, min_left = 0;
+    size_t i, j, n = json_array_size(acked);
+    json_t *m, *v;
+    if (n == 0)
+        return CKV_OK;
+    if (c->ack_pend_n + n > CKV_ACK_PEND_MAX && ckv_client_ack_flush(c) != CKV_OK)
+        return ack_ids(c, acked); /* these at least */
+    if (c->ack_pend_n == 0)
+        c->ack_pend_since = mono_ms();
+    json_array_foreach(acked, i, v)
+    {
+        int64_t id = (int64_t)json_integer_value(v);
+        c->ack_pend[c->ack_pend_n++] = (uint64_t)id;
+        if (id > max_acked)
+            max_acked = id;
+    }
+    json_array_foreach(msgs, i, m)
+    {
+        json_t *idv = json_object_get(m, "id");
+        int64_t id = json_is_integer(idv) ? (int64_t)json_integer_value(idv) : 0;
+        int found = 0;
+        if (id <= 0)
+            continue;
+        for (j = 0; j < n && !found; j++)
+            found = json_integer_value(json_array_get(acked, j)) == id;
+        if (!found && (min_left == 0 || id < min_left))
+            min_left = id;
+    }
+    if (max_acked > c->fetch_after)
+        c->fetch_after = max_acked;
+    if (min_left > 0 && min_left - 1 < c->fetch_after)
+        c->fetch_after = min_left - 1;
+    return CKV_OK;
 }
 
 ckv_status ckv_client_receive(ckv_client *c, int wait_seconds, ckv_event **events, size_t *count)
@@ -1517,7 +1625,14 @@ ckv_status ckv_client_receive_ms(ckv_client *c, int wait_ms, ckv_event **events,
     st = outbox_flush(c);
     if (st != CKV_OK)
         goto out;
-    snprintf(path, sizeof path, "/v1/messages?wait_ms=%d", wait_ms);
+    if (c->ack_pend_n > 0 && mono_ms() - c->ack_pend_since >= ACK_PEND_MS &&
+        ckv_client_ack_flush(c) != CKV_OK)
+        c->err[0] = 0; /* still owed: tried again with the next post or receive */
+    if (c->ack_pend_n > 0) /* what is owed an ack is not fetched again */
+        snprintf(path, sizeof path, "/v1/messages?wait_ms=%d&after=%lld", wait_ms,
+                 (long long)c->fetch_after);
+    else
+        snprintf(path, sizeof path, "/v1/messages?wait_ms=%d", wait_ms);
     st = ckv_net_json(c, "GET", path, NULL, 1, (long)wait_ms, &ans);
     if (st != CKV_OK)
         goto out;
@@ -1529,8 +1644,13 @@ ckv_status ckv_client_receive_ms(ckv_client *c, int wait_ms, ckv_event **events,
     st = held_count(c, &nheld);
     if (st != CKV_OK)
         goto out;
-    if (json_array_size(msgs) == 0 && nheld == 0)
+    if (json_array_size(msgs) == 0 && nheld == 0) {
+        /* idle (a wait of a second or more found nothing): settle the
+         * acknowledgements owed; a failure leaves them owed */
+        if (wait_ms >= 1000 && ckv_client_ack_flush(c) != CKV_OK)
+            c->err[0] = 0;
         goto done;
+    }
     /* The whole batch -- every message's ratchet step, history row and
      * sequence state, and the receipts we then owe -- is one transaction
      * (each message a savepoint in it): one commit per fetch, not one per
@@ -1590,8 +1710,10 @@ ckv_status ckv_client_receive_ms(ckv_client *c, int wait_ms, ckv_event **events,
      * so posting them with the ack risks nothing) and the acknowledgement
      * of what is stored (or refused for good), even after an error: one
      * request. Should ckvd refuse the receipts (a sender's queue full),
-     * the ack still goes out alone and the receipts stay in the outbox. */
-    st2 = CKV_OK;
+     * the ack still goes out alone and the receipts stay in the outbox. A
+     * batch that owes no receipt (receipts for us, say) is acknowledged
+     * with the next request that posts (owe_acks). */
+    st2 = owe_acks(c, msgs, ids);
     if (nposts > 0) {
         struct post_item *it = calloc(nposts, sizeof *it);
         st2 = it ? CKV_OK : CKV_ERR_NOMEM;
@@ -1603,13 +1725,15 @@ ckv_status ckv_client_receive_ms(ckv_client *c, int wait_ms, ckv_event **events,
             it[i].ob = posts[i].ob;
         }
         if (it != NULL)
-            st2 = post_items(c, it, nposts, ids);
+            st2 = post_items(c, it, nposts);
         free(it);
-        if (st2 != CKV_OK)
+        if (st2 != CKV_OK) {
             c->ob_clean = 0; /* what was not accepted goes with the next flush */
+            st2 = ckv_client_ack_flush(c);
+        }
+    } else if (!c->defer_acks || c->ack_pend_n >= ACK_PEND_FLUSH) {
+        st2 = ckv_client_ack_flush(c);
     }
-    if (nposts == 0 || st2 != CKV_OK)
-        st2 = ack_ids(c, ids);
     if (st == CKV_OK)
         st = st2;
 done:

@@ -39,6 +39,8 @@
 #define CKV_JSON_RESPONSE_MAX (4u * 1024u * 1024u) /* any JSON answer */
 #define CKV_ERRMSG_MAX 512
 
+#define CKV_ACK_PEND_MAX 256 /* owed acknowledgements kept at most (then sent alone) */
+
 struct ckv_client {
     ckv_profile *p;
     CURL *curl;
@@ -61,6 +63,15 @@ struct ckv_client {
     int ob_clean;
     sqlite3_stmt *ob_del;       /* DELETE FROM meta WHERE k = ?1, prepared once */
     sqlite3_stmt *held_n;       /* the count of held messages, prepared once (every receive) */
+    /* Acknowledgements owed to ckvd that no request has carried yet
+     * (messages.c): a fetched batch that owes no receipt is acknowledged
+     * with the next post (a send, the next batch's receipts), or when idle,
+     * or at close. Meanwhile fetches ask only for ids above fetch_after. */
+    uint64_t ack_pend[CKV_ACK_PEND_MAX];
+    size_t ack_pend_n;
+    int64_t fetch_after;
+    int defer_acks;           /* ckv_client_options.defer_acks */
+    int64_t ack_pend_since;   /* monotonic ms when the oldest owed one came */
     /* net.c: the handle's options that never change are set once
      * (curl_setup); the header list is rebuilt when the token changes */
     int curl_setup;
@@ -101,6 +112,8 @@ ckv_status ckv_client_done(ckv_client *c, ckv_status st);
  * ckv_client_close. Rows not deleted are posted again by the next client:
  * harmless (the recipient refuses the duplicate without showing it). */
 ckv_status ckv_client_outbox_settle(ckv_client *c);
+/* Send the acknowledgements still owed (ckv_client_close; messages.c). */
+ckv_status ckv_client_ack_flush(ckv_client *c);
 
 /* ---- net.c ---------------------------------------------------------------- */
 

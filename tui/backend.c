@@ -169,6 +169,7 @@ ckv_status tui_online_open(ckv_profile *p, struct tui_online **out, char **serve
     ckv_client_options opt;
     memset(&opt, 0, sizeof opt);
     opt.max_view_age = max_view_age;
+    opt.defer_acks = 1; /* the chat keeps receiving: acks ride on its next post */
     st = ckv_client_open(p, &opt, &o->c);
     if (st != CKV_OK)
         goto out;

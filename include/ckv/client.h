@@ -118,6 +118,14 @@ typedef struct ckv_client_options {
      * newest pinned-witness cosignature time on the newest accepted
      * checkpoint; when too old, /checkpoint is fetched once more first. */
     int64_t max_view_age;
+    /* For a client that keeps receiving (a chat, a bot): a fetched batch
+     * that owes no receipt (receipts for us, say) is acknowledged to the
+     * server with this client's next request that posts anyway (a send,
+     * the next batch's receipts), at the latest about 2 s later or at
+     * ckv_client_close, instead of with a request of its own. Receipts
+     * still go out at once. 0 (default): every batch is acknowledged
+     * before ckv_client_receive returns. */
+    int defer_acks;
 } ckv_client_options;
 
 /* Open a client on p (which must have a pinned server). options may be NULL.

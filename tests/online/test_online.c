@@ -768,6 +768,113 @@ static void test_outbox_batch_partial(void **state)
     harness_ckvd_args = NULL;
 }
 
+static long long queued_for(srv *s, const char *name)
+{
+    char q[160];
+    snprintf(q, sizeof q,
+             "SELECT count(*) FROM messages WHERE recipient = (SELECT id FROM accounts WHERE "
+             "name = '%s')",
+             name);
+    return srv_sql_int(s, q);
+}
+
+/* defer_acks: a batch that owes no receipt is acknowledged with the next
+ * request that posts (a send), else about 2 s later, else at close; in the
+ * meantime it is not fetched (or shown) again. A batch that owes receipts
+ * is acknowledged with them at once. */
+static void test_defer_acks(void **state)
+{
+    srv s;
+    user a, b;
+    ckv_client_options o;
+    ckv_event *ev = NULL;
+    size_t n = 0;
+    (void)state;
+
+    memset(&o, 0, sizeof o);
+    o.defer_acks = 1;
+    srv_start(&s);
+    user_new_opts(&a, s.url, s.vkey, "alice", &o, NULL, 0, 0);
+    user_new(&b, &s, "bob", NULL);
+    OK(a.c, ckv_client_register(a.c));
+    OK(b.c, ckv_client_register(b.c));
+    OK(a.c, ckv_client_add_contact(a.c, "bob", NULL));
+
+    /* bob's receipt for m1: shown once, its ack owed */
+    send_text(&a, "bob", "m1", 1);
+    assert_int_equal(recv_until(&b, CKV_EV_MESSAGE, 1, &ev, &n), 1);
+    ckv_client_events_free(ev, n);
+    ev = NULL;
+    n = 0;
+    assert_int_equal(recv_until(&a, CKV_EV_RECEIPT, 1, &ev, &n), 1);
+    ckv_client_events_free(ev, n);
+    ev = NULL;
+    n = 0;
+    assert_int_equal(queued_for(&s, "alice"), 1);
+    OK(a.c, ckv_client_receive(a.c, 0, &ev, &n)); /* not fetched again */
+    assert_int_equal(n, 0);
+    assert_int_equal(queued_for(&s, "alice"), 1);
+    /* the next send carries it */
+    send_text(&a, "bob", "m2", 2);
+    assert_int_equal(queued_for(&s, "alice"), 0);
+
+    /* a message (owes a receipt): acknowledged with the receipt, at once */
+    assert_int_equal(recv_until(&b, CKV_EV_MESSAGE, 1, &ev, &n), 1);
+    ckv_client_events_free(ev, n);
+    ev = NULL;
+    n = 0;
+    send_text(&b, "alice", "b1", 1);
+    assert_int_equal(recv_until(&a, CKV_EV_MESSAGE, 1, &ev, &n), 1);
+    assert_int_equal(count_kind(ev, n, CKV_EV_RECEIPT), 1); /* for m2 */
+    ckv_client_events_free(ev, n);
+    ev = NULL;
+    n = 0;
+    assert_int_equal(queued_for(&s, "alice"), 0);
+    assert_int_equal(recv_until(&b, CKV_EV_RECEIPT, 1, &ev, &n), 1); /* for b1 */
+    ckv_client_events_free(ev, n);
+    ev = NULL;
+    n = 0;
+
+    /* owed too long: the next receive settles it */
+    send_text(&a, "bob", "m3", 3);
+    assert_int_equal(recv_until(&b, CKV_EV_MESSAGE, 1, &ev, &n), 1);
+    ckv_client_events_free(ev, n);
+    ev = NULL;
+    n = 0;
+    assert_int_equal(recv_until(&a, CKV_EV_RECEIPT, 1, &ev, &n), 1);
+    ckv_client_events_free(ev, n);
+    ev = NULL;
+    n = 0;
+    assert_int_equal(queued_for(&s, "alice"), 1);
+    struct timespec ts = {2, 200000000L};
+    nanosleep(&ts, NULL);
+    OK(a.c, ckv_client_receive(a.c, 0, &ev, &n));
+    assert_int_equal(n, 0);
+    assert_int_equal(queued_for(&s, "alice"), 0);
+
+    /* at close */
+    send_text(&a, "bob", "m4", 4);
+    assert_int_equal(recv_until(&b, CKV_EV_MESSAGE, 1, &ev, &n), 1);
+    ckv_client_events_free(ev, n);
+    ev = NULL;
+    n = 0;
+    assert_int_equal(recv_until(&a, CKV_EV_RECEIPT, 1, &ev, &n), 1);
+    ckv_client_events_free(ev, n);
+    ev = NULL;
+    n = 0;
+    assert_int_equal(queued_for(&s, "alice"), 1);
+    ckv_client_close(a.c);
+    a.c = NULL;
+    assert_int_equal(queued_for(&s, "alice"), 0);
+    OK(NULL, ckv_client_open(a.p, &o, &a.c));
+    OK(a.c, ckv_client_receive(a.c, 0, &ev, &n));
+    assert_int_equal(n, 0); /* nothing shown twice */
+
+    user_free(&a);
+    user_free(&b);
+    srv_stop(&s);
+}
+
 /* A server that lies: a wrong inclusion proof, another name's entry, an
  * older entry than one proven before, a bundle with a key that is not in
  * the log, a forked checkpoint signed by the log key. Each is refused with
@@ -1056,6 +1163,7 @@ int main(void)
         cmocka_unit_test(test_outbox_repost),
         cmocka_unit_test(test_send_many),
         cmocka_unit_test(test_outbox_batch_partial),
+        cmocka_unit_test(test_defer_acks),
         cmocka_unit_test(test_lying_server),
         cmocka_unit_test(test_latest_versions),
     };
