@@ -47,9 +47,14 @@
  * of CPU per delivered message in phase 3: the clients together, ckvd;
  * steadier than the wall-clock figures on a shared machine),
  * relay_light_messages_per_s and relay_light_receipt_latency_p50/p99
- * (phase 3b), relay_lookups_per_s, relay_messages_lost (3 and 3b), all
- * store "durable" (profiles and the server's database are SQLite files on
- * disk).
+ * (phase 3b, paced: "light" is the name the figures had when this phase
+ * was a closed loop of one message), relay_lookups_per_s,
+ * relay_messages_lost (3 and 3b), all store "durable" (profiles and the
+ * server's database are SQLite files on disk).
+ *
+ * The clients open with ckv_client_options.defer_acks, as ckv-chat does
+ * (--defer-acks 0: every fetched batch acknowledged before the receive
+ * returns).
  */
 #define _GNU_SOURCE
 #include "bench.h"
