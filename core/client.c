@@ -177,7 +177,15 @@ void ckv_client_close(ckv_client *c)
 {
     if (c == NULL)
         return;
-    (void)ckv_client_ack_flush(c); /* else ckvd delivers those again: dropped as seen */
+    if (c->ack_pend_n > 0) {
+        /* else ckvd delivers those again (dropped as seen): not worth a
+         * long wait at close when the server is away */
+        long t = c->timeout_ms;
+        if (c->timeout_ms > 2000)
+            c->timeout_ms = 2000;
+        (void)ckv_client_ack_flush(c);
+        c->timeout_ms = t;
+    }
     (void)ckv_client_outbox_settle(c);
     free(c->ob_done);
     sqlite3_finalize(c->ob_del);
