@@ -364,8 +364,8 @@ static int child_main(struct shared *sh, int i)
     if (wait_phase(sh, 2) != 0)
         goto out;
     if (!r->failed)
-        run_messages(r, &r->ph[0], c, me, prev, next, 1, (uint64_t)sh->msgs,
-                     (uint64_t)sh->window, (uint64_t)sh->batch, 0, 0, seen, receipted, sent_at);
+        run_messages(r, &r->ph[0], c, me, prev, next, 1, (uint64_t)sh->msgs, (uint64_t)sh->window,
+                     (uint64_t)sh->batch, 0, 0, seen, receipted, sent_at);
     mark_ready(sh, 2);
     if (wait_phase(sh, 3) != 0)
         goto out;
@@ -373,12 +373,11 @@ static int child_main(struct shared *sh, int i)
         /* paced: the clients together offer light_rate messages a second,
          * each client one every n / light_rate s, the clients spread over
          * that period; 0: closed loop (window W2) */
-        uint64_t period = sh->light_rate > 0
-                              ? (uint64_t)((double)sh->n * 1e9 / (double)sh->light_rate)
-                              : 0;
+        uint64_t period =
+            sh->light_rate > 0 ? (uint64_t)((double)sh->n * 1e9 / (double)sh->light_rate) : 0;
         run_messages(r, &r->ph[1], c, me, prev, next, (uint64_t)sh->msgs + 1,
-                     (uint64_t)sh->light_msgs, (uint64_t)sh->light_window, (uint64_t)sh->batch, period,
-                     period * (uint64_t)i / (uint64_t)sh->n, seen, receipted, sent_at);
+                     (uint64_t)sh->light_msgs, (uint64_t)sh->light_window, (uint64_t)sh->batch,
+                     period, period * (uint64_t)i / (uint64_t)sh->n, seen, receipted, sent_at);
     }
     mark_ready(sh, 3);
     /* 4. lookups */
@@ -557,19 +556,21 @@ static int sum_phase(const struct shared *sh, int ph, struct totals *t)
 int ckv_bench_relay(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"clients", required_argument, NULL, 'c'}, {"messages", required_argument, NULL, 'm'},
-        {"window", required_argument, NULL, 'w'},  {"lookup-seconds", required_argument, NULL, 'l'},
+        {"clients", required_argument, NULL, 'c'},
+        {"messages", required_argument, NULL, 'm'},
+        {"window", required_argument, NULL, 'w'},
+        {"lookup-seconds", required_argument, NULL, 'l'},
         {"light-messages", required_argument, NULL, 'M'},
         {"light-window", required_argument, NULL, 'W'},
         {"batch", required_argument, NULL, 'b'},
         {"light-rate", required_argument, NULL, 'r'},
         {"defer-acks", required_argument, NULL, 'A'},
-        {"ckvd", required_argument, NULL, 'd'},    {"help", no_argument, NULL, 'h'},
+        {"ckvd", required_argument, NULL, 'd'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     int n = 50, msgs = 200, window = 16, batch = 16, light_rate = 1000, light_msgs = 50,
-        light_window = 16, lookup_s = 3, defer_acks = 1, rc = 1,
-        o;
+        light_window = 16, lookup_s = 3, defer_acks = 1, rc = 1, o;
     const char *ckvd = CKV_BENCH_CKVD;
     struct shared *sh = NULL;
     pid_t srv = -1, kids[MAX_CLIENTS];
@@ -596,9 +597,10 @@ int ckv_bench_relay(int argc, char **argv)
     if (n < 2 || n > MAX_CLIENTS || msgs < 1 || msgs > MAX_MSGS || window < 1 || batch < 1 ||
         batch > CKV_SEND_MANY_MAX || lookup_s < 1 || lookup_s > 600 || light_msgs < 0 ||
         light_msgs > MAX_MSGS || light_window < 1 || light_rate < 0 || light_rate > 1000000) {
-        fprintf(stderr, "ckv-bench relay: --clients 2..%d, --messages 1..%d, --window >= 1, "
-                        "--batch 1..%d, --light-messages 0..%d, --light-rate 0..1000000, "
-                        "--light-window >= 1, --lookup-seconds 1..600\n",
+        fprintf(stderr,
+                "ckv-bench relay: --clients 2..%d, --messages 1..%d, --window >= 1, "
+                "--batch 1..%d, --light-messages 0..%d, --light-rate 0..1000000, "
+                "--light-window >= 1, --lookup-seconds 1..600\n",
                 MAX_CLIENTS, MAX_MSGS, CKV_SEND_MANY_MAX, MAX_MSGS);
         return 1;
     }

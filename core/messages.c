@@ -990,8 +990,8 @@ ckv_status ckv_client_send(ckv_client *c, const char *contact, const uint8_t *te
     return ckv_client_send_many(c, contact, &t, 1, seq_out);
 }
 
-ckv_status ckv_client_send_many(ckv_client *c, const char *contact, const ckv_text *msgs,
-                                size_t n, uint64_t *seqs)
+ckv_status ckv_client_send_many(ckv_client *c, const char *contact, const ckv_text *msgs, size_t n,
+                                uint64_t *seqs)
 {
     char norm[CKV_NAME_MAX + 1];
     ckv_envelope *envs = NULL;
@@ -1627,7 +1627,7 @@ ckv_status ckv_client_receive_ms(ckv_client *c, int wait_ms, ckv_event **events,
         goto out;
     if (c->ack_pend_n > 0 && mono_ms() - c->ack_pend_since >= ACK_PEND_MS &&
         ckv_client_ack_flush(c) != CKV_OK)
-        c->err[0] = 0; /* still owed: tried again with the next post or receive */
+        c->err[0] = 0;     /* still owed: tried again with the next post or receive */
     if (c->ack_pend_n > 0) /* what is owed an ack is not fetched again */
         snprintf(path, sizeof path, "/v1/messages?wait_ms=%d&after=%lld", wait_ms,
                  (long long)c->fetch_after);

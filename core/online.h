@@ -70,8 +70,8 @@ struct ckv_client {
     uint64_t ack_pend[CKV_ACK_PEND_MAX];
     size_t ack_pend_n;
     int64_t fetch_after;
-    int defer_acks;           /* ckv_client_options.defer_acks */
-    int64_t ack_pend_since;   /* monotonic ms when the oldest owed one came */
+    int defer_acks;         /* ckv_client_options.defer_acks */
+    int64_t ack_pend_since; /* monotonic ms when the oldest owed one came */
     /* net.c: the handle's options that never change are set once
      * (curl_setup); the header list is rebuilt when the token changes */
     int curl_setup;

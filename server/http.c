@@ -57,8 +57,8 @@ struct ckvd_http {
     struct MHD_Daemon *d;
     struct ckvd_http_config cfg;
     pthread_mutex_t mu;
-    pthread_cond_t timer_cv;  /* wakes the timer early: a nearer deadline, or stop */
-    uint64_t timer_next;      /* when the timer means to look next (under mu) */
+    pthread_cond_t timer_cv; /* wakes the timer early: a nearer deadline, or stop */
+    uint64_t timer_next;     /* when the timer means to look next (under mu) */
     struct waiter *waiters;
     size_t nwaiters, capwaiters;
     pthread_t timer;

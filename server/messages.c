@@ -65,8 +65,8 @@ static int check_envelope(json_t *env, struct ckvd_resp *resp)
 
 /* An error about message i; single: the request was one message (POST
  * /v1/messages), so the sentence names no item. */
-static void item_error(struct ckvd_resp *resp, int single, int status, const char *code,
-                       size_t i, const char *what)
+static void item_error(struct ckvd_resp *resp, int single, int status, const char *code, size_t i,
+                       const char *what)
 {
     char msg[200];
     if (single)
@@ -91,9 +91,10 @@ static int batch_store(struct ckvd *d, int64_t account, json_t *msgs, json_t *ac
     size_t n = 0, nack = 0, del = 0, i;
     json_t *v;
     int retry, rc = CKVD_STORE_OK, ret = -1;
-    const char *not_stored = single ? "the server database failed; the message was not stored, retry"
-                                    : "the server database failed; nothing of the batch was "
-                                      "stored, retry";
+    const char *not_stored = single
+                                 ? "the server database failed; the message was not stored, retry"
+                                 : "the server database failed; nothing of the batch was "
+                                   "stored, retry";
 
     if ((msgs && !json_is_array(msgs)) || json_array_size(msgs) > BATCH_MAX) {
         ckvd_resp_error(resp, 400, "bad_field",
@@ -138,12 +139,14 @@ static int batch_store(struct ckvd *d, int64_t account, json_t *msgs, json_t *ac
         if (ckvd_json_only_keys(v, item_keys, "a message", resp) != 0)
             goto out;
         if (!json_is_string(json_object_get(v, "to"))) {
-            item_error(resp, single, 400, "bad_field", i, "field \"to\" (the recipient's name) is missing");
+            item_error(resp, single, 400, "bad_field", i,
+                       "field \"to\" (the recipient's name) is missing");
             goto out;
         }
         if (check_envelope(json_object_get(v, "envelope"), resp) != 0)
             goto out;
-        if (!(bodies[i] = json_dumps(json_object_get(v, "envelope"), JSON_COMPACT | JSON_SORT_KEYS))) {
+        if (!(bodies[i] =
+                  json_dumps(json_object_get(v, "envelope"), JSON_COMPACT | JSON_SORT_KEYS))) {
             ckvd_resp_error(resp, 500, "internal", "server out of memory");
             goto out;
         }
@@ -217,8 +220,8 @@ out:
     return ret;
 }
 
-enum ckvd_handler_result ckvd_h_send(struct ckvd *d, struct ckvd_req *req,
-                                     struct ckvd_resp *resp, int64_t account)
+enum ckvd_handler_result ckvd_h_send(struct ckvd *d, struct ckvd_req *req, struct ckvd_resp *resp,
+                                     int64_t account)
 {
     static const char *const allowed[] = {"to", "envelope", NULL};
     int64_t *ids = NULL;
@@ -255,8 +258,8 @@ enum ckvd_handler_result ckvd_h_send_batch(struct ckvd *d, struct ckvd_req *req,
     json_t *o = ckvd_json_body(req, resp, allowed);
     if (!o)
         return CKVD_RESPOND;
-    if (batch_store(d, account, json_object_get(o, "messages"), json_object_get(o, "ack"), 0,
-                    resp, &ids, &n, &del) == 0)
+    if (batch_store(d, account, json_object_get(o, "messages"), json_object_get(o, "ack"), 0, resp,
+                    &ids, &n, &del) == 0)
         ckvd_resp_obj(resp, 200,
                       json_pack("{s:o, s:I}", "ids", ids_json(ids, n), "deleted", (json_int_t)del));
     free(ids);
@@ -292,8 +295,7 @@ static json_t *msgs_json(const struct ckvd_msg *m, size_t n)
         json_t *env = json_loadb((const char *)m[i].body, m[i].body_len, 0, NULL);
         json_array_append_new(arr, json_pack("{s:I, s:s, s:o, s:I}", "id", (json_int_t)m[i].id,
                                              "from", m[i].sender, "envelope",
-                                             env ? env : json_null(), "time",
-                                             (json_int_t)m[i].ts));
+                                             env ? env : json_null(), "time", (json_int_t)m[i].ts));
     }
     return arr ? arr : json_array();
 }

@@ -45,9 +45,10 @@ static const char *tail(const char *path, const char *prefix)
 /* A path of the API, whatever the method (for 405 against 404). */
 static int known_path(const char *p)
 {
-    static const char *const exact[] = {"/checkpoint", "/v1/health", "/v1/accounts", "/v1/login",
-                                        "/v1/log/consistency", "/v1/keys", "/v1/messages",
-                                        "/v1/messages/ack", "/v1/messages/batch", NULL};
+    static const char *const exact[] = {
+        "/checkpoint",         "/v1/health", "/v1/accounts", "/v1/login",
+        "/v1/log/consistency", "/v1/keys",   "/v1/messages", "/v1/messages/ack",
+        "/v1/messages/batch",  NULL};
     for (const char *const *e = exact; *e; e++)
         if (strcmp(p, *e) == 0)
             return 1;
@@ -98,8 +99,8 @@ enum ckvd_handler_result ckvd_route(void *ctx, struct ckvd_req *req, struct ckvd
     /* Everything below needs a token. */
     /* A bundle fetch consumes a prekey: GET only (not HEAD). */
     int bundle = strcmp(req->method, "GET") == 0 && tail(p, "/v1/keys/") != NULL;
-    int needs_auth = is(req, "PUT", "/v1/keys") || bundle ||
-                     is(req, "POST", "/v1/messages") || (get && strcmp(p, "/v1/messages") == 0) ||
+    int needs_auth = is(req, "PUT", "/v1/keys") || bundle || is(req, "POST", "/v1/messages") ||
+                     (get && strcmp(p, "/v1/messages") == 0) ||
                      is(req, "POST", "/v1/messages/ack") || is(req, "POST", "/v1/messages/batch");
     if (!needs_auth) {
         if (known_path(p)) {

@@ -630,8 +630,8 @@ static void test_send_many(void **state)
     ckv_event *ev = NULL;
     size_t n = 0;
     uint64_t seqs[3] = {0};
-    ckv_text t[3] = {{(const uint8_t *)"m1", 2}, {(const uint8_t *)"m2", 2},
-                     {(const uint8_t *)"m3", 2}};
+    ckv_text t[3] = {
+        {(const uint8_t *)"m1", 2}, {(const uint8_t *)"m2", 2}, {(const uint8_t *)"m3", 2}};
     (void)state;
 
     srv_start(&s);
@@ -664,8 +664,8 @@ static void test_send_many(void **state)
     assert_int_equal(ckv_client_send_many(a.c, "bob", t, CKV_SEND_MANY_MAX + 1, seqs),
                      CKV_ERR_INVALID_ARG);
     /* one message not UTF-8: none of the three is sent or kept */
-    ckv_text bad[3] = {{(const uint8_t *)"ok", 2}, {(const uint8_t *)"\xff\xfe", 2},
-                       {(const uint8_t *)"ok", 2}};
+    ckv_text bad[3] = {
+        {(const uint8_t *)"ok", 2}, {(const uint8_t *)"\xff\xfe", 2}, {(const uint8_t *)"ok", 2}};
     assert_int_equal(ckv_client_send_many(a.c, "bob", bad, 3, seqs), CKV_ERR_INVALID_ARG);
     assert_non_null(strstr(ckv_client_last_error(a.c), "UTF-8"));
     assert_int_equal(srv_sql_int(&s, "SELECT count(*) FROM messages WHERE sender='alice'"), 0);

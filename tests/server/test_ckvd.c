@@ -352,8 +352,9 @@ static void test_messages_batch(void **state)
     json_decref(ans);
     assert_int_equal(batch(&a, "{\"messages\":[{\"to\":\"hugo\"}]}", &ans), 400);
     json_decref(ans);
-    assert_int_equal(batch(&a, "{\"messages\":[{\"to\":\"hugo\",\"envelope\":{\"type\":2,"
-                               "\"body\":\"b25l\"},\"cc\":\"ivy\"}]}",
+    assert_int_equal(batch(&a,
+                           "{\"messages\":[{\"to\":\"hugo\",\"envelope\":{\"type\":2,"
+                           "\"body\":\"b25l\"},\"cc\":\"ivy\"}]}",
                            &ans),
                      400);
     json_decref(ans);
