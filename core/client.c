@@ -188,8 +188,6 @@ void ckv_client_close(ckv_client *c)
     }
     (void)ckv_client_outbox_settle(c);
     free(c->ob_done);
-    sqlite3_finalize(c->ob_del);
-    sqlite3_finalize(c->held_n);
     curl_slist_free_all(c->hdr_json);
     curl_slist_free_all(c->hdr_auth);
     if (c->curl != NULL)

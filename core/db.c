@@ -69,6 +69,8 @@ static const char *const stmt_sql[STMT_COUNT_] = {
     [STMT_ROLLBACK_TO] = "ROLLBACK TO ckv_nest",
     [STMT_META_GET] = "SELECT v FROM meta WHERE k = ?1",
     [STMT_META_PUT] = "INSERT OR REPLACE INTO meta(k, v) VALUES (?1, ?2)",
+    [STMT_META_DEL] = "DELETE FROM meta WHERE k = ?1",
+    [STMT_META_COUNT] = "SELECT count(*) FROM meta WHERE k > ?1 AND k < ?2",
     [STMT_SESSION_GET] = "SELECT v FROM sessions WHERE name_h = ?1 AND device = ?2",
     [STMT_SESSION_PUT] = ("INSERT INTO sessions(name_h, device, v) VALUES (?1, ?2, ?3)"
                           " ON CONFLICT(name_h, device) DO UPDATE SET v = excluded.v"),
@@ -338,6 +340,29 @@ ckv_status ckv_meta_put(ckv_profile *p, const char *key, const uint8_t *val, siz
     sqlite3_reset(s);
     free(sealed);
     return rc == SQLITE_DONE ? CKV_OK : ckv_db_status(rc);
+}
+
+ckv_status ckv_meta_del(ckv_profile *p, const char *key)
+{
+    sqlite3_stmt *s = ckv_stmt(p, STMT_META_DEL);
+    int rc;
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? CKV_OK : ckv_db_status(rc);
+}
+
+ckv_status ckv_meta_count(ckv_profile *p, const char *lo, const char *hi, size_t *n)
+{
+    sqlite3_stmt *s = ckv_stmt(p, STMT_META_COUNT);
+    int rc;
+    sqlite3_bind_text(s, 1, lo, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, hi, -1, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *n = (size_t)sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW ? CKV_OK : ckv_db_status(rc);
 }
 
 ckv_status ckv_meta_get_u32(ckv_profile *p, const char *key, uint32_t *out)

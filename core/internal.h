@@ -65,6 +65,8 @@ enum ckv_stmt_id {
     STMT_ROLLBACK,
     STMT_META_GET,
     STMT_META_PUT,
+    STMT_META_DEL,
+    STMT_META_COUNT,
     STMT_SESSION_GET,
     STMT_SESSION_PUT,
     STMT_SESSION_HAS,
@@ -175,6 +177,10 @@ ckv_status ckv_meta_get(ckv_profile *p, const char *key, uint8_t **out, size_t *
 ckv_status ckv_meta_put(ckv_profile *p, const char *key, const uint8_t *val, size_t len);
 ckv_status ckv_meta_get_u32(ckv_profile *p, const char *key, uint32_t *out);
 ckv_status ckv_meta_put_u32(ckv_profile *p, const char *key, uint32_t v);
+/* Delete key (nothing when absent). */
+ckv_status ckv_meta_del(ckv_profile *p, const char *key);
+/* How many keys k with lo < k < hi (e.g. "held:", "held;": every "held:..."). */
+ckv_status ckv_meta_count(ckv_profile *p, const char *lo, const char *hi, size_t *n);
 
 /* Keyed hash of a normalised name: HMAC-SHA256(index_key, name). */
 void ckv_name_hash(ckv_profile *p, const char *name, size_t len, uint8_t out[32]);

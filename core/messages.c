@@ -388,30 +388,11 @@ static int ob_is_done(const ckv_client *c, uint64_t id)
     return 0;
 }
 
-/* The cached statement that deletes one outbox row (reset, unbound). */
-static sqlite3_stmt *ob_del_stmt(ckv_client *c)
-{
-    if (c->ob_del == NULL &&
-        sqlite3_prepare_v3(c->p->db, "DELETE FROM meta WHERE k = ?1", -1,
-                           SQLITE_PREPARE_PERSISTENT, &c->ob_del, NULL) != SQLITE_OK)
-        return NULL;
-    sqlite3_reset(c->ob_del);
-    sqlite3_clear_bindings(c->ob_del);
-    return c->ob_del;
-}
-
 static ckv_status outbox_del(ckv_client *c, uint64_t id)
 {
     char key[64];
-    sqlite3_stmt *s = ob_del_stmt(c);
-    int rc;
-    if (s == NULL)
-        return CKV_ERR_DB;
     snprintf(key, sizeof key, "outbox:%020llu", (unsigned long long)id);
-    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-    rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    return rc == SQLITE_DONE ? CKV_OK : ckv_db_status(rc);
+    return ckv_meta_del(c->p, key);
 }
 
 /* ckvd accepted row id: remember it for the next transaction (or, when
@@ -1236,21 +1217,10 @@ static ckv_status held_ids(ckv_profile *p, uint64_t *ids, size_t cap, size_t *n)
     return rc == SQLITE_DONE || rc == SQLITE_ROW ? CKV_OK : CKV_ERR_DB;
 }
 
-/* How many messages are held (every receive asks: the statement is
- * prepared once per client). */
+/* How many messages are held (every receive asks). */
 static ckv_status held_count(ckv_client *c, size_t *n)
 {
-    ckv_status st = CKV_ERR_DB;
-    if (c->held_n == NULL &&
-        sqlite3_prepare_v3(c->p->db, "SELECT count(*) FROM meta WHERE k > 'held:' AND k < 'held;'",
-                           -1, SQLITE_PREPARE_PERSISTENT, &c->held_n, NULL) != SQLITE_OK)
-        return CKV_ERR_DB;
-    if (sqlite3_step(c->held_n) == SQLITE_ROW) {
-        *n = (size_t)sqlite3_column_int64(c->held_n, 0);
-        st = CKV_OK;
-    }
-    sqlite3_reset(c->held_n);
-    return st;
+    return ckv_meta_count(c->p, "held:", "held;", n);
 }
 
 /* Keep the server's message m (from + envelope) sealed under a new id. */
@@ -1283,16 +1253,9 @@ static ckv_status held_put(ckv_profile *p, json_t *m)
 
 static ckv_status held_del(ckv_profile *p, uint64_t id)
 {
-    sqlite3_stmt *s = NULL;
     char key[64];
-    int rc;
     snprintf(key, sizeof key, "held:%020llu", (unsigned long long)id);
-    if (sqlite3_prepare_v2(p->db, "DELETE FROM meta WHERE k = ?1", -1, &s, NULL) != SQLITE_OK)
-        return CKV_ERR_DB;
-    sqlite3_bind_text(s, 1, key, -1, SQLITE_TRANSIENT);
-    rc = sqlite3_step(s);
-    sqlite3_finalize(s);
-    return rc == SQLITE_DONE ? CKV_OK : ckv_db_status(rc);
+    return ckv_meta_del(p, key);
 }
 
 /* The freeze rule now (quorum.c): CKV_OK (fresh, or no witness pinned),

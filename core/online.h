@@ -61,8 +61,6 @@ struct ckv_client {
     uint64_t *ob_done;
     size_t ob_done_n, ob_done_cap;
     int ob_clean;
-    sqlite3_stmt *ob_del;       /* DELETE FROM meta WHERE k = ?1, prepared once */
-    sqlite3_stmt *held_n;       /* the count of held messages, prepared once (every receive) */
     /* Acknowledgements owed to ckvd that no request has carried yet
      * (messages.c): a fetched batch that owes no receipt is acknowledged
      * with the next post (a send, the next batch's receipts), or when idle,
