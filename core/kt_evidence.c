@@ -12,13 +12,12 @@
 
 #include "ckv/evidence.h"
 
-#define VIEW_FIXED 48 /* kt.c's kt_view record: size(8) root(32) at(8) || note */
-
 /* The pinned log key string and our view's note (malloc'd). */
 static ckv_status load_pins(ckv_client *c, char **vkey, uint8_t **view, size_t *view_len)
 {
-    uint8_t *k = NULL, *rec = NULL;
-    size_t kn = 0, n = 0;
+    uint8_t *k = NULL;
+    char *note = NULL;
+    size_t kn = 0;
     ckv_status st = ckv_meta_get(c->p, "log_vkey", &k, &kn);
     if (st != CKV_OK)
         return st;
@@ -33,18 +32,16 @@ static ckv_status load_pins(ckv_client *c, char **vkey, uint8_t **view, size_t *
     *vkey = s;
     if (view == NULL)
         return CKV_OK;
-    st = ckv_meta_get(c->p, "kt_view", &rec, &n);
-    if (st == CKV_OK && n <= VIEW_FIXED)
+    st = ckv_kt_view_note(c, &note, view_len);
+    if (st == CKV_OK && *view_len == 0)
         st = CKV_ERR_PROFILE_DAMAGED;
     if (st != CKV_OK) {
-        free(rec);
+        free(note);
         free(s);
         *vkey = NULL;
         return st;
     }
-    memmove(rec, rec + VIEW_FIXED, n - VIEW_FIXED);
-    *view = rec;
-    *view_len = n - VIEW_FIXED;
+    *view = (uint8_t *)note;
     return CKV_OK;
 }
 
