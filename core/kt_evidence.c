@@ -170,11 +170,10 @@ static ckv_status two_views(ckv_client *c, ckv_status st, const char *fallback,
         fetch_proof(c, old->size, new->size, fetched, &path_len);
         path = path_len > 0 ? fetched : NULL;
     }
-    if (path != NULL && old->size > 0 &&
-        old->size < new->size &&ckv_evidence_consistency_roots(old->size, new->size, path, path_len,
-                                                               NULL, &fr, &sr) ==
-            CKV_OK &&ckv_tlog_hash_equal(&sr, &new->root) &&
-        !ckv_tlog_hash_equal(&fr, &old->root))
+    if (path != NULL && old->size > 0 && old->size < new->size &&
+        ckv_tlog_roots_from_consistency(old->size, new->size, NULL, path, path_len, &fr, &sr) ==
+            CKV_OK &&
+        ckv_tlog_hash_equal(&sr, &new->root) && !ckv_tlog_hash_equal(&fr, &old->root))
         kind = strcmp(fallback, "split_view") == 0 ? "split_view" : "fork";
     ev = start(c, kind, &vkey);
     if (ev == NULL)

@@ -376,9 +376,9 @@ static int fork_between(struct check *c, size_t a, size_t b, int *bad_proof)
         WHYNOT(c, "the empty tree is a prefix of every tree: no fork.");
         return 0;
     }
-    if (ckv_evidence_consistency_roots(x->size, y->size, c->ev->cons_path, c->ev->cons_len,
-                                       c->ev->has_subtree ? &c->ev->subtree : NULL, &fr,
-                                       &sr) != CKV_OK ||
+    if (ckv_tlog_roots_from_consistency(x->size, y->size,
+                                        c->ev->has_subtree ? &c->ev->subtree : NULL,
+                                        c->ev->cons_path, c->ev->cons_len, &fr, &sr) != CKV_OK ||
         !ckv_tlog_hash_equal(&sr, &y->root)) {
         *bad_proof = 1;
         REPORTED(c,

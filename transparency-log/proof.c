@@ -63,39 +63,27 @@ ckv_status ckv_tlog_verify_inclusion(uint64_t index, uint64_t tree_size,
     return ckv_tlog_hash_equal(&r, root) ? CKV_OK : CKV_ERR_TLOG_BAD_PROOF;
 }
 
-ckv_status ckv_tlog_verify_consistency(uint64_t old_size, uint64_t new_size,
-                                       const ckv_tlog_hash *old_root, const ckv_tlog_hash *new_root,
-                                       const ckv_tlog_hash *path, size_t path_len)
+/* RFC 9162 §2.1.4.2 steps 1-6 and the "sn == 0" of step 7, without the
+ * comparisons of the two roots. */
+ckv_status ckv_tlog_roots_from_consistency(uint64_t old_size, uint64_t new_size,
+                                           const ckv_tlog_hash *old_subtree,
+                                           const ckv_tlog_hash *path, size_t path_len,
+                                           ckv_tlog_hash *old_root, ckv_tlog_hash *new_root)
 {
-    if (old_root == NULL || new_root == NULL || (path == NULL && path_len > 0))
+    if (old_size == 0 || old_size >= new_size || old_root == NULL || new_root == NULL ||
+        (path == NULL && path_len > 0))
         return CKV_ERR_INVALID_ARG;
-    if (old_size > new_size)
-        return CKV_ERR_TLOG_BAD_INDEX;
-    if (path_len > CKV_TLOG_MAX_PROOF)
-        return CKV_ERR_TLOG_BAD_PROOF;
-    if (old_size == new_size) {
-        /* equal trees: no proof, equal roots */
-        if (path_len != 0)
-            return CKV_ERR_TLOG_BAD_PROOF;
-        return ckv_tlog_hash_equal(old_root, new_root) ? CKV_OK : CKV_ERR_TLOG_BAD_PROOF;
-    }
-    if (old_size == 0) {
-        /* the empty tree is a prefix of every tree; the proof is empty,
-         * and the old root must be the empty root SHA-256("") */
-        ckv_tlog_hash empty;
-        ckv_tlog_empty_root(&empty);
-        if (path_len != 0 || !ckv_tlog_hash_equal(old_root, &empty))
-            return CKV_ERR_TLOG_BAD_PROOF;
-        return CKV_OK;
-    }
     /* 1. an empty path fails */
-    if (path_len == 0)
+    if (path_len == 0 || path_len > CKV_TLOG_MAX_PROOF)
         return CKV_ERR_TLOG_BAD_PROOF;
-    /* 2. if first is an exact power of 2, prepend first_hash */
+    /* 2. if first is an exact power of 2, prepend first_hash (the subtree
+     * [0, first) of the new tree, which is the old root) */
     size_t i = 0;
     const ckv_tlog_hash *first_elem;
     if ((old_size & (old_size - 1)) == 0) {
-        first_elem = old_root;
+        if (old_subtree == NULL)
+            return CKV_ERR_INVALID_ARG;
+        first_elem = old_subtree;
     } else {
         first_elem = &path[0];
         i = 1;
@@ -132,9 +120,45 @@ ckv_status ckv_tlog_verify_consistency(uint64_t old_size, uint64_t new_size,
         fn >>= 1;
         sn >>= 1;
     }
-    /* 7. fr == first_hash, sr == second_hash, sn == 0 */
+    /* 7. (first part) sn == 0 */
     if (sn != 0)
         return CKV_ERR_TLOG_BAD_PROOF;
+    *old_root = fr;
+    *new_root = sr;
+    return CKV_OK;
+}
+
+ckv_status ckv_tlog_verify_consistency(uint64_t old_size, uint64_t new_size,
+                                       const ckv_tlog_hash *old_root, const ckv_tlog_hash *new_root,
+                                       const ckv_tlog_hash *path, size_t path_len)
+{
+    if (old_root == NULL || new_root == NULL || (path == NULL && path_len > 0))
+        return CKV_ERR_INVALID_ARG;
+    if (old_size > new_size)
+        return CKV_ERR_TLOG_BAD_INDEX;
+    if (path_len > CKV_TLOG_MAX_PROOF)
+        return CKV_ERR_TLOG_BAD_PROOF;
+    if (old_size == new_size) {
+        /* equal trees: no proof, equal roots */
+        if (path_len != 0)
+            return CKV_ERR_TLOG_BAD_PROOF;
+        return ckv_tlog_hash_equal(old_root, new_root) ? CKV_OK : CKV_ERR_TLOG_BAD_PROOF;
+    }
+    if (old_size == 0) {
+        /* the empty tree is a prefix of every tree; the proof is empty,
+         * and the old root must be the empty root SHA-256("") */
+        ckv_tlog_hash empty;
+        ckv_tlog_empty_root(&empty);
+        if (path_len != 0 || !ckv_tlog_hash_equal(old_root, &empty))
+            return CKV_ERR_TLOG_BAD_PROOF;
+        return CKV_OK;
+    }
+    ckv_tlog_hash fr, sr;
+    ckv_status st = ckv_tlog_roots_from_consistency(old_size, new_size, old_root, path, path_len,
+                                                    &fr, &sr);
+    if (st != CKV_OK)
+        return st;
+    /* 7. fr == first_hash, sr == second_hash */
     int ok = ckv_tlog_hash_equal(&fr, old_root) & ckv_tlog_hash_equal(&sr, new_root);
     return ok ? CKV_OK : CKV_ERR_TLOG_BAD_PROOF;
 }

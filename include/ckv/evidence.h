@@ -158,23 +158,6 @@ CKV_MUST_USE ckv_status ckv_evidence_verify_json(const char *json, size_t len,
 CKV_MUST_USE ckv_status ckv_evidence_verify_file(const char *path, const char *expect_vkey,
                                                  ckv_evidence_result *out);
 
-/* ---- the proof helper ---------------------------------------------------- */
-
-/* Both roots a consistency proof commits to, RFC 9162 §2.1.4.2 (the
- * verification algorithm without the final comparisons): for 0 < m < n,
- * the root of size m (fr) and of size n (sr). When m is a power of two the
- * proof omits the old root; old_subtree must then be given (it is the
- * subtree [0, m) of the new tree), and is the old root. A proof that
- * verifies to the signed root of size n, but yields another root of size m
- * than the one signed, proves a fork. CKV_ERR_TLOG_BAD_PROOF for a proof of
- * the wrong shape; CKV_ERR_INVALID_ARG for sizes out of range or a missing
- * old_subtree. Outputs written only on success. */
-CKV_MUST_USE ckv_status ckv_evidence_consistency_roots(uint64_t m, uint64_t n,
-                                                       const ckv_tlog_hash *path, size_t path_len,
-                                                       const ckv_tlog_hash *old_subtree,
-                                                       ckv_tlog_hash *old_root,
-                                                       ckv_tlog_hash *new_root);
-
 #ifdef __cplusplus
 }
 #endif

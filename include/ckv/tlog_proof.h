@@ -60,6 +60,21 @@ CKV_MUST_USE ckv_status ckv_tlog_root_from_inclusion(uint64_t index, uint64_t tr
  * needs an empty path and old_root == SHA-256("") (the empty tree is a
  * prefix of every tree). Returns CKV_OK, CKV_ERR_TLOG_BAD_INDEX when
  * old_size > new_size, or CKV_ERR_TLOG_BAD_PROOF. */
+/* Both roots a consistency proof commits to (the same steps without the
+ * final comparisons), for 0 < old_size < new_size: the root of old_size
+ * (old_root) and of new_size (new_root). When old_size is a power of two the
+ * proof omits the old root; old_subtree must then be given (the subtree
+ * [0, old_size) of the new tree) and is the old root. A proof that
+ * verifies to a signed new root but yields another old root than the one
+ * signed proves a fork (directory/evidence). CKV_ERR_TLOG_BAD_PROOF for a
+ * proof of the wrong shape; CKV_ERR_INVALID_ARG for sizes out of range or a
+ * missing old_subtree. Outputs written only on success. */
+CKV_MUST_USE ckv_status ckv_tlog_roots_from_consistency(uint64_t old_size, uint64_t new_size,
+                                                        const ckv_tlog_hash *old_subtree,
+                                                        const ckv_tlog_hash *path, size_t path_len,
+                                                        ckv_tlog_hash *old_root,
+                                                        ckv_tlog_hash *new_root);
+
 CKV_MUST_USE ckv_status ckv_tlog_verify_consistency(uint64_t old_size, uint64_t new_size,
                                                     const ckv_tlog_hash *old_root,
                                                     const ckv_tlog_hash *new_root,

@@ -202,27 +202,27 @@ static void test_consistency_roots(void **state)
             size_t len = 0;
             ckv_tlog_hash sub = root_of(&l, m);
             assert_int_equal(ckv_tlog_reader_consistency_proof(&r, m, n, path, &len), CKV_OK);
-            assert_int_equal(ckv_evidence_consistency_roots(m, n, path, len, &sub, &fr, &sr),
+            assert_int_equal(ckv_tlog_roots_from_consistency(m, n, &sub, path, len, &fr, &sr),
                              CKV_OK);
             ckv_tlog_hash wm = root_of(&l, m), wn = root_of(&l, n);
             assert_true(ckv_tlog_hash_equal(&fr, &wm));
             assert_true(ckv_tlog_hash_equal(&sr, &wn));
             if ((m & (m - 1)) != 0) { /* not a power of two: old root from the path */
-                assert_int_equal(ckv_evidence_consistency_roots(m, n, path, len, NULL, &fr, &sr),
+                assert_int_equal(ckv_tlog_roots_from_consistency(m, n, NULL, path, len, &fr, &sr),
                                  CKV_OK);
                 assert_true(ckv_tlog_hash_equal(&fr, &wm));
             } else {
-                assert_int_equal(ckv_evidence_consistency_roots(m, n, path, len, NULL, &fr, &sr),
+                assert_int_equal(ckv_tlog_roots_from_consistency(m, n, NULL, path, len, &fr, &sr),
                                  CKV_ERR_INVALID_ARG);
             }
             if (len > 1)
                 assert_int_equal(
-                    ckv_evidence_consistency_roots(m, n, path, len - 1, &sub, &fr, &sr),
+                    ckv_tlog_roots_from_consistency(m, n, &sub, path, len - 1, &fr, &sr),
                     CKV_ERR_TLOG_BAD_PROOF);
         }
-    assert_int_equal(ckv_evidence_consistency_roots(3, 3, path, 1, NULL, &fr, &sr),
+    assert_int_equal(ckv_tlog_roots_from_consistency(3, 3, NULL, path, 1, &fr, &sr),
                      CKV_ERR_INVALID_ARG);
-    assert_int_equal(ckv_evidence_consistency_roots(0, 3, path, 1, NULL, &fr, &sr),
+    assert_int_equal(ckv_tlog_roots_from_consistency(0, 3, NULL, path, 1, &fr, &sr),
                      CKV_ERR_INVALID_ARG);
 }
 

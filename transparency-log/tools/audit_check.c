@@ -348,7 +348,7 @@ static void tile_reader(struct audit *a, ckv_tlog_tile_source *src, ckv_tlog_has
 
 /* The tiles reproduce the signed root of size N but give another root for
  * the accepted size M: the consistency proof M -> N computed from the same
- * tiles shows it to anyone (ckv_evidence_consistency_roots). */
+ * tiles shows it to anyone (ckv_tlog_roots_from_consistency). */
 static int fork_with_proof(struct audit *a, const ckv_tlog_hash *old_from_tiles,
                            const char *summary, const char *detail)
 {
