@@ -59,16 +59,6 @@ int adv_pinned(user *u, const char *name, uint8_t key[33])
     return 1;
 }
 
-long long adv_queued(srv *s, const char *name)
-{
-    char sql[256];
-    snprintf(sql, sizeof sql,
-             "SELECT count(*) FROM messages WHERE recipient = (SELECT id FROM accounts WHERE "
-             "name = '%s')",
-             name);
-    return srv_sql_int(s, sql);
-}
-
 const ckv_event *adv_find(const ckv_event *ev, size_t n, ckv_event_kind kind, size_t nth)
 {
     for (size_t i = 0; i < n; i++)

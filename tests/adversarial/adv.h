@@ -55,8 +55,6 @@ void adv_register(user *u);
 int adv_state(user *u, const char *name);
 /* Copy the contact's pinned key; 0 when it is not a contact. */
 int adv_pinned(user *u, const char *name, uint8_t key[33]);
-/* Messages waiting in ckvd's queue for name. */
-long long adv_queued(srv *s, const char *name);
 /* An event of a kind (nth, from 0) or NULL. */
 const ckv_event *adv_find(const ckv_event *ev, size_t n, ckv_event_kind kind, size_t nth);
 /* Receive once (wait seconds); the events are appended to *all. */

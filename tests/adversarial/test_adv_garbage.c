@@ -147,7 +147,7 @@ static void test_garbage_answers(void **state)
     assert_int_equal(count_kind(ev, n, CKV_EV_MESSAGE), 0);
     assert_int_equal(count_kind(ev, n, CKV_EV_REJECTED), 2);
     adv_events_reset(&ev, &n);
-    assert_int_equal(adv_queued(&s, "dave"), 0);
+    assert_int_equal(srv_queued(&s, "dave"), 0);
     assert_int_equal(adv_state(&d, "alice"), -1);
 
     /* honest again */

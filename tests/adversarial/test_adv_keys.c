@@ -93,7 +93,7 @@ static void test_attack1_unlogged_key(void **state)
     }
     OK(d.c, ckv_client_view(d.c, &v1));
     assert_int_equal(v1.tree_size, v0.tree_size);
-    assert_int_equal(adv_queued(&s, "bob"), 0);
+    assert_int_equal(srv_queued(&s, "bob"), 0);
 
     /* honest again: bob's real key, version 1 */
     liar_hooks(&px, NULL, NULL, NULL);
@@ -116,7 +116,7 @@ static void test_attack1_unlogged_key(void **state)
         assert_memory_not_equal(pinned, mal_key, 33);
         assert_int_equal(adv_state(&d, "bob"), CKV_TRUST_LOGGED);
         assert_int_equal(adv_history_len(&d, "bob"), hist);
-        assert_int_equal(adv_queued(&s, "bob"), 0);
+        assert_int_equal(srv_queued(&s, "bob"), 0);
     }
     /* honest: the same send goes to bob, once */
     liar_hooks(&px, NULL, NULL, NULL);
@@ -180,7 +180,7 @@ static void test_attack2_logged_substitute(void **state)
     assert_int_equal(adv_state(&a, "bob"), CKV_TRUST_VERIFIED);
     assert_int_equal(recv_until(&b, CKV_EV_MESSAGE, 1, &ev, &n), 1);
     adv_events_reset(&ev, &n);
-    long long queued_bob = adv_queued(&s, "bob");
+    long long queued_bob = srv_queued(&s, "bob");
 
     /* mallory logs her key under bob's name */
     user_new(&m, &s, "bob", NULL);
@@ -206,7 +206,7 @@ static void test_attack2_logged_substitute(void **state)
         FAILS(a.c, ckv_client_send(a.c, "bob", (const uint8_t *)"to mallory?", 11, NULL),
               CKV_ERR_KEY_CHANGED_BLOCKED, "bob");
         assert_int_equal(adv_state(&a, "bob"), CKV_TRUST_CHANGED);
-        assert_int_equal(adv_queued(&s, "bob"), queued_bob);
+        assert_int_equal(srv_queued(&s, "bob"), queued_bob);
     }
     assert_true(adv_pinned(&a, "bob", pinned));
     assert_memory_equal(pinned, mal_key, 33); /* pinned as changed, not trusted */
@@ -219,7 +219,7 @@ static void test_attack2_logged_substitute(void **state)
         assert_non_null(adv_find(ev, n, CKV_EV_REJECTED, 0));
         assert_int_equal(adv_find(ev, n, CKV_EV_REJECTED, 0)->status, CKV_ERR_UNTRUSTED_IDENTITY);
         adv_events_reset(&ev, &n);
-        assert_int_equal(adv_queued(&s, "alice"), 1); /* waits for alice's decision */
+        assert_int_equal(srv_queued(&s, "alice"), 1); /* waits for alice's decision */
         assert_int_equal(adv_state(&a, "bob"), CKV_TRUST_CHANGED);
     }
 
@@ -300,7 +300,7 @@ static void test_attack3_posing_sender(void **state)
         adv_events_reset(&ev, &n);
         assert_int_equal(adv_state(&b, "alice"), -1);
         assert_int_equal(adv_history_len(&b, "alice"), 0);
-        assert_int_equal(adv_queued(&s, "bob"), 0);
+        assert_int_equal(srv_queued(&s, "bob"), 0);
     }
     free(forged);
 
@@ -398,7 +398,7 @@ static void test_attack9_stale_key(void **state)
     assert_int_equal(ki.version, 2);
     assert_memory_equal(ki.key, new_key, 33);
     OK(d.c, ckv_client_send(d.c, "bob", (const uint8_t *)"to v2", 5, NULL));
-    long long queued = adv_queued(&s, "bob");
+    long long queued = srv_queued(&s, "bob");
 
     /* the recorded version-1 answer */
     adv_lie(&px, &lie, "GET", "/v1/directory/bob", 200, v1);
@@ -411,7 +411,7 @@ static void test_attack9_stale_key(void **state)
     sleep(2);
     FAILS(d.c, ckv_client_send(d.c, "bob", (const uint8_t *)"x", 1, NULL), CKV_ERR_TLOG_ROLLBACK,
           "rolled back");
-    assert_int_equal(adv_queued(&s, "bob"), queued);
+    assert_int_equal(srv_queued(&s, "bob"), queued);
 
     /* version 1 proven under the current checkpoint */
     liar_hooks(&px, NULL, stale_after, s.url);
@@ -419,7 +419,7 @@ static void test_attack9_stale_key(void **state)
         FAILS(d.c, ckv_client_lookup(d.c, "bob", &ki), CKV_ERR_KT_STALE, "version 1");
         FAILS(d.c, ckv_client_send(d.c, "bob", (const uint8_t *)"x", 1, NULL), CKV_ERR_KT_STALE,
               "hides the newer key");
-        assert_int_equal(adv_queued(&s, "bob"), queued);
+        assert_int_equal(srv_queued(&s, "bob"), queued);
         assert_true(liar_lies(&px) > 0);
         assert_true(adv_pinned(&d, "bob", pinned));
         assert_memory_equal(pinned, new_key, 33);
@@ -524,7 +524,7 @@ static void test_attack9_stale_first_lookup(void **state)
         sleep(2);
         FAILS(e.c, ckv_client_send(e.c, "bob", (const uint8_t *)"x", 1, NULL), CKV_ERR_KT_STALE,
               "hides the newer key");
-        assert_int_equal(adv_queued(&s, "bob"), 0);
+        assert_int_equal(srv_queued(&s, "bob"), 0);
         assert_false(adv_pinned(&e, "bob", pinned));
     }
     /* bob writes with his new key: while the front lies, erin's receive
@@ -539,7 +539,7 @@ static void test_attack9_stale_first_lookup(void **state)
         n = 0;
         assert_int_equal(st, CKV_ERR_KT_STALE);
         assert_non_null(strstr(ckv_client_last_error(e.c), "hides the newer key"));
-        assert_int_equal(adv_queued(&s, "erin"), 1);
+        assert_int_equal(srv_queued(&s, "erin"), 1);
     }
 
     /* honest: bob's new key, the chat works */
@@ -610,7 +610,7 @@ static void test_attack10_bad_bundle(void **state)
         FAILS(d.c, ckv_client_send(d.c, "bob", (const uint8_t *)"hi", 2, NULL), CKV_ERR_BAD_BUNDLE,
               "bob");
         assert_int_equal(adv_state(&d, "bob"), -1);
-        assert_int_equal(adv_queued(&s, "bob"), 0);
+        assert_int_equal(srv_queued(&s, "bob"), 0);
     }
     assert_true(lie.hits >= 4);
 
@@ -625,7 +625,7 @@ static void test_attack10_bad_bundle(void **state)
         FAILS(d.c, ckv_client_send(d.c, "bob", (const uint8_t *)"hi", 2, NULL),
               CKV_ERR_KT_BUNDLE_KEY, "bob");
         assert_int_equal(adv_state(&d, "bob"), -1);
-        assert_int_equal(adv_queued(&s, "bob"), 0);
+        assert_int_equal(srv_queued(&s, "bob"), 0);
     }
 
     /* honest */

@@ -116,16 +116,16 @@ static void test_attack12_messages(void **state)
         }
         adv_recv(&b, 0, &ev, &n); /* alice's receipt for b1 */
         adv_events_reset(&ev, &n);
-        assert_int_equal(adv_queued(&s, "bob"), 0);
+        assert_int_equal(srv_queued(&s, "bob"), 0);
         assert_int_equal(srv_sql(&s, "INSERT INTO messages(recipient, sender, body, ts) SELECT * "
                                      "FROM ghost"),
                          0);
-        assert_int_equal(adv_queued(&s, "bob"), 2);
+        assert_int_equal(srv_queued(&s, "bob"), 2);
         adv_recv(&b, 1, &ev, &n);
         assert_int_equal(count_kind(ev, n, CKV_EV_MESSAGE), 0);
         assert_int_equal(count_kind(ev, n, CKV_EV_GAP), 0);
         adv_events_reset(&ev, &n);
-        assert_int_equal(adv_queued(&s, "bob"), 0);
+        assert_int_equal(srv_queued(&s, "bob"), 0);
         assert_int_equal(adv_history_len(&b, "alice"), 3);
     }
 
@@ -134,11 +134,11 @@ static void test_attack12_messages(void **state)
     sql_ok(&s, "INSERT INTO messages(recipient, sender, body, ts) SELECT recipient, sender, body, "
                "ts FROM messages WHERE id = %lld",
            last_id(&s));
-    assert_int_equal(adv_queued(&s, "bob"), 2);
+    assert_int_equal(srv_queued(&s, "bob"), 2);
     adv_recv(&b, 1, &ev, &n);
     expect_texts(ev, n, (const char *const[]){"m3", NULL});
     adv_events_reset(&ev, &n);
-    assert_int_equal(adv_queued(&s, "bob"), 0);
+    assert_int_equal(srv_queued(&s, "bob"), 0);
 
     /* altered, truncated, re-addressed: each refused, then a gap */
     static const char *const lies[] = {
@@ -168,7 +168,7 @@ static void test_attack12_messages(void **state)
             assert_int_equal(adv_state(&b, "carol"), -1);
         }
         adv_events_reset(&ev, &n);
-        assert_int_equal(adv_queued(&s, "bob"), 0);
+        assert_int_equal(srv_queued(&s, "bob"), 0);
         /* the next message decrypts and reveals the loss */
         send_seq(&a, "bob", next_text[i], seq + 1);
         assert_int_equal(recv_until(&b, CKV_EV_MESSAGE, 1, &ev, &n), 1);
@@ -235,7 +235,7 @@ static void test_attack12_messages(void **state)
             fail_msg("alice's '%s': delivered=%d", t, h[i].delivered);
     }
     ckv_history_free(h, hn);
-    assert_int_equal(adv_queued(&s, "bob"), 0);
+    assert_int_equal(srv_queued(&s, "bob"), 0);
 
     user_free(&a);
     user_free(&b);

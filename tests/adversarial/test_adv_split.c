@@ -659,7 +659,7 @@ static void test_attack5_freeze(void **state)
     fz.dir_carol = adv_get(s.url, "/v1/directory/carol");
     liar_hooks(&px, freeze_before, NULL, &fz);
     OK(b.c, ckv_client_rotate(b.c));
-    long long queued = adv_queued(&s, "bob");
+    long long queued = srv_queued(&s, "bob");
     sleep(5);
 
     for (int round = 0; round < 2; round++) {
@@ -667,8 +667,8 @@ static void test_attack5_freeze(void **state)
               CKV_ERR_KT_VIEW_FROZEN, "freezing");
         FAILS(a.c, ckv_client_send(a.c, "carol", (const uint8_t *)"frozen?", 7, NULL),
               CKV_ERR_KT_VIEW_FROZEN, "freezing");
-        assert_int_equal(adv_queued(&s, "bob"), queued);
-        assert_int_equal(adv_queued(&s, "carol"), 0);
+        assert_int_equal(srv_queued(&s, "bob"), queued);
+        assert_int_equal(srv_queued(&s, "carol"), 0);
     }
     assert_true(liar_lies(&px) > 0);
     /* receiving still works */
@@ -685,7 +685,7 @@ static void test_attack5_freeze(void **state)
     assert_int_equal(count_kind(ev, n, CKV_EV_MESSAGE), 0);
     assert_int_equal(count_kind(ev, n, CKV_EV_REJECTED), 0);
     adv_events_reset(&ev, &n);
-    assert_int_equal(adv_queued(&s, "alice"), 0); /* acknowledged: it is in her profile */
+    assert_int_equal(srv_queued(&s, "alice"), 0); /* acknowledged: it is in her profile */
     OK(a.c, ckv_client_receive(a.c, 1, &ev, &n)); /* still frozen: still held, quietly */
     assert_int_equal(count_kind(ev, n, CKV_EV_MESSAGE), 0);
     assert_int_equal(count_kind(ev, n, CKV_EV_REJECTED), 0);

@@ -242,6 +242,16 @@ long long srv_sql_int(srv *s, const char *sql)
     return v;
 }
 
+long long srv_queued(srv *s, const char *name)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM messages WHERE recipient = (SELECT id FROM accounts WHERE "
+             "name = '%s')",
+             name);
+    return srv_sql_int(s, sql);
+}
+
 void user_new(user *u, const srv *s, const char *name, const char *vkey)
 {
     char tmpl[] = "/tmp/ckv-online-user-XXXXXX";

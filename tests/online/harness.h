@@ -55,6 +55,8 @@ void srv_clone(srv *from, srv *to);
 int srv_sql(srv *s, const char *sql);
 /* Count rows of a query's first column (integer result). */
 long long srv_sql_int(srv *s, const char *sql);
+/* Messages waiting in ckvd's queue for account name. */
+long long srv_queued(srv *s, const char *name);
 
 typedef struct user {
     char dir[256];

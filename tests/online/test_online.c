@@ -768,16 +768,6 @@ static void test_outbox_batch_partial(void **state)
     harness_ckvd_args = NULL;
 }
 
-static long long queued_for(srv *s, const char *name)
-{
-    char q[160];
-    snprintf(q, sizeof q,
-             "SELECT count(*) FROM messages WHERE recipient = (SELECT id FROM accounts WHERE "
-             "name = '%s')",
-             name);
-    return srv_sql_int(s, q);
-}
-
 /* defer_acks: a batch that owes no receipt is acknowledged with the next
  * request that posts (a send), else about 2 s later, else at close; in the
  * meantime it is not fetched (or shown) again. A batch that owes receipts
@@ -810,13 +800,13 @@ static void test_defer_acks(void **state)
     ckv_client_events_free(ev, n);
     ev = NULL;
     n = 0;
-    assert_int_equal(queued_for(&s, "alice"), 1);
+    assert_int_equal(srv_queued(&s, "alice"), 1);
     OK(a.c, ckv_client_receive(a.c, 0, &ev, &n)); /* not fetched again */
     assert_int_equal(n, 0);
-    assert_int_equal(queued_for(&s, "alice"), 1);
+    assert_int_equal(srv_queued(&s, "alice"), 1);
     /* the next send carries it */
     send_text(&a, "bob", "m2", 2);
-    assert_int_equal(queued_for(&s, "alice"), 0);
+    assert_int_equal(srv_queued(&s, "alice"), 0);
 
     /* a message (owes a receipt): acknowledged with the receipt, at once */
     assert_int_equal(recv_until(&b, CKV_EV_MESSAGE, 1, &ev, &n), 1);
@@ -829,7 +819,7 @@ static void test_defer_acks(void **state)
     ckv_client_events_free(ev, n);
     ev = NULL;
     n = 0;
-    assert_int_equal(queued_for(&s, "alice"), 0);
+    assert_int_equal(srv_queued(&s, "alice"), 0);
     assert_int_equal(recv_until(&b, CKV_EV_RECEIPT, 1, &ev, &n), 1); /* for b1 */
     ckv_client_events_free(ev, n);
     ev = NULL;
@@ -845,12 +835,12 @@ static void test_defer_acks(void **state)
     ckv_client_events_free(ev, n);
     ev = NULL;
     n = 0;
-    assert_int_equal(queued_for(&s, "alice"), 1);
+    assert_int_equal(srv_queued(&s, "alice"), 1);
     struct timespec ts = {2, 200000000L};
     nanosleep(&ts, NULL);
     OK(a.c, ckv_client_receive(a.c, 0, &ev, &n));
     assert_int_equal(n, 0);
-    assert_int_equal(queued_for(&s, "alice"), 0);
+    assert_int_equal(srv_queued(&s, "alice"), 0);
 
     /* at close */
     send_text(&a, "bob", "m4", 4);
@@ -862,10 +852,10 @@ static void test_defer_acks(void **state)
     ckv_client_events_free(ev, n);
     ev = NULL;
     n = 0;
-    assert_int_equal(queued_for(&s, "alice"), 1);
+    assert_int_equal(srv_queued(&s, "alice"), 1);
     ckv_client_close(a.c);
     a.c = NULL;
-    assert_int_equal(queued_for(&s, "alice"), 0);
+    assert_int_equal(srv_queued(&s, "alice"), 0);
     OK(NULL, ckv_client_open(a.p, &o, &a.c));
     OK(a.c, ckv_client_receive(a.c, 0, &ev, &n));
     assert_int_equal(n, 0); /* nothing shown twice */
