@@ -46,7 +46,8 @@
  * (us), relay_client_cpu_per_message and relay_server_cpu_per_message (us
  * of CPU per delivered message in phase 3: the clients together, ckvd;
  * steadier than the wall-clock figures on a shared machine),
- * relay_light_messages_per_s and relay_light_receipt_latency_p50/p99
+ * relay_light_messages_per_s, relay_light_receipt_latency_p50/p99 and
+ * relay_light_client_cpu_per_message / relay_light_server_cpu_per_message
  * (phase 3b, paced: "light" is the name the figures had when this phase
  * was a closed loop of one message), relay_lookups_per_s,
  * relay_messages_lost (3 and 3b), all store "durable" (profiles and the
@@ -518,9 +519,11 @@ static void usage(FILE *f)
                "does (ckv_client_options.defer_acks; --defer-acks 0: acknowledge each).\n"
                "Prints relay_messages_per_s, relay_receipt_latency_p50/p99 (us) and the\n"
                "CPU per message of the clients and of ckvd (loaded phase);\n"
-               "relay_light_messages_per_s and relay_light_receipt_latency_p50/p99 (light\n"
-               "phase); relay_lookups_per_s; relay_messages_lost (both phases).\n"
-               "Environment: CKV_BENCH_VERBOSE=1 prints per-client timings;\n"
+               "relay_light_messages_per_s, relay_light_receipt_latency_p50/p99 and\n"
+               "relay_light_client/server_cpu_per_message (paced phase);\n"
+               "relay_lookups_per_s; relay_messages_lost (both phases).\n"
+               "Environment: CKV_BENCH_VERBOSE=1 prints per-client timings (=2: of the\n"
+               "paced phase);\n"
                "CKV_BENCH_KEEP=1 keeps the temporary directory (with ckvd.log);\n"
                "CKV_BENCH_CKVD_VERBOSE=1 runs ckvd with --verbose (one log line a request).\n");
 }
@@ -667,10 +670,11 @@ int ckv_bench_relay(int argc, char **argv)
     if (wait_ready(sh, 2, n) != 0)
         goto stop;
     uint64_t t1 = ckv_bench_now_ns(), srv_cpu = proc_cpu_ns(srv) - srv_cpu0;
+    uint64_t srv_cpu1 = proc_cpu_ns(srv);
     start_phase(sh, 3);
     if (wait_ready(sh, 3, n) != 0)
         goto stop;
-    uint64_t t2 = ckv_bench_now_ns();
+    uint64_t t2 = ckv_bench_now_ns(), light_srv_cpu = proc_cpu_ns(srv) - srv_cpu1;
     start_phase(sh, 4);
     if (wait_ready(sh, 4, n) != 0)
         goto stop;
@@ -686,9 +690,10 @@ int ckv_bench_relay(int argc, char **argv)
         }
         lookups += r->lookups;
     }
-    if (getenv("CKV_BENCH_VERBOSE"))
-        for (int i = 0; i < n; i++) {
-            const struct msg_phase *p = &sh->r[i].ph[0];
+    const char *verbose = getenv("CKV_BENCH_VERBOSE");
+    if (verbose)
+        for (int i = 0; i < n; i++) { /* "2": the paced phase's */
+            const struct msg_phase *p = &sh->r[i].ph[strcmp(verbose, "2") == 0];
             fprintf(stderr, "client %d: %llu sends %.0f us each, %llu receives (%llu empty) "
                     "%.0f us each\n", i, (unsigned long long)p->nsend,
                     p->nsend ? (double)p->send_ns / 1e3 / (double)p->nsend : 0,
@@ -722,6 +727,12 @@ int ckv_bench_relay(int argc, char **argv)
         ckv_bench_emit("relay_light_receipt_latency_p99",
                        ckv_bench_percentile(light.lat, light.nlat, 99), "us", "durable",
                        light.nlat, 1);
+        ckv_bench_emit("relay_light_client_cpu_per_message",
+                       light.received ? (double)light.cpu_ns / 1e3 / (double)light.received : 0,
+                       "us", "durable", light.received, 1);
+        ckv_bench_emit("relay_light_server_cpu_per_message",
+                       light.received ? (double)light_srv_cpu / 1e3 / (double)light.received : 0,
+                       "us", "durable", light.received, 1);
     }
     ckv_bench_emit("relay_lookups_per_s", (double)lookups / ((double)(t3 - t2) / 1e9), "ops/s",
                    "durable", lookups, 1);
