@@ -1,7 +1,8 @@
 /*
  * client.c: the online client API (include/ckv/client.h), part 1: pinning
  * the server and the log key, opening a client, and the account (register,
- * rotate, reset). Messages and contacts are in messages.c; the checks
+ * rotate, reset). Messages and contacts are in messages.c, outbox.c,
+ * send.c and receive.c (messages.c's top comment); the checks
  * against the log in kt.c; HTTP in net.c; docs/protocol.md describes it all.
  *
  * Rotation and reset are crash-safe: the new key pair and our entry's leaf

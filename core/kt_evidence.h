@@ -1,7 +1,7 @@
 /*
  * kt_evidence.h: the client's evidence files (include/ckv/evidence.h,
  * docs/evidence.md). When a key-transparency check in kt.c (or the bundle
- * check in messages.c) finds the server misbehaving, these helpers write a
+ * check in send.c) finds the server misbehaving, these helpers write a
  * ckv-evidence/1 file into <profile dir>/evidence/ and append its path to
  * the error sentence already in c->err. Each takes the status of the
  * failure and returns it unchanged, so that a detection site reads

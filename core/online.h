@@ -54,7 +54,7 @@ struct ckv_client {
     int64_t token_expires;
     char err[CKV_ERRMSG_MAX];
     long last_http;             /* status of the last answer (0: none) */
-    /* The outbox (messages.c). ob_done: ids of rows ckvd has accepted whose
+    /* The outbox (outbox.c). ob_done: ids of rows ckvd has accepted whose
      * delete waits for the next transaction this client commits anyway;
      * ob_clean = 1 when every row in the outbox is one of those (nothing to
      * flush), 0 when unknown (after open, after a failed post). */
@@ -62,7 +62,7 @@ struct ckv_client {
     size_t ob_done_n, ob_done_cap;
     int ob_clean;
     /* Acknowledgements owed to ckvd that no request has carried yet
-     * (messages.c): a fetched batch that owes no receipt is acknowledged
+     * (outbox.c, receive.c): a fetched batch that owes no receipt is acknowledged
      * with the next post (a send, the next batch's receipts), or when idle,
      * or at close. Meanwhile fetches ask only for ids above fetch_after. */
     uint64_t ack_pend[CKV_ACK_PEND_MAX];
@@ -110,7 +110,7 @@ ckv_status ckv_client_done(ckv_client *c, ckv_status st);
  * ckv_client_close. Rows not deleted are posted again by the next client:
  * harmless (the recipient refuses the duplicate without showing it). */
 ckv_status ckv_client_outbox_settle(ckv_client *c);
-/* Send the acknowledgements still owed (ckv_client_close; messages.c). */
+/* Send the acknowledgements still owed (ckv_client_close; outbox.c). */
 ckv_status ckv_client_ack_flush(ckv_client *c);
 
 /* ---- net.c ---------------------------------------------------------------- */
