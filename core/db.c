@@ -24,7 +24,7 @@
  *                                          profiles by ckv_db_migrate)
  *   sender_keys(k, v)                      group sender keys (unused by ckv yet)
  *   kt_latest(name_h, v)                   per name in the log: the latest
- *                                          version and its leaf (core/kt.c
+ *                                          version and its leaf (core/kt_monitor.c
  *                                          monitor; refuses a stale first
  *                                          lookup; a rowid table, as the
  *                                          passphrase change re-seals by
@@ -57,7 +57,7 @@ static const char *const schema_sql =
     " tag BLOB, PRIMARY KEY(name_h, id)) WITHOUT ROWID;"
     "CREATE INDEX messages_tag ON messages(tag) WHERE tag IS NOT NULL;"
     "CREATE TABLE sender_keys(k BLOB PRIMARY KEY, v BLOB NOT NULL);"
-    /* the latest version and leaf the log shows per name (core/kt.c) */
+    /* the latest version and leaf the log shows per name (core/kt_monitor.c) */
     "CREATE TABLE kt_latest(name_h BLOB PRIMARY KEY, v BLOB NOT NULL);";
 
 static const char *const stmt_sql[STMT_COUNT_] = {

@@ -196,10 +196,11 @@ static ckv_status hook_receive(ckv_profile *p, const char *name, const uint8_t *
             }
             e->seq = first;
             e->count = count;
-            for (uint64_t s = count > CKV_CONV_LIST_MAX ? in.seq - CKV_CONV_LIST_MAX : first; s < in.seq;
-                 s++) {
+            for (uint64_t s = count > CKV_CONV_LIST_MAX ? in.seq - CKV_CONV_LIST_MAX : first;
+                 s < in.seq; s++) {
                 if (cv->n_missing == CKV_CONV_LIST_MAX) { /* forget the oldest */
-                    memmove(cv->missing, cv->missing + 1, sizeof cv->missing[0] * (CKV_CONV_LIST_MAX - 1));
+                    memmove(cv->missing, cv->missing + 1,
+                            sizeof cv->missing[0] * (CKV_CONV_LIST_MAX - 1));
                     cv->n_missing--;
                 }
                 cv->missing[cv->n_missing++] = s;
@@ -248,7 +249,7 @@ out:
 }
 
 ckv_status ckv_history_hook(ckv_profile *p, const char *name, int outgoing, const uint8_t *body,
-                               size_t len, void *ctx)
+                            size_t len, void *ctx)
 {
     struct ckv_hook_ctx *h = ctx;
     struct ckv_conv *cv;

@@ -88,8 +88,8 @@ struct ckv_client {
     int64_t max_view_age;
     int64_t view_witnessed; /* K-th newest cosignature time of the view; 0: not known yet */
     int64_t last_witnessed; /* the same for the note quorum_open opened last */
-    uint64_t mon_pos; /* kt.c: the monitor is known to have read this far (a lower bound) */
-    /* kt.c: kt_latest rows read by lookups, direct-mapped by name; valid
+    uint64_t mon_pos; /* kt_monitor.c: the monitor is known to have read this far (a lower bound) */
+    /* kt_monitor.c: kt_latest rows read by lookups, direct-mapped by name; valid
      * while latest_gen is unchanged (bumped by every monitor write; the
      * profile is opened by one process, so no one else writes the table) */
     struct {
@@ -137,7 +137,7 @@ void ckv_net_forget_token(ckv_client *c);
 char *ckv_b64(const uint8_t *in, size_t len); /* malloc'd */
 ckv_status ckv_unb64(const char *in, uint8_t *out, size_t cap, size_t *out_len);
 
-/* ---- kt.c ------------------------------------------------------------------- */
+/* ---- kt.c, kt_view.c, kt_monitor.c ---------------------------------------------------------- */
 
 /* A verified entry of a name. */
 typedef struct ckv_kt_entry {

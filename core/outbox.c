@@ -20,7 +20,7 @@
 
 /* Add a record to the outbox inside the caller's transaction. */
 ckv_status ckv_outbox_put(ckv_profile *p, const char *name, int type, const uint8_t *body,
-                             size_t body_len, uint64_t *id_out)
+                          size_t body_len, uint64_t *id_out)
 {
     uint8_t *next = NULL, nb[8], *rec;
     size_t n = 0, nl = strlen(name), rl = 2 + nl + body_len;
@@ -148,7 +148,8 @@ ckv_status ckv_client_outbox_settle(ckv_client *c)
 
 /* POST items[0..n) and acknowledge ack_ids (may be NULL) in one request:
  * ckvd stores all of it in one transaction, or nothing. */
-static ckv_status post_chunk(ckv_client *c, const struct ckv_post_item *it, size_t n, json_t *ack_ids)
+static ckv_status post_chunk(ckv_client *c, const struct ckv_post_item *it, size_t n,
+                             json_t *ack_ids)
 {
     json_t *req = json_object(), *arr = json_array(), *ans = NULL, *ids;
     ckv_status st = CKV_ERR_NOMEM;
