@@ -51,7 +51,10 @@
  * (phase 3b, paced: "light" is the name the figures had when this phase
  * was a closed loop of one message), relay_lookups_per_s,
  * relay_messages_lost (3 and 3b), all store "durable" (profiles and the
- * server's database are SQLite files on disk).
+ * server's database are SQLite files on disk). The whole run is made
+ * --runs times (default 3: the machine's noise is large), each with a new
+ * ckvd and new clients after a sync and a pause, and each figure is the
+ * median over the runs ("runs" in the JSON), messages lost the total.
  *
  * The clients open with ckv_client_options.defer_acks, as ckv-chat does
  * (--defer-acks 0: every fetched batch acknowledged before the receive
@@ -85,6 +88,7 @@ int ckv_bench_relay(int argc, char **argv);
 
 #define MAX_CLIENTS 256
 #define MAX_MSGS 10000
+#define MAX_RUNS 20
 #define PASS ((const uint8_t *)"bench passphrase")
 #define PASS_LEN 16
 
@@ -506,7 +510,8 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: ckv-bench relay [--clients N] [--messages M] [--window W] [--batch B]\n"
                "                       [--light-messages M2] [--light-rate R] [--light-window W2]\n"
-               "                       [--lookup-seconds S] [--defer-acks 0|1] [--ckvd PATH]\n"
+               "                       [--lookup-seconds S] [--defer-acks 0|1] [--runs K]\n"
+               "                       [--pause P] [--ckvd PATH]\n"
                "Starts a ckvd on 127.0.0.1 (a free port, a temporary directory) and N\n"
                "client processes in a ring (default 50), each sending M messages\n"
                "(default 200) to the next with at most W (default 16) not yet receipted,\n"
@@ -517,11 +522,15 @@ static void usage(FILE *f)
                "window W2), then looking names up for S seconds (default 3). The clients\n"
                "defer the acknowledgement of batches that owe no receipt, as ckv-chat\n"
                "does (ckv_client_options.defer_acks; --defer-acks 0: acknowledge each).\n"
-               "Prints relay_messages_per_s, relay_receipt_latency_p50/p99 (us) and the\n"
-               "CPU per message of the clients and of ckvd (loaded phase);\n"
+               "All of it K times (default 3), each run with a new ckvd and new clients,\n"
+               "after a sync and a pause of P seconds (default 15); each figure is the\n"
+               "median over the runs (messages lost: the total).\n"
+               "Prints relay_messages_per_s, relay_receipt_latency_p50/p99 (us) and\n"
+               "relay_client/server_cpu_per_message (loaded phase);\n"
                "relay_light_messages_per_s, relay_light_receipt_latency_p50/p99 and\n"
                "relay_light_client/server_cpu_per_message (paced phase);\n"
-               "relay_lookups_per_s; relay_messages_lost (both phases).\n"
+               "relay_lookups_per_s; relay_messages_lost (both phases). Exits 1 when a\n"
+               "run fails (a message lost or shown twice, a client error).\n"
                "Environment: CKV_BENCH_VERBOSE=1 prints per-client timings (=2: of the\n"
                "paced phase);\n"
                "CKV_BENCH_KEEP=1 keeps the temporary directory (with ckvd.log);\n"
@@ -556,57 +565,60 @@ static int sum_phase(const struct shared *sh, int ph, struct totals *t)
     return 0;
 }
 
-int ckv_bench_relay(int argc, char **argv)
+/* The settings of a run (the command line). */
+struct relay_opts {
+    int n, msgs, window, batch, light_rate, light_msgs, light_window, lookup_s, defer_acks;
+    const char *ckvd;
+};
+
+/* The figures, in the order they are printed; one run's in value[], their
+ * sample counts in count[]. */
+enum {
+    F_MSGS, F_P50, F_P99, F_CLIENT_CPU, F_SERVER_CPU, F_LIGHT_MSGS, F_LIGHT_P50, F_LIGHT_P99,
+    F_LIGHT_CLIENT_CPU, F_LIGHT_SERVER_CPU, F_LOOKUPS, F_LOST, F_COUNT
+};
+static const struct {
+    const char *name, *unit;
+    int light; /* only with a paced phase */
+} fig[F_COUNT] = {
+    [F_MSGS] = {"relay_messages_per_s", "ops/s", 0},
+    [F_P50] = {"relay_receipt_latency_p50", "us", 0},
+    [F_P99] = {"relay_receipt_latency_p99", "us", 0},
+    /* CPU per delivered message (clients together, ckvd), which a shared
+     * machine's load disturbs far less than the wall-clock figures */
+    [F_CLIENT_CPU] = {"relay_client_cpu_per_message", "us", 0},
+    [F_SERVER_CPU] = {"relay_server_cpu_per_message", "us", 0},
+    [F_LIGHT_MSGS] = {"relay_light_messages_per_s", "ops/s", 1},
+    [F_LIGHT_P50] = {"relay_light_receipt_latency_p50", "us", 1},
+    [F_LIGHT_P99] = {"relay_light_receipt_latency_p99", "us", 1},
+    [F_LIGHT_CLIENT_CPU] = {"relay_light_client_cpu_per_message", "us", 1},
+    [F_LIGHT_SERVER_CPU] = {"relay_light_server_cpu_per_message", "us", 1},
+    [F_LOOKUPS] = {"relay_lookups_per_s", "ops/s", 0},
+    [F_LOST] = {"relay_messages_lost", "ops", 0},
+};
+
+struct relay_figs {
+    int measured; /* the run got as far as its figures (it may still have failed) */
+    double value[F_COUNT];
+    uint64_t count[F_COUNT];
+};
+
+static double per_msg_us(uint64_t ns, uint64_t msgs)
 {
-    static const struct option opts[] = {
-        {"clients", required_argument, NULL, 'c'},
-        {"messages", required_argument, NULL, 'm'},
-        {"window", required_argument, NULL, 'w'},
-        {"lookup-seconds", required_argument, NULL, 'l'},
-        {"light-messages", required_argument, NULL, 'M'},
-        {"light-window", required_argument, NULL, 'W'},
-        {"batch", required_argument, NULL, 'b'},
-        {"light-rate", required_argument, NULL, 'r'},
-        {"defer-acks", required_argument, NULL, 'A'},
-        {"ckvd", required_argument, NULL, 'd'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    int n = 50, msgs = 200, window = 16, batch = 16, light_rate = 1000, light_msgs = 50,
-        light_window = 16, lookup_s = 3, defer_acks = 1, rc = 1, o;
-    const char *ckvd = CKV_BENCH_CKVD;
+    return msgs ? (double)ns / 1e3 / (double)msgs : 0;
+}
+
+/* One whole run: a ckvd, n clients, the phases; 0 when it passed (no
+ * message lost or delivered twice, no client failed), its figures in *f. */
+static int relay_once(const struct relay_opts *op, struct relay_figs *f)
+{
     struct shared *sh = NULL;
     pid_t srv = -1, kids[MAX_CLIENTS];
-    int nkids = 0;
+    int nkids = 0, n = op->n, rc = 1;
     char root[] = "/tmp/ckv-bench-relay-XXXXXX";
     struct totals load = {0}, light = {0};
 
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (o) {
-        case 'c': n = atoi(optarg); break;
-        case 'm': msgs = atoi(optarg); break;
-        case 'w': window = atoi(optarg); break;
-        case 'M': light_msgs = atoi(optarg); break;
-        case 'W': light_window = atoi(optarg); break;
-        case 'b': batch = atoi(optarg); break;
-        case 'r': light_rate = atoi(optarg); break;
-        case 'A': defer_acks = atoi(optarg); break;
-        case 'l': lookup_s = atoi(optarg); break;
-        case 'd': ckvd = optarg; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 1;
-        }
-    }
-    if (n < 2 || n > MAX_CLIENTS || msgs < 1 || msgs > MAX_MSGS || window < 1 || batch < 1 ||
-        batch > CKV_SEND_MANY_MAX || lookup_s < 1 || lookup_s > 600 || light_msgs < 0 ||
-        light_msgs > MAX_MSGS || light_window < 1 || light_rate < 0 || light_rate > 1000000) {
-        fprintf(stderr,
-                "ckv-bench relay: --clients 2..%d, --messages 1..%d, --window >= 1, "
-                "--batch 1..%d, --light-messages 0..%d, --light-rate 0..1000000, "
-                "--light-window >= 1, --lookup-seconds 1..600\n",
-                MAX_CLIENTS, MAX_MSGS, CKV_SEND_MANY_MAX, MAX_MSGS);
-        return 1;
-    }
+    memset(f, 0, sizeof *f);
     if (!mkdtemp(root)) {
         fprintf(stderr, "ckv-bench relay: cannot create a temporary directory: %s\n",
                 strerror(errno));
@@ -619,14 +631,14 @@ int ckv_bench_relay(int argc, char **argv)
     }
     memset(sh, 0, sizeof *sh);
     sh->n = n;
-    sh->msgs = msgs;
-    sh->window = window;
-    sh->batch = batch;
-    sh->light_rate = light_rate;
-    sh->defer_acks = defer_acks != 0;
-    sh->light_msgs = light_msgs;
-    sh->light_window = light_window;
-    sh->lookup_ms = lookup_s * 1000;
+    sh->msgs = op->msgs;
+    sh->window = op->window;
+    sh->batch = op->batch;
+    sh->light_rate = op->light_rate;
+    sh->defer_acks = op->defer_acks != 0;
+    sh->light_msgs = op->light_msgs;
+    sh->light_window = op->light_window;
+    sh->lookup_ms = op->lookup_s * 1000;
     snprintf(sh->root, sizeof sh->root, "%s", root);
     {
         pthread_mutexattr_t ma;
@@ -645,9 +657,9 @@ int ckv_bench_relay(int argc, char **argv)
         }
     }
     fflush(stdout);
-    srv = start_ckvd(ckvd, sh);
+    srv = start_ckvd(op->ckvd, sh);
     if (srv < 0) {
-        fprintf(stderr, "ckv-bench relay: cannot start %s (see %s/ckvd.log)\n", ckvd, root);
+        fprintf(stderr, "ckv-bench relay: cannot start %s (see %s/ckvd.log)\n", op->ckvd, root);
         goto out;
     }
     for (int i = 0; i < n; i++) {
@@ -669,12 +681,11 @@ int ckv_bench_relay(int argc, char **argv)
     start_phase(sh, 2);
     if (wait_ready(sh, 2, n) != 0)
         goto stop;
-    uint64_t t1 = ckv_bench_now_ns(), srv_cpu = proc_cpu_ns(srv) - srv_cpu0;
-    uint64_t srv_cpu1 = proc_cpu_ns(srv);
+    uint64_t t1 = ckv_bench_now_ns(), srv_cpu1 = proc_cpu_ns(srv);
     start_phase(sh, 3);
     if (wait_ready(sh, 3, n) != 0)
         goto stop;
-    uint64_t t2 = ckv_bench_now_ns(), light_srv_cpu = proc_cpu_ns(srv) - srv_cpu1;
+    uint64_t t2 = ckv_bench_now_ns(), srv_cpu2 = proc_cpu_ns(srv);
     start_phase(sh, 4);
     if (wait_ready(sh, 4, n) != 0)
         goto stop;
@@ -702,43 +713,26 @@ int ckv_bench_relay(int argc, char **argv)
         }
     if (sum_phase(sh, 0, &load) != 0 || sum_phase(sh, 1, &light) != 0)
         goto stop;
-    double secs = (double)(t1 - t0) / 1e9;
-    ckv_bench_emit("relay_messages_per_s", (double)load.received / secs, "ops/s", "durable",
-                   load.received, 1);
-    ckv_bench_emit("relay_receipt_latency_p50", ckv_bench_percentile(load.lat, load.nlat, 50),
-                   "us", "durable", load.nlat, 1);
-    ckv_bench_emit("relay_receipt_latency_p99", ckv_bench_percentile(load.lat, load.nlat, 99),
-                   "us", "durable", load.nlat, 1);
-    /* CPU per delivered message (clients together, ckvd), which a shared
-     * machine's load disturbs far less than the wall-clock figures */
-    ckv_bench_emit("relay_client_cpu_per_message",
-                   load.received ? (double)load.cpu_ns / 1e3 / (double)load.received : 0, "us",
-                   "durable", load.received, 1);
-    ckv_bench_emit("relay_server_cpu_per_message",
-                   load.received ? (double)srv_cpu / 1e3 / (double)load.received : 0, "us",
-                   "durable", load.received, 1);
-    if (light_msgs > 0) {
-        ckv_bench_emit("relay_light_messages_per_s",
-                       (double)light.received / ((double)(t2 - t1) / 1e9), "ops/s", "durable",
-                       light.received, 1);
-        ckv_bench_emit("relay_light_receipt_latency_p50",
-                       ckv_bench_percentile(light.lat, light.nlat, 50), "us", "durable",
-                       light.nlat, 1);
-        ckv_bench_emit("relay_light_receipt_latency_p99",
-                       ckv_bench_percentile(light.lat, light.nlat, 99), "us", "durable",
-                       light.nlat, 1);
-        ckv_bench_emit("relay_light_client_cpu_per_message",
-                       light.received ? (double)light.cpu_ns / 1e3 / (double)light.received : 0,
-                       "us", "durable", light.received, 1);
-        ckv_bench_emit("relay_light_server_cpu_per_message",
-                       light.received ? (double)light_srv_cpu / 1e3 / (double)light.received : 0,
-                       "us", "durable", light.received, 1);
-    }
-    ckv_bench_emit("relay_lookups_per_s", (double)lookups / ((double)(t3 - t2) / 1e9), "ops/s",
-                   "durable", lookups, 1);
-    ckv_bench_emit("relay_messages_lost",
-                   (double)(load.sent - load.received + light.sent - light.received), "ops",
-                   "durable", load.sent + light.sent, 1);
+    f->value[F_MSGS] = (double)load.received / ((double)(t1 - t0) / 1e9);
+    f->value[F_P50] = ckv_bench_percentile(load.lat, load.nlat, 50);
+    f->value[F_P99] = ckv_bench_percentile(load.lat, load.nlat, 99);
+    f->value[F_CLIENT_CPU] = per_msg_us(load.cpu_ns, load.received);
+    f->value[F_SERVER_CPU] = per_msg_us(srv_cpu1 - srv_cpu0, load.received);
+    f->value[F_LIGHT_MSGS] = (double)light.received / ((double)(t2 - t1) / 1e9);
+    f->value[F_LIGHT_P50] = ckv_bench_percentile(light.lat, light.nlat, 50);
+    f->value[F_LIGHT_P99] = ckv_bench_percentile(light.lat, light.nlat, 99);
+    f->value[F_LIGHT_CLIENT_CPU] = per_msg_us(light.cpu_ns, light.received);
+    f->value[F_LIGHT_SERVER_CPU] = per_msg_us(srv_cpu2 - srv_cpu1, light.received);
+    f->value[F_LOOKUPS] = (double)lookups / ((double)(t3 - t2) / 1e9);
+    f->value[F_LOST] = (double)(load.sent - load.received + light.sent - light.received);
+    f->count[F_MSGS] = f->count[F_CLIENT_CPU] = f->count[F_SERVER_CPU] = load.received;
+    f->count[F_P50] = f->count[F_P99] = load.nlat;
+    f->count[F_LIGHT_MSGS] = f->count[F_LIGHT_CLIENT_CPU] = f->count[F_LIGHT_SERVER_CPU] =
+        light.received;
+    f->count[F_LIGHT_P50] = f->count[F_LIGHT_P99] = light.nlat;
+    f->count[F_LOOKUPS] = lookups;
+    f->count[F_LOST] = load.sent + light.sent;
+    f->measured = 1;
     if (load.dup + light.dup)
         fprintf(stderr, "ckv-bench relay: %llu messages were delivered twice\n",
                 (unsigned long long)(load.dup + light.dup));
@@ -766,5 +760,99 @@ out:
         rm_rf(root);
     else
         fprintf(stderr, "ckv-bench relay: %s; files kept in %s\n", rc ? "failed" : "done", root);
+    return rc;
+}
+
+int ckv_bench_relay(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"clients", required_argument, NULL, 'c'},
+        {"messages", required_argument, NULL, 'm'},
+        {"window", required_argument, NULL, 'w'},
+        {"lookup-seconds", required_argument, NULL, 'l'},
+        {"light-messages", required_argument, NULL, 'M'},
+        {"light-window", required_argument, NULL, 'W'},
+        {"batch", required_argument, NULL, 'b'},
+        {"light-rate", required_argument, NULL, 'r'},
+        {"defer-acks", required_argument, NULL, 'A'},
+        {"runs", required_argument, NULL, 'R'},
+        {"pause", required_argument, NULL, 'P'},
+        {"ckvd", required_argument, NULL, 'd'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct relay_opts op = {.n = 50, .msgs = 200, .window = 16, .batch = 16, .light_rate = 1000,
+                            .light_msgs = 50, .light_window = 16, .lookup_s = 3,
+                            .defer_acks = 1, .ckvd = CKV_BENCH_CKVD};
+    int runs = 3, pause_s = 15, o, rc = 0;
+    struct relay_figs f[MAX_RUNS];
+
+    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (o) {
+        case 'c': op.n = atoi(optarg); break;
+        case 'm': op.msgs = atoi(optarg); break;
+        case 'w': op.window = atoi(optarg); break;
+        case 'M': op.light_msgs = atoi(optarg); break;
+        case 'W': op.light_window = atoi(optarg); break;
+        case 'b': op.batch = atoi(optarg); break;
+        case 'r': op.light_rate = atoi(optarg); break;
+        case 'A': op.defer_acks = atoi(optarg); break;
+        case 'l': op.lookup_s = atoi(optarg); break;
+        case 'R': runs = atoi(optarg); break;
+        case 'P': pause_s = atoi(optarg); break;
+        case 'd': op.ckvd = optarg; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 1;
+        }
+    }
+    if (op.n < 2 || op.n > MAX_CLIENTS || op.msgs < 1 || op.msgs > MAX_MSGS || op.window < 1 ||
+        op.batch < 1 || op.batch > CKV_SEND_MANY_MAX || op.lookup_s < 1 || op.lookup_s > 600 ||
+        op.light_msgs < 0 || op.light_msgs > MAX_MSGS || op.light_window < 1 ||
+        op.light_rate < 0 || op.light_rate > 1000000 || runs < 1 || runs > MAX_RUNS ||
+        pause_s < 0 || pause_s > 600) {
+        fprintf(stderr,
+                "ckv-bench relay: --clients 2..%d, --messages 1..%d, --window >= 1, "
+                "--batch 1..%d, --light-messages 0..%d, --light-rate 0..1000000, "
+                "--light-window >= 1, --lookup-seconds 1..600, --runs 1..%d, --pause 0..600\n",
+                MAX_CLIENTS, MAX_MSGS, CKV_SEND_MANY_MAX, MAX_MSGS, MAX_RUNS);
+        return 1;
+    }
+    int done = 0;
+    for (int k = 0; k < runs; k++) {
+        if (k > 0 && pause_s > 0) {
+            /* the last run's WAL (hundreds of MB) reaches the disk before
+             * the next starts: back to back, runs slow each other down */
+            sync();
+            sleep((unsigned)pause_s);
+        }
+        int failed = relay_once(&op, &f[k]);
+        if (f[k].measured)
+            done = k + 1;
+        if (runs > 1 && f[k].measured)
+            fprintf(stderr, "ckv-bench relay: run %d of %d: %.0f messages/s, paced p99 %.1f ms\n",
+                    k + 1, runs, f[k].value[F_MSGS], f[k].value[F_LIGHT_P99] / 1e3);
+        if (failed) {
+            /* no more runs; the figures of those made are still printed,
+             * so that a lost message shows */
+            fprintf(stderr, "ckv-bench relay: run %d of %d failed\n", k + 1, runs);
+            rc = 1;
+            break;
+        }
+    }
+    for (int j = 0; j < F_COUNT && done > 0; j++) {
+        double v[MAX_RUNS], lost = 0;
+        uint64_t cnt = 0;
+        if (fig[j].light && op.light_msgs == 0)
+            continue;
+        for (int k = 0; k < done; k++) {
+            v[k] = f[k].value[j];
+            lost += f[k].value[j];
+            cnt += f[k].count[j];
+        }
+        /* the median over the runs (messages lost: the total); n: the
+         * samples of all runs together */
+        ckv_bench_emit(fig[j].name, j == F_LOST ? lost : ckv_bench_median(v, (size_t)done),
+                       fig[j].unit, "durable", cnt, done);
+    }
     return rc;
 }
