@@ -17,6 +17,7 @@
  */
 #include "online.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -86,13 +87,22 @@ const char cli_help_add[] =
     "bundle whose identity key must equal the logged key, and a session.\n"
     "The contact starts as 'logged'.\n" HELP_TAIL;
 const char cli_help_monitor[] =
-    "usage: ckv [--profile NAME] monitor\n"
+    "usage: ckv [--profile NAME] monitor [--acknowledge LEAF]\n"
     "Follow the log from the last checkpoint this profile read (a fresh\n"
     "profile reads the whole log once) and check every entry under our own\n"
-    "name. Prints tree-size, entries-read, own-entries and foreign-entries on\n"
-    "stdout. Exits 3 with one line on stderr, and nothing on stdout, when the\n"
-    "log holds a key under our name that this profile did not create (someone\n"
-    "registered, rotated or reset our account).\n" HELP_TAIL;
+    "name. Prints tree-size, entries-read, own-entries, earlier-entries,\n"
+    "foreign-entries and foreign-acknowledged on stdout (and\n"
+    "last-foreign-leaf when there is one). Exits 3 with one line on stderr,\n"
+    "and nothing on stdout, while the log holds a key under our name that\n"
+    "this profile did not create after its own first entry (someone\n"
+    "registered, rotated or reset our account) and that was not\n"
+    "acknowledged. Entries older than this profile's first own entry (the\n"
+    "keys a reset from a new device replaced) are counted as earlier-entries,\n"
+    "not as an alarm.\n"
+    "  --acknowledge LEAF  after looking at the alarm: LEAF must be the latest\n"
+    "                      such entry (the alarm names it); the alarm stops for\n"
+    "                      it and every one before, and comes back for any later\n"
+    "                      one\n" HELP_TAIL;
 const char cli_help_rotate[] =
     "usage: ckv [--profile NAME] rotate\n"
     "Replace our identity key: a `rotate` entry signed by the old key is\n"
@@ -105,7 +115,7 @@ const char cli_help_reset[] =
     "created with 'ckv init' under the same account name. Contacts see a key\n"
     "change. Prints our new public code.\n" HELP_TAIL;
 
-enum { OPT_WAIT = 1, OPT_MAX_AGE, OPT_MAX_VIEW_AGE };
+enum { OPT_WAIT = 1, OPT_MAX_AGE, OPT_MAX_VIEW_AGE, OPT_ACKNOWLEDGE };
 
 /* --max-view-age (or env CKV_MAX_VIEW_AGE) of send/recv; 0: core's default */
 static long max_view_age;
@@ -640,34 +650,83 @@ int cmd_add(struct cli_globals *g, int argc, char **argv)
 
 int cmd_monitor(struct cli_globals *g, int argc, char **argv)
 {
+    static const struct option opts[] = {
+        {"acknowledge", required_argument, NULL, OPT_ACKNOWLEDGE},
+        {NULL, 0, NULL, 0},
+    };
     const struct cli_command *cmd = cli_command_find("monitor");
     ckv_profile *p = NULL;
     ckv_client *c = NULL;
     ckv_monitor_report m;
-    int rc = parse_common(g, cmd, argc, argv, NULL, NULL);
-    if (rc >= 0)
-        return rc;
+    unsigned long long ack = 0;
+    int has_ack = 0, rc = 0, o;
+    while ((o = cli_getopt(g, cmd, argc, argv, "", opts)) != -1) {
+        char *end = NULL;
+        if (o == 'h')
+            return 0;
+        if (o == '?')
+            return 2;
+        if (o == OPT_ACKNOWLEDGE) {
+            errno = 0;
+            ack = strtoull(optarg, &end, 10);
+            if (!optarg[0] || optarg[0] == '-' || optarg[0] == '+' || *end || errno != 0)
+                return cli_usage(cmd, "bad --acknowledge '%s': give the leaf number the alarm "
+                                      "names",
+                                 optarg);
+            has_ack = 1;
+        }
+    }
     if (optind < argc)
         return cli_usage(cmd, "unexpected argument '%s'", argv[optind]);
     if (online_open(g, "monitor", 0, &p, &c) != 0)
         return 1;
     memset(&m, 0, sizeof(m));
     ckv_status st = ckv_client_monitor(c, &m);
+    if (st == CKV_ERR_KT_FOREIGN_ENTRY && has_ack) {
+        /* the log is read up to now: acknowledge, then report afresh */
+        st = ckv_client_monitor_acknowledge(c, ack);
+        if (st != CKV_OK) {
+            rc = online_fail(c, st, "monitor: cannot acknowledge");
+            goto out;
+        }
+        memset(&m, 0, sizeof(m));
+        st = ckv_client_monitor(c, &m);
+    } else if (st == CKV_OK && has_ack &&
+               !(m.foreign_entries > 0 && m.last_foreign_index == ack)) {
+        /* (acknowledging the latest again is no error) */
+        cli_error("monitor: nothing to acknowledge at leaf %llu: no entry under your name '%s' "
+                  "that this profile did not create is waiting for it",
+                  ack, ckv_profile_account(p));
+        rc = 1;
+        goto out;
+    }
     if (st == CKV_ERR_KT_FOREIGN_ENTRY) {
+        uint64_t n = m.foreign_entries - m.foreign_acknowledged;
         cli_error("monitor: ALARM: log entry %llu puts a key under your name '%s' that this "
-                  "profile did not create (%llu such entr%s): someone else registered, rotated "
-                  "or reset your account; warn your contacts to compare safety numbers",
+                  "profile did not create (%llu such entr%s not acknowledged; the latest at "
+                  "leaf %llu): someone else registered, rotated or reset your account; warn "
+                  "your contacts to compare safety numbers. If it was you (a reset from a new "
+                  "device), `ckv monitor --acknowledge %llu` stops this alarm until another "
+                  "such entry appears",
                   (unsigned long long)m.foreign_index, ckv_profile_account(p),
-                  (unsigned long long)m.foreign_entries, m.foreign_entries == 1 ? "y" : "ies");
+                  (unsigned long long)n, n == 1 ? "y" : "ies",
+                  (unsigned long long)m.last_foreign_index,
+                  (unsigned long long)m.last_foreign_index);
         rc = 3;
     } else if (st != CKV_OK) {
         rc = online_fail(c, st, "monitor: cannot follow the log");
     } else {
-        printf("tree-size: %llu\nentries-read: %llu\nown-entries: %llu\nforeign-entries: %llu\n",
+        printf("tree-size: %llu\nentries-read: %llu\nown-entries: %llu\nearlier-entries: "
+               "%llu\nforeign-entries: %llu\nforeign-acknowledged: %llu\n",
                (unsigned long long)m.tree_size, (unsigned long long)m.entries_read,
-               (unsigned long long)m.own_entries, (unsigned long long)m.foreign_entries);
+               (unsigned long long)m.own_entries, (unsigned long long)m.earlier_entries,
+               (unsigned long long)m.foreign_entries,
+               (unsigned long long)m.foreign_acknowledged);
+        if (m.foreign_entries > 0)
+            printf("last-foreign-leaf: %llu\n", (unsigned long long)m.last_foreign_index);
         rc = fflush(stdout) == 0 ? 0 : 1;
     }
+out:
     online_close(p, c);
     return rc;
 }

@@ -54,8 +54,24 @@ static ckv_status fetch_tile(void *ctx, const ckv_tlog_tile *t, const uint8_t **
     return CKV_OK;
 }
 
+/* The monitor's record (meta monitor_pos), 72 bytes, big-endian:
+ *   pos      entries read
+ *   own      entries under our name
+ *   earlier  of those, before this profile's first own entry and not ours:
+ *            the account's history that our register or reset replaced
+ *            (a lost device's keys), not an alarm
+ *   foreign  of those, after our first own entry and not ours: the alarm
+ *   first, last   leaf of the first and the latest foreign entry
+ *   acked    foreign entries the user acknowledged (the first `acked`)
+ *   unacked  leaf of the first foreign entry not acknowledged
+ *   flags    bit 0: an entry of this profile was seen
+ * A record of the first format (32 bytes: pos, own, foreign, first) is
+ * forgotten: the monitor reads the log again and counts afresh. */
+#define MON_REC 72
+#define MON_MINE_SEEN 1u
+
 struct mon {
-    uint64_t pos, own, foreign, foreign_index;
+    uint64_t pos, own, earlier, foreign, first, last, acked, unacked, flags;
 };
 
 static ckv_status load_mon(ckv_client *c, struct mon *m)
@@ -68,25 +84,41 @@ static ckv_status load_mon(ckv_client *c, struct mon *m)
         return CKV_OK;
     if (st != CKV_OK)
         return st;
-    if (n != 32) {
+    if (n == 32) { /* the first format: read the log again */
+        free(rec);
+        return CKV_OK;
+    }
+    if (n != MON_REC) {
         free(rec);
         return CKV_ERR_PROFILE_DAMAGED;
     }
     m->pos = ckv_get_be64(rec);
     m->own = ckv_get_be64(rec + 8);
-    m->foreign = ckv_get_be64(rec + 16);
-    m->foreign_index = ckv_get_be64(rec + 24);
+    m->earlier = ckv_get_be64(rec + 16);
+    m->foreign = ckv_get_be64(rec + 24);
+    m->first = ckv_get_be64(rec + 32);
+    m->last = ckv_get_be64(rec + 40);
+    m->acked = ckv_get_be64(rec + 48);
+    m->unacked = ckv_get_be64(rec + 56);
+    m->flags = ckv_get_be64(rec + 64);
     free(rec);
+    if (m->earlier + m->foreign > m->own || m->acked > m->foreign)
+        return CKV_ERR_PROFILE_DAMAGED;
     return CKV_OK;
 }
 
 static ckv_status store_mon(ckv_client *c, const struct mon *m)
 {
-    uint8_t rec[32];
+    uint8_t rec[MON_REC];
     ckv_put_be64(rec, m->pos);
     ckv_put_be64(rec + 8, m->own);
-    ckv_put_be64(rec + 16, m->foreign);
-    ckv_put_be64(rec + 24, m->foreign_index);
+    ckv_put_be64(rec + 16, m->earlier);
+    ckv_put_be64(rec + 24, m->foreign);
+    ckv_put_be64(rec + 32, m->first);
+    ckv_put_be64(rec + 40, m->last);
+    ckv_put_be64(rec + 48, m->acked);
+    ckv_put_be64(rec + 56, m->unacked);
+    ckv_put_be64(rec + 64, m->flags);
     return ckv_meta_put(c->p, "monitor_pos", rec, sizeof rec);
 }
 
@@ -242,9 +274,16 @@ static ckv_status monitor_entry(ckv_client *c, uint64_t index, const ckv_tlog_en
         for (size_t i = 0; i < n_own; i++)
             mine |= sodium_memcmp(own + 32 * i, k->leaf_hash, 32) == 0;
         m->own++;
-        if (!mine) {
+        if (mine) {
+            m->flags |= MON_MINE_SEEN;
+        } else if (!(m->flags & MON_MINE_SEEN)) {
+            m->earlier++; /* replaced by our register or reset */
+        } else {
             if (m->foreign == 0)
-                m->foreign_index = index;
+                m->first = index;
+            if (m->foreign == m->acked)
+                m->unacked = index;
+            m->last = index;
             m->foreign++;
         }
         goto out;
@@ -437,6 +476,17 @@ out:
     return st;
 }
 
+/* The counts of m as the public report (tree_size, entries_read apart). */
+static void report(const struct mon *m, ckv_monitor_report *out)
+{
+    out->own_entries = m->own;
+    out->earlier_entries = m->earlier;
+    out->foreign_entries = m->foreign;
+    out->foreign_acknowledged = m->acked;
+    out->last_foreign_index = m->last;
+    out->foreign_index = m->foreign > m->acked ? m->unacked : m->first;
+}
+
 ckv_status ckv_client_monitor(ckv_client *c, ckv_monitor_report *out)
 {
     ckv_tlog_checkpoint *cp = NULL;
@@ -456,18 +506,62 @@ ckv_status ckv_client_monitor(ckv_client *c, ckv_monitor_report *out)
         goto out;
     out->tree_size = cp->size > m.pos ? cp->size : m.pos;
     out->entries_read = read;
-    out->own_entries = m.own;
-    out->foreign_entries = m.foreign;
-    out->foreign_index = m.foreign_index;
-    if (m.foreign > 0)
+    report(&m, out);
+    if (m.foreign > m.acked) {
+        uint64_t n = m.foreign - m.acked;
+        char where[64];
+        if (n == 1)
+            snprintf(where, sizeof where, "at leaf %llu", (unsigned long long)m.unacked);
+        else
+            snprintf(where, sizeof where, "the first at leaf %llu, the latest at leaf %llu",
+                     (unsigned long long)m.unacked, (unsigned long long)m.last);
         st = ckv_client_fail(c, CKV_ERR_KT_FOREIGN_ENTRY,
                              "ALARM: the log holds %llu entr%s under our name '%s' that this "
-                             "profile did not make (the first at leaf %llu): someone else "
-                             "registered a key for this account",
-                             (unsigned long long)m.foreign, m.foreign == 1 ? "y" : "ies",
-                             c->p->account, (unsigned long long)m.foreign_index);
+                             "profile did not make (%s): someone else registered, rotated or "
+                             "reset this account",
+                             (unsigned long long)n, n == 1 ? "y" : "ies", c->p->account, where);
+    }
 out:
     free(cp);
+    return ckv_client_done(c, st);
+}
+
+ckv_status ckv_client_monitor_acknowledge(ckv_client *c, uint64_t leaf)
+{
+    struct mon m;
+    ckv_status st;
+
+    if (c == NULL)
+        return CKV_ERR_INVALID_ARG;
+    c->err[0] = 0;
+    st = ckv_db_begin(c->p);
+    if (st != CKV_OK)
+        return ckv_client_done(c, st);
+    st = load_mon(c, &m);
+    if (st != CKV_OK)
+        goto out;
+    if (m.foreign == m.acked) {
+        st = ckv_client_fail(c, CKV_ERR_INVALID_ARG,
+                             "there is no unacknowledged entry under '%s' that this profile did "
+                             "not make (as far as the monitor has read: run monitor first)",
+                             c->p->account);
+        goto out;
+    }
+    if (leaf != m.last) {
+        st = ckv_client_fail(c, CKV_ERR_INVALID_ARG,
+                             "leaf %llu is not the latest entry under '%s' that this profile did "
+                             "not make (that is leaf %llu): look at it first; only the latest "
+                             "can be acknowledged, and with it every one before",
+                             (unsigned long long)leaf, c->p->account, (unsigned long long)m.last);
+        goto out;
+    }
+    m.acked = m.foreign;
+    st = store_mon(c, &m);
+out:
+    if (st == CKV_OK)
+        st = ckv_db_commit(c->p);
+    else
+        ckv_db_rollback(c->p);
     return ckv_client_done(c, st);
 }
 

@@ -497,13 +497,13 @@ ckv_status tui_online_monitor(struct tui_online *o, struct tui_worker *w, int qu
     if (st == CKV_ERR_KT_FOREIGN_ENTRY) {
         /* the banner again only for entries not announced yet (it was
          * acknowledged or is still up); /monitor always says it */
+        uint64_t n = rep.foreign_entries - rep.foreign_acknowledged;
         if (rep.foreign_entries <= o->foreign_posted) {
             if (!quiet)
                 tui_worker_note(w, "", TUI_LINE_ALERT,
                                 "monitor: still %llu entr%s under your name that this profile "
                                 "did not create (first: entry #%llu)",
-                                (unsigned long long)rep.foreign_entries,
-                                rep.foreign_entries == 1 ? "y" : "ies",
+                                (unsigned long long)n, n == 1 ? "y" : "ies",
                                 (unsigned long long)rep.foreign_index);
             tui_online_view(o, w);
             return CKV_OK;
@@ -511,16 +511,17 @@ ckv_status tui_online_monitor(struct tui_online *o, struct tui_worker *w, int qu
         o->foreign_posted = rep.foreign_entries;
         struct tui_res *r = tui_res_new(TUI_RES_FOREIGN);
         if (r) {
-            r->text = malloc(600);
+            r->text = malloc(700);
             if (r->text)
-                snprintf(r->text, 600,
+                snprintf(r->text, 700,
                          "KEY UNDER YOUR NAME: the log holds %llu entr%s under your name that "
                          "this profile did not create (first: entry #%llu). Someone may be "
                          "impersonating you: tell your contacts to compare codes with you, and "
-                         "tell the server's operator. /ack hides this banner.",
-                         (unsigned long long)rep.foreign_entries,
-                         rep.foreign_entries == 1 ? "y" : "ies",
-                         (unsigned long long)rep.foreign_index);
+                         "tell the server's operator. /ack hides this banner; if it was you, "
+                         "`ckv monitor --acknowledge %llu` ends the alarm.",
+                         (unsigned long long)n, n == 1 ? "y" : "ies",
+                         (unsigned long long)rep.foreign_index,
+                         (unsigned long long)rep.last_foreign_index);
             tui_worker_post(w, r);
         }
         tui_online_view(o, w);

@@ -110,7 +110,7 @@ struct tui_model {
     size_t current; /* index into convs */
 
     int foreign_alert;   /* a key under our name we did not make: until acknowledged */
-    char foreign_text[300];
+    char foreign_text[512];
     int log_alert;       /* the log is inconsistent with our view */
     char log_text[600];
 

@@ -265,13 +265,29 @@ typedef struct ckv_monitor_report {
     uint64_t tree_size;        /* size of the checkpoint monitored up to */
     uint64_t entries_read;     /* entries read by this call */
     uint64_t own_entries;      /* entries under our name seen in total */
-    uint64_t foreign_entries;  /* of those, not made by this profile (alarm when > 0) */
-    uint64_t foreign_index;    /* leaf index of the first foreign one */
+    /* of those, not made by this profile and older than its first own
+     * entry: the account's history our register or reset replaced (a lost
+     * device's keys); never an alarm */
+    uint64_t earlier_entries;
+    /* of those, not made by this profile and newer than its first own
+     * entry: someone else registered, rotated or reset our account */
+    uint64_t foreign_entries;
+    uint64_t foreign_acknowledged; /* of the foreign ones, acknowledged (the oldest) */
+    uint64_t foreign_index;    /* leaf of the first foreign one not acknowledged
+                                * (the first one when all are) */
+    uint64_t last_foreign_index; /* leaf of the latest foreign one */
 } ckv_monitor_report;
 
-/* Follow the log; CKV_ERR_KT_FOREIGN_ENTRY (with *out filled) when a key
- * under our name appeared that we did not create. */
+/* Follow the log; CKV_ERR_KT_FOREIGN_ENTRY (with *out filled) while a key
+ * under our name that we did not create is not acknowledged. */
 CKV_MUST_USE ckv_status ckv_client_monitor(ckv_client *c, ckv_monitor_report *out);
+
+/* The user has looked at the foreign entries up to leaf (which must be the
+ * latest the monitor found: last_foreign_index): the monitor stops raising
+ * the alarm for them, and raises it again for any later one. No network;
+ * CKV_ERR_INVALID_ARG (with a sentence) when leaf is not the latest or
+ * nothing is to be acknowledged. */
+CKV_MUST_USE ckv_status ckv_client_monitor_acknowledge(ckv_client *c, uint64_t leaf);
 
 typedef struct ckv_view {
     uint64_t tree_size;      /* latest accepted checkpoint's size (0 when none) */

@@ -5,7 +5,9 @@
 # is blocked until `ckv accept` or `ckv verify`; a contact who had not
 # verified is told but not blocked. `ckv monitor` is quiet for our own
 # rotation and raises the alarm (exit 3, one line) for the reset made by
-# someone else under our name.
+# someone else under our name, until `--acknowledge` of that entry; the
+# device that made the reset counts the entries before it as earlier
+# history, not as an alarm.
 source "$(dirname "$0")/lib.sh" "$@"
 start_ckvd
 new_user alice alice
@@ -66,6 +68,11 @@ fails alice monitor
 [ "$RC" = 3 ] || fail "monitor alarm: exit $RC"
 has_err "ALARM"
 has_err "'alice'"
+# the new device's own monitor: the older entries are the history its
+# reset replaced, no alarm
+ok mallory monitor
+has_out "earlier-entries: 2"
+has_out "foreign-entries: 0"
 sleep 2
 fails bob send alice --max-age 1 "to the reset key?"
 has_err "ckv verify alice"
@@ -76,4 +83,25 @@ ok bob verify alice
 ok bob send alice "after reset"
 recv_until mallory 1
 grep -qx "bob: after reset" "$T/got.mallory" || fail "mallory got: $(cat "$T/got.mallory")"
+
+# ---- acknowledging the alarm: only the latest foreign entry, for good,
+# until another one appears
+fails alice monitor
+[ "$RC" = 3 ] || fail "monitor alarm again: exit $RC"
+LEAF=$(sed -n 's/.*--acknowledge \([0-9]*\)`.*/\1/p' "$T/err")
+[ -n "$LEAF" ] || fail "the alarm does not say how to acknowledge: $(cat "$T/err")"
+fails alice monitor --acknowledge $((LEAF - 1))
+[ "$RC" = 1 ] || fail "acknowledge of an older leaf: exit $RC"
+has_err "leaf $LEAF"
+fails alice monitor --acknowledge nine
+[ "$RC" = 2 ] || fail "acknowledge nine: exit $RC"
+ok alice monitor --acknowledge "$LEAF"
+has_out "foreign-acknowledged: 1"
+has_out "last-foreign-leaf: $LEAF"
+ok alice monitor
+has_out "foreign-entries: 1"
+ok mallory rotate
+fails alice monitor
+[ "$RC" = 3 ] || fail "a new foreign entry after the acknowledgement: exit $RC"
+has_err "1 such entry not acknowledged"
 echo "keychange: ok"

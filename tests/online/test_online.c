@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "online.h" /* ckv_meta_put: a monitor record of the first format */
 #include "proxy.h"
 
 #include <jansson.h>
@@ -449,6 +450,60 @@ static void test_reset_and_monitor(void **state)
 
     /* a rotation by alice now fails: the latest entry is not hers */
     assert_int_equal(ckv_client_rotate(a.c), CKV_ERR_KT_FOREIGN_ENTRY);
+
+    /* the profile that made the reset (a new device): alice's two older
+     * entries came before its own first one, the history its reset
+     * replaced, so no alarm */
+    OK(m.c, ckv_client_monitor(m.c, &rep));
+    assert_int_equal(rep.own_entries, 3);
+    assert_int_equal(rep.earlier_entries, 2);
+    assert_int_equal(rep.foreign_entries, 0);
+
+    /* the alarm stays until acknowledged, and only the latest foreign
+     * entry can be acknowledged */
+    assert_int_equal(ckv_client_monitor(a.c, &rep), CKV_ERR_KT_FOREIGN_ENTRY);
+    assert_int_equal(rep.last_foreign_index, 3);
+    assert_int_equal(rep.earlier_entries, 0);
+    assert_int_equal(ckv_client_monitor_acknowledge(a.c, 2), CKV_ERR_INVALID_ARG);
+    assert_non_null(strstr(ckv_client_last_error(a.c), "leaf 3"));
+    assert_int_equal(ckv_client_monitor(a.c, &rep), CKV_ERR_KT_FOREIGN_ENTRY);
+    OK(a.c, ckv_client_monitor_acknowledge(a.c, 3));
+    OK(a.c, ckv_client_monitor(a.c, &rep));
+    assert_int_equal(rep.foreign_entries, 1);
+    assert_int_equal(rep.foreign_acknowledged, 1);
+    assert_int_equal(ckv_client_monitor_acknowledge(a.c, 3), CKV_ERR_INVALID_ARG);
+    /* acknowledged for good (a new client, the same profile) ... */
+    ckv_client_close(a.c);
+    OK(NULL, ckv_client_open(a.p, NULL, &a.c));
+    OK(a.c, ckv_client_monitor(a.c, &rep));
+    /* ... but a later foreign entry raises it again, naming that one */
+    OK(m.c, ckv_client_rotate(m.c));
+    assert_int_equal(ckv_client_monitor(a.c, &rep), CKV_ERR_KT_FOREIGN_ENTRY);
+    assert_int_equal(rep.foreign_entries, 2);
+    assert_int_equal(rep.foreign_acknowledged, 1);
+    assert_int_equal(rep.foreign_index, rep.last_foreign_index);
+    assert_true(rep.last_foreign_index > 3);
+    OK(m.c, ckv_client_monitor(m.c, &rep)); /* its own rotation: no alarm */
+    assert_int_equal(rep.foreign_entries, 0);
+
+    /* a monitor record of the first format (32 bytes: position, own,
+     * foreign, first foreign leaf) is forgotten: the log is read again and
+     * counted afresh */
+    {
+        uint8_t old[32] = {0};
+        uint64_t size = rep.tree_size;
+        for (int i = 0; i < 8; i++) {
+            old[i] = (uint8_t)(size >> (56 - 8 * i));
+            old[15 - i] = (uint8_t)(4 >> (8 * i)); /* own */
+        }
+        OK(NULL, ckv_meta_put(a.p, "monitor_pos", old, sizeof old));
+        assert_int_equal(ckv_client_monitor(a.c, &rep), CKV_ERR_KT_FOREIGN_ENTRY);
+        assert_int_equal(rep.entries_read, size);
+        assert_int_equal(rep.own_entries, 4);
+        assert_int_equal(rep.foreign_entries, 2);
+        assert_int_equal(rep.foreign_acknowledged, 0);
+        assert_int_equal(rep.foreign_index, 3);
+    }
 
     user_free(&a);
     user_free(&b);
