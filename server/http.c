@@ -278,7 +278,27 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (*upload_data_size > 0) {
         size_t n = *upload_data_size;
+        unsigned idle = h->cfg.idle_timeout_s ? h->cfg.idle_timeout_s : 30;
         *upload_data_size = 0;
+        if (!st->too_large && ckvd_now_ms() - st->start_ms > (uint64_t)idle * 1000u) {
+            /* A body that trickles in, each piece in time for the idle
+             * timeout (which libmicrohttpd resets on every byte) but the
+             * whole far too slow, would hold its connection for ever: once
+             * the request is older than the idle timeout it is refused and
+             * the connection closed. The 408 queued here is what a client
+             * would read; libmicrohttpd 0.9.75 (Debian 12's) closes the
+             * connection without sending an answer queued before the body
+             * is complete, so in practice the client sees the close. */
+            struct ckvd_resp resp = {0};
+            char msg[160];
+            snprintf(msg, sizeof(msg),
+                     "the request body came too slowly: the whole request must arrive within "
+                     "%u s; send it at once",
+                     idle);
+            ckvd_resp_error(&resp, 408, "request_timeout", msg);
+            log_request(h, conn, method, url, st, 408);
+            return send_resp(conn, &resp);
+        }
         if (st->too_large || st->len + n > CKVD_MAX_BODY) {
             /* A chunked body over the cap: drain a little (to answer 413
              * at the end), or close the connection if it goes on. */

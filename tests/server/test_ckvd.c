@@ -1025,6 +1025,31 @@ static void test_bad_input(void **state)
     free(got2);
     close(f1);
     close(f2);
+    /* a body that trickles in (a byte every 250 ms, each in time for the
+     * idle timeout, the whole far too slow) is cut off too, within a few
+     * seconds of the idle timeout, and the server keeps serving others */
+    {
+        int f5 = connect_raw();
+        struct timespec t0, t1, pause = {0, 250000000L};
+        int closed = 0;
+        assert_true(send(f5, half_body, strlen(half_body), 0) > 0);
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        for (int i = 0; i < 40 && !closed; i++) { /* up to 10 s */
+            nanosleep(&pause, NULL);
+            closed = send(f5, " ", 1, MSG_NOSIGNAL) != 1;
+            if (!closed) {
+                struct pollfd pf = {f5, POLLIN, 0};
+                char b[256];
+                closed = poll(&pf, 1, 0) > 0 && recv(f5, b, sizeof(b), MSG_DONTWAIT) <= 0;
+            }
+            if (i % 8 == 0)
+                health_is_quick();
+        }
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        assert_true(closed);
+        assert_true(t1.tv_sec - t0.tv_sec <= 8); /* idle timeout 3 s here */
+        close(f5);
+    }
     /* a truncated request whose client goes away */
     int f3 = connect_raw();
     assert_true(send(f3, half_body, strlen(half_body), 0) > 0);
