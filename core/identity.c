@@ -21,6 +21,12 @@
  *     made from our OLD bundle (its signed prekey id is at most that id) is
  *     decrypted with it (X3DH used our old identity key). After the grace
  *     period such a message is refused as before (CKV_ERR_INVALID_MESSAGE).
+ *     The record holds the last PREV_MAX such key pairs, oldest first (a
+ *     record of one is the format before there could be more), so that two
+ *     rotations in a row lose nothing either: the identity a message needs
+ *     is the oldest one whose newest signed prekey id is at least the
+ *     message's (keys.c keeps the current signed prekey and two before it,
+ *     which is what bounds PREV_MAX).
  * The registration id stays.
  */
 #include "online.h"
@@ -57,78 +63,136 @@ out:
 }
 
 #define PREV_LEN (CKV_IDENTITY_KEY_LEN + 32 + 4 + 8)
+#define PREV_MAX 2 /* key pairs kept: as many as signed prekeys before the current one */
+
+/* The kept key pairs: *rec (wipe it), *n whole entries; none when the
+ * record is absent or empty (forgotten). */
+static ckv_status prev_load(ckv_profile *p, uint8_t **rec, size_t *len, size_t *n)
+{
+    ckv_status st = ckv_meta_get(p, "identity_prev", rec, len);
+    *n = 0;
+    if (st == CKV_ERR_NOT_FOUND) {
+        *rec = NULL;
+        *len = 0;
+        return CKV_OK;
+    }
+    if (st != CKV_OK)
+        return st;
+    if (*len % PREV_LEN != 0 || *len / PREV_LEN > PREV_MAX) {
+        ckv_wipe_free(*rec, *len);
+        *rec = NULL;
+        *len = 0;
+        return CKV_ERR_PROFILE_DAMAGED;
+    }
+    *n = *len / PREV_LEN;
+    return CKV_OK;
+}
+
+static uint32_t prev_spk(const uint8_t *e)
+{
+    return (uint32_t)e[65] << 24 | (uint32_t)e[66] << 16 | (uint32_t)e[67] << 8 | e[68];
+}
+
+static int prev_live(const uint8_t *e, int64_t now)
+{
+    int64_t at = (int64_t)ckv_get_be64(e + 69);
+    return at <= now && now - at <= CKV_ROTATION_GRACE;
+}
 
 ckv_status ckv_identity_prev_for_spk(ckv_profile *p, uint32_t spk_id,
                                      uint8_t pub[CKV_IDENTITY_KEY_LEN], uint8_t priv[32],
                                      int *found)
 {
     uint8_t *rec = NULL;
-    size_t n = 0;
-    uint32_t last;
-    int64_t at, now = ckv_now();
-    ckv_status st = ckv_meta_get(p, "identity_prev", &rec, &n);
+    size_t len = 0, n = 0;
+    int64_t now = ckv_now();
+    ckv_status st = prev_load(p, &rec, &len, &n);
     *found = 0;
-    if (st == CKV_ERR_NOT_FOUND)
-        return CKV_OK;
     if (st != CKV_OK)
         return st;
-    if (n != PREV_LEN) {
-        st = n == 0 ? CKV_OK : CKV_ERR_PROFILE_DAMAGED;
-        goto out;
+    /* oldest first: the first whose signed prekeys reach spk_id made it */
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *e = rec + i * PREV_LEN;
+        if (spk_id <= prev_spk(e)) {
+            if (prev_live(e, now)) {
+                memcpy(pub, e, CKV_IDENTITY_KEY_LEN);
+                memcpy(priv, e + CKV_IDENTITY_KEY_LEN, 32);
+                *found = 1;
+            }
+            break;
+        }
     }
-    last = (uint32_t)rec[65] << 24 | (uint32_t)rec[66] << 16 | (uint32_t)rec[67] << 8 | rec[68];
-    at = (int64_t)ckv_get_be64(rec + 69);
-    if (spk_id <= last && at <= now && now - at <= CKV_ROTATION_GRACE) {
-        memcpy(pub, rec, CKV_IDENTITY_KEY_LEN);
-        memcpy(priv, rec + CKV_IDENTITY_KEY_LEN, 32);
-        *found = 1;
+    ckv_wipe_free(rec, len);
+    return st;
+}
+
+/* Write the entries of rec that are still in their grace period, the
+ * newest max of them (an empty record when none); only when that drops
+ * one, unless force. */
+static ckv_status prev_store_live(ckv_profile *p, const uint8_t *rec, size_t n, size_t max,
+                                  int force)
+{
+    uint8_t out[PREV_LEN * (PREV_MAX + 1)];
+    size_t k = 0, live = 0;
+    int64_t now = ckv_now();
+    ckv_status st;
+    for (size_t i = 0; i < n; i++)
+        live += prev_live(rec + i * PREV_LEN, now);
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *e = rec + i * PREV_LEN;
+        if (!prev_live(e, now))
+            continue;
+        if (live-- > max) /* the oldest go first */
+            continue;
+        memcpy(out + k * PREV_LEN, e, PREV_LEN);
+        k++;
     }
-out:
-    ckv_wipe_free(rec, n);
+    st = force || k != n ? ckv_meta_put(p, "identity_prev", out, k * PREV_LEN) : CKV_OK;
+    sodium_memzero(out, sizeof out);
     return st;
 }
 
 ckv_status ckv_identity_prev_expire(ckv_profile *p)
 {
     uint8_t *rec = NULL;
-    size_t n = 0;
-    int64_t at, now = ckv_now();
-    ckv_status st = ckv_meta_get(p, "identity_prev", &rec, &n);
-    if (st == CKV_ERR_NOT_FOUND)
-        return CKV_OK;
-    if (st != CKV_OK)
-        return st;
-    if (n == PREV_LEN) {
-        at = (int64_t)ckv_get_be64(rec + 69);
-        if (at > now || now - at > CKV_ROTATION_GRACE)
-            st = ckv_meta_put(p, "identity_prev", (const uint8_t *)"", 0);
-    }
-    ckv_wipe_free(rec, n);
+    size_t len = 0, n = 0;
+    ckv_status st = prev_load(p, &rec, &len, &n);
+    if (st == CKV_OK && n > 0)
+        st = prev_store_live(p, rec, n, PREV_MAX, 0);
+    ckv_wipe_free(rec, len);
     return st;
 }
 
-/* Keep the outgoing key pair for the grace period (see the top comment). */
+/* Keep the outgoing key pair for the grace period (see the top comment),
+ * after the ones kept before. */
 static ckv_status keep_prev(ckv_profile *p, const uint8_t pub[CKV_IDENTITY_KEY_LEN],
                             const uint8_t priv[32])
 {
-    uint8_t rec[PREV_LEN];
+    uint8_t all[PREV_LEN * (PREV_MAX + 1)], *rec = NULL;
+    size_t len = 0, n = 0;
     uint32_t spk = 0;
     ckv_status st = ckv_meta_get_u32(p, "spk_current", &spk);
     if (st == CKV_ERR_NOT_FOUND) {
         spk = 0;
         st = CKV_OK;
     }
+    if (st == CKV_OK)
+        st = prev_load(p, &rec, &len, &n);
     if (st != CKV_OK)
         return st;
-    memcpy(rec, pub, CKV_IDENTITY_KEY_LEN);
-    memcpy(rec + CKV_IDENTITY_KEY_LEN, priv, 32);
-    rec[65] = (uint8_t)(spk >> 24);
-    rec[66] = (uint8_t)(spk >> 16);
-    rec[67] = (uint8_t)(spk >> 8);
-    rec[68] = (uint8_t)spk;
-    ckv_put_be64(rec + 69, (uint64_t)ckv_now());
-    st = ckv_meta_put(p, "identity_prev", rec, sizeof rec);
-    sodium_memzero(rec, sizeof rec);
+    if (len > 0)
+        memcpy(all, rec, len); /* n <= PREV_MAX entries */
+    uint8_t *e = all + n * PREV_LEN;
+    memcpy(e, pub, CKV_IDENTITY_KEY_LEN);
+    memcpy(e + CKV_IDENTITY_KEY_LEN, priv, 32);
+    e[65] = (uint8_t)(spk >> 24);
+    e[66] = (uint8_t)(spk >> 16);
+    e[67] = (uint8_t)(spk >> 8);
+    e[68] = (uint8_t)spk;
+    ckv_put_be64(e + 69, (uint64_t)ckv_now());
+    st = prev_store_live(p, all, n + 1, PREV_MAX, 1);
+    sodium_memzero(all, sizeof all);
+    ckv_wipe_free(rec, len);
     return st;
 }
 

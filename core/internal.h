@@ -229,15 +229,16 @@ int64_t ckv_now(void);
 /* How long after a rotation a PreKey message made from our old bundle is
  * still decrypted with the old identity key (identity.c): 14 days. */
 #define CKV_ROTATION_GRACE (14 * 24 * 3600)
-/* The identity key pair we had before the last rotation, when a PreKey
- * message naming signed prekey spk_id was made from the old bundle and the
- * grace period runs: *found = 1 and pub/priv set (the caller wipes priv);
- * else *found = 0. identity.c. */
+/* The identity key pair we had before a rotation (one of the last two),
+ * when a PreKey message naming signed prekey spk_id was made from a bundle
+ * under it and its grace period runs: *found = 1 and pub/priv set (the
+ * caller wipes priv); else *found = 0. identity.c. */
 ckv_status ckv_identity_prev_for_spk(ckv_profile *p, uint32_t spk_id,
                                      uint8_t pub[CKV_IDENTITY_KEY_LEN], uint8_t priv[32],
                                      int *found);
-/* Forget the old identity key pair once its grace period is over (an
- * empty record; called by every receive that stores something). */
+/* Forget the old identity key pairs whose grace period is over (an empty
+ * record when none is left; called by every receive that stores
+ * something). */
 ckv_status ckv_identity_prev_expire(ckv_profile *p);
 /* 1 when the session with `a` exists and is usable for SENDING: its local
  * identity is our current key (after a rotation, old sessions only

@@ -245,7 +245,8 @@ ckv_status ckv_identity_generate(ckv_profile *p, uint8_t pub[CKV_IDENTITY_KEY_LE
                                  uint8_t priv[32]);
 /* Replace the profile's identity key by (pub, priv) in one transaction: the
  * identity record, a new signed prekey, fresh one-time prekeys; the old key
- * pair is kept sealed for CKV_ROTATION_GRACE seconds and the sessions are
+ * pair is kept sealed for CKV_ROTATION_GRACE seconds (with the one before
+ * it, when that one's period still runs) and the sessions are
  * kept for receiving only (identity.c top comment). */
 ckv_status ckv_identity_replace(ckv_profile *p, const uint8_t pub[CKV_IDENTITY_KEY_LEN],
                                 const uint8_t priv[32]);

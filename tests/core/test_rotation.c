@@ -4,7 +4,9 @@
  * on the old session and a PreKey message made from the old bundle are
  * received after the rotation; no send uses a session made under the old
  * key; once the grace period is over, a PreKey message made from the old
- * bundle is refused and changes nothing; the old key pair is then forgotten.
+ * bundle is refused and changes nothing; the old key pair is then forgotten;
+ * two rotations in a row lose nothing either (the newest two old key pairs
+ * are kept).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -103,17 +105,34 @@ static void rotate(ckv_profile *p)
     assert_memory_not_equal(after, before, CKV_IDENTITY_KEY_LEN);
 }
 
-/* Move identity_prev's rotation time back by `ago` seconds. */
+#define PREV_ENTRY (33 + 32 + 4 + 8)
+
+/* Move the rotation time of every kept key pair back by `ago` seconds. */
 static void age_prev(ckv_profile *p, int64_t ago)
 {
     uint8_t *rec = NULL;
     size_t n = 0;
     assert_int_equal(ckv_meta_get(p, "identity_prev", &rec, &n), CKV_OK);
-    assert_int_equal(n, 33 + 32 + 4 + 8);
-    ckv_put_be64(rec + 69, (uint64_t)(ckv_now() - ago));
+    assert_true(n > 0 && n % PREV_ENTRY == 0);
+    for (size_t i = 0; i < n; i += PREV_ENTRY)
+        ckv_put_be64(rec + i + 69, (uint64_t)(ckv_now() - ago));
     assert_int_equal(ckv_meta_put(p, "identity_prev", rec, n), CKV_OK);
     sodium_memzero(rec, n);
     free(rec);
+}
+
+/* The public keys of the kept key pairs, oldest first; returns how many. */
+static size_t prev_keys(ckv_profile *p, uint8_t pubs[4][CKV_IDENTITY_KEY_LEN])
+{
+    uint8_t *rec = NULL;
+    size_t n = 0;
+    assert_int_equal(ckv_meta_get(p, "identity_prev", &rec, &n), CKV_OK);
+    assert_true(n % PREV_ENTRY == 0 && n / PREV_ENTRY <= 4);
+    for (size_t i = 0; i < n / PREV_ENTRY; i++)
+        memcpy(pubs[i], rec + i * PREV_ENTRY, CKV_IDENTITY_KEY_LEN);
+    sodium_memzero(rec, n);
+    free(rec);
+    return n / PREV_ENTRY;
 }
 
 static void test_in_flight_survive(void **state)
@@ -202,11 +221,61 @@ static void test_grace_over(void **state)
     ckv_envelope_clear(&e2);
 }
 
+/* Two rotations in a row: a PreKey message made from each of the two old
+ * bundles is still received; a third rotation keeps the newest two old key
+ * pairs, and a message made from the first bundle is then refused. */
+static void test_rotations_in_a_row(void **state)
+{
+    struct trio *t = *state;
+    ckv_envelope e1, e2, e1b;
+    uint8_t k1[CKV_IDENTITY_KEY_LEN], k2[CKV_IDENTITY_KEY_LEN], k3[CKV_IDENTITY_KEY_LEN];
+    uint8_t pubs[4][CKV_IDENTITY_KEY_LEN];
+    ckv_bundle b1;
+
+    ckv_profile_identity_key(t->b, k1);
+    assert_int_equal(ckv_profile_export_bundle(t->b, 1, &b1), CKV_OK); /* kept for later */
+    start(t->c, t->b, "bob");
+    send_msg(t->c, "bob", "from bundle 1", &e1);
+    rotate(t->b);
+    ckv_profile_identity_key(t->b, k2);
+    start(t->a, t->b, "bob");
+    send_msg(t->a, "bob", "from bundle 2", &e2);
+    rotate(t->b);
+    ckv_profile_identity_key(t->b, k3);
+    assert_int_equal(prev_keys(t->b, pubs), 2);
+    assert_memory_equal(pubs[0], k1, CKV_IDENTITY_KEY_LEN);
+    assert_memory_equal(pubs[1], k2, CKV_IDENTITY_KEY_LEN);
+    assert_int_equal(recv_msg(t->b, "alice", &e2, "from bundle 2"), CKV_OK);
+    assert_int_equal(recv_msg(t->b, "carol", &e1, "from bundle 1"), CKV_OK);
+    /* expiry keeps what is in its grace period */
+    assert_int_equal(ckv_identity_prev_expire(t->b), CKV_OK);
+    assert_int_equal(prev_keys(t->b, pubs), 2);
+
+    /* a third rotation: the newest two are kept */
+    rotate(t->b);
+    assert_int_equal(prev_keys(t->b, pubs), 2);
+    assert_memory_equal(pubs[0], k2, CKV_IDENTITY_KEY_LEN);
+    assert_memory_equal(pubs[1], k3, CKV_IDENTITY_KEY_LEN);
+    /* a new sender with the first bundle: refused (its signed prekey is
+     * gone too: the current one and two before it are kept) */
+    {
+        ckv_profile *d = mk(t->tmp, "dave");
+        assert_int_equal(ckv_session_start(d, "bob", &b1, NULL), CKV_OK);
+        send_msg(d, "bob", "too late", &e1b);
+        assert_int_equal(recv_msg(t->b, "dave", &e1b, "too late"), CKV_ERR_NO_PREKEY);
+        ckv_envelope_clear(&e1b);
+        ckv_profile_close(d);
+    }
+    ckv_envelope_clear(&e1);
+    ckv_envelope_clear(&e2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_in_flight_survive, setup, teardown),
         cmocka_unit_test_setup_teardown(test_grace_over, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rotations_in_a_row, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
