@@ -534,12 +534,23 @@ ckv_status tui_online_monitor(struct tui_online *o, struct tui_worker *w, int qu
             log_bad(o, w, st);
         return st;
     }
-    if (!quiet)
+    if (!quiet && rep.earlier_entries == 0 && rep.foreign_entries == 0)
         tui_worker_note(w, "", TUI_LINE_INFO,
                         "monitor: log read up to tree size %llu (%llu new entries); %llu "
                         "entr%s under your name, all made by this profile",
                         (unsigned long long)rep.tree_size, (unsigned long long)rep.entries_read,
                         (unsigned long long)rep.own_entries, rep.own_entries == 1 ? "y" : "ies");
+    else if (!quiet)
+        tui_worker_note(w, "", TUI_LINE_INFO,
+                        "monitor: log read up to tree size %llu (%llu new entries); %llu "
+                        "entr%s under your name: %llu made by this profile, %llu older ones "
+                        "its reset replaced, %llu acknowledged",
+                        (unsigned long long)rep.tree_size, (unsigned long long)rep.entries_read,
+                        (unsigned long long)rep.own_entries, rep.own_entries == 1 ? "y" : "ies",
+                        (unsigned long long)(rep.own_entries - rep.earlier_entries -
+                                             rep.foreign_entries),
+                        (unsigned long long)rep.earlier_entries,
+                        (unsigned long long)rep.foreign_acknowledged);
     tui_online_view(o, w);
     return CKV_OK;
 }
