@@ -492,10 +492,10 @@ static void test_reset_and_monitor(void **state)
     {
         uint8_t old[32] = {0};
         uint64_t size = rep.tree_size;
-        for (int i = 0; i < 8; i++) {
-            old[i] = (uint8_t)(size >> (56 - 8 * i));
-            old[15 - i] = (uint8_t)(4 >> (8 * i)); /* own */
-        }
+        ckv_put_be64(old, size); /* position */
+        ckv_put_be64(old + 8, 4);  /* own */
+        ckv_put_be64(old + 16, 2); /* foreign */
+        ckv_put_be64(old + 24, 3); /* first foreign leaf */
         OK(NULL, ckv_meta_put(a.p, "monitor_pos", old, sizeof old));
         assert_int_equal(ckv_client_monitor(a.c, &rep), CKV_ERR_KT_FOREIGN_ENTRY);
         assert_int_equal(rep.entries_read, size);
