@@ -112,6 +112,8 @@ static const struct status_text table[] = {
     S(CKV_ERR_KT_SPLIT_VIEW, "a contact's signed log view is not consistent with ours: the server "
                              "shows different logs to different users (split view); evidence was "
                              "kept, do not trust new keys from this server"),
+    S(CKV_ERR_RECOVERY, "the account is protected by a recovery code and the reset did not "
+                        "carry the right one; give the code printed at registration"),
 };
 #undef S
 

@@ -47,11 +47,15 @@
     "refuses (the server may be freezing our view; default 3600).\n"
 
 const char cli_help_register[] =
-    "usage: ckv [--profile NAME] register\n"
+    "usage: ckv [--profile NAME] register [--new-recovery-code]\n"
     "Register the profile's account name on the pinned server: a signed\n"
     "`register` entry is appended to the key transparency log, and the signed\n"
     "prekey and one-time prekeys are uploaded. Run again to re-upload prekeys.\n"
-    "Fails when someone else holds the name.\n" HELP_TAIL;
+    "Fails when someone else holds the name.\n"
+    "  --new-recovery-code  protect the account with a recovery code: printed\n"
+    "                       once on stdout as 'recovery-code: ...' (never\n"
+    "                       stored); a later reset must carry it. Write it down\n"
+    "                       and keep it offline.\n" HELP_TAIL;
 const char cli_help_send[] =
     "usage: ckv [--profile NAME] send CONTACT [TEXT...] [--max-age SECONDS]\n"
     "Send TEXT (the arguments joined by spaces; stdin when no TEXT is given; at\n"
@@ -104,18 +108,24 @@ const char cli_help_monitor[] =
     "                      it and every one before, and comes back for any later\n"
     "                      one\n" HELP_TAIL;
 const char cli_help_rotate[] =
-    "usage: ckv [--profile NAME] rotate\n"
+    "usage: ckv [--profile NAME] rotate [--new-recovery-code]\n"
     "Replace our identity key: a `rotate` entry signed by the old key is\n"
     "logged, new prekeys are uploaded. Contacts see a key change (and those\n"
-    "who verified us must verify again). Prints our new public code.\n" HELP_TAIL;
+    "who verified us must verify again). Prints our new public code.\n"
+    "  --new-recovery-code  also protect the account with a new recovery code\n"
+    "                       (replacing any old one), printed once on stdout.\n" HELP_TAIL;
 const char cli_help_reset[] =
-    "usage: ckv [--profile NAME] reset\n"
+    "usage: ckv [--profile NAME] reset [--recovery-code CODE|-] [--new-recovery-code]\n"
     "Replace our identity key without the old key's signature (a `reset`\n"
     "entry, for a lost or compromised device): use it from a new profile\n"
     "created with 'ckv init' under the same account name. Contacts see a key\n"
-    "change. Prints our new public code.\n" HELP_TAIL;
+    "change. Prints our new public code.\n"
+    "  --recovery-code CODE  the account's recovery code, when it has one\n"
+    "                        ('-': read it from stdin)\n"
+    "  --new-recovery-code   protect the account with a new code (printed once)\n" HELP_TAIL;
 
-enum { OPT_WAIT = 1, OPT_MAX_AGE, OPT_MAX_VIEW_AGE, OPT_ACKNOWLEDGE };
+enum { OPT_WAIT = 1, OPT_MAX_AGE, OPT_MAX_VIEW_AGE, OPT_ACKNOWLEDGE, OPT_RECOVERY_CODE,
+       OPT_NEW_RECOVERY_CODE };
 
 /* --max-view-age (or env CKV_MAX_VIEW_AGE) of send/recv; 0: core's default */
 static long max_view_age;
@@ -486,25 +496,70 @@ static int print_public_code(ckv_profile *p)
     return 0;
 }
 
+/* Read a recovery code from stdin (one line). */
+static int read_code_stdin(char *out, size_t cap)
+{
+    if (fgets(out, (int)cap, stdin) == NULL)
+        return -1;
+    out[strcspn(out, "\r\n")] = 0;
+    return 0;
+}
+
 static int account_op(struct cli_globals *g, int argc, char **argv, const char *name)
 {
+    static const struct option reg_opts[] = {
+        {"new-recovery-code", no_argument, NULL, OPT_NEW_RECOVERY_CODE},
+        {NULL, 0, NULL, 0},
+    };
+    static const struct option reset_opts[] = {
+        {"recovery-code", required_argument, NULL, OPT_RECOVERY_CODE},
+        {"new-recovery-code", no_argument, NULL, OPT_NEW_RECOVERY_CODE},
+        {NULL, 0, NULL, 0},
+    };
     const struct cli_command *cmd = cli_command_find(name);
+    int is_reset = strcmp(name, "reset") == 0;
     ckv_profile *p = NULL;
     ckv_client *c = NULL;
-    int rc = parse_common(g, cmd, argc, argv, NULL, NULL);
-    if (rc >= 0)
-        return rc;
+    ckv_recovery rec;
+    char code[128] = "";
+    int rc = 0, o;
+
+    memset(&rec, 0, sizeof(rec));
+    while ((o = cli_getopt(g, cmd, argc, argv, "", is_reset ? reset_opts : reg_opts)) != -1) {
+        if (o == 'h')
+            return 0;
+        if (o == '?')
+            return 2;
+        if (o == OPT_NEW_RECOVERY_CODE)
+            rec.new_code = 1;
+        if (o == OPT_RECOVERY_CODE) {
+            if (strcmp(optarg, "-") == 0 ? read_code_stdin(code, sizeof(code)) != 0
+                                         : snprintf(code, sizeof(code), "%s", optarg) >=
+                                               (int)sizeof(code))
+                return cli_usage(cmd, "bad --recovery-code: give the code printed at "
+                                      "registration (or '-' and the code on stdin)");
+            rec.code = code;
+        }
+    }
     if (optind < argc)
         return cli_usage(cmd, "unexpected argument '%s'", argv[optind]);
     if (online_open(g, name, 0, &p, &c) != 0)
         return 1;
     ckv_status st;
     if (strcmp(name, "register") == 0)
-        st = ckv_client_register(c);
+        st = ckv_client_register_recovery(c, &rec);
     else if (strcmp(name, "rotate") == 0)
-        st = ckv_client_rotate(c);
+        st = ckv_client_rotate_recovery(c, &rec);
     else
-        st = ckv_client_reset(c);
+        st = ckv_client_reset_recovery(c, &rec);
+    if (rec.new_code_sent) {
+        /* also when the answer was lost: the server may hold it now */
+        printf("recovery-code: %s\n", rec.new_code_out);
+        fflush(stdout);
+        fprintf(stderr, "ckv: write the recovery code down and keep it offline: a reset of "
+                        "'%s' needs it (it is not stored anywhere)\n",
+                ckv_profile_account(p));
+    }
     if (st == CKV_ERR_DIR_NAME_TAKEN) {
         rc = online_say(c, st, "%s: '%s' is registered already by another key; choose another "
                         "account name (or 'ckv reset' if you lost that key)", name,
@@ -512,6 +567,10 @@ static int account_op(struct cli_globals *g, int argc, char **argv, const char *
     } else if (st == CKV_ERR_NOT_REGISTERED) {
         rc = online_say(c, st, "%s: '%s' is not registered; run 'ckv register' first", name,
                         ckv_profile_account(p));
+    } else if (st == CKV_ERR_RECOVERY) {
+        rc = online_say(c, st, "%s: '%s' is protected by a recovery code; give it with "
+                        "--recovery-code (as printed at registration)%s", name,
+                        ckv_profile_account(p), rec.code ? ": the one given is wrong" : "");
     } else if (st != CKV_OK) {
         rc = online_fail(c, st, "%s: '%s' failed; nothing was changed unless the server said "
                          "so; run it again", name, ckv_profile_account(p));
@@ -526,6 +585,8 @@ static int account_op(struct cli_globals *g, int argc, char **argv, const char *
             print_public_code(p);
         }
     }
+    sodium_memzero(code, sizeof(code));
+    sodium_memzero(&rec, sizeof(rec));
     online_close(p, c);
     return rc;
 }

@@ -304,11 +304,87 @@ static ckv_status confirm_own(ckv_client *c)
     return st;
 }
 
+/* What a posted entry carries about recovery codes (docs/protocol.md). */
+struct recovery_req {
+    int set_hash;      /* "recovery_hash": SHA-256 of a new code */
+    uint8_t hash[32];
+    size_t code_len;   /* "recovery": the account's code (a reset), 0: none */
+    uint8_t code[16];
+};
+
+#define RECOVERY_BYTES 16
+
+/* The user's code (hex, dashes and spaces ignored) into q->code. */
+static ckv_status recovery_parse(ckv_client *c, const char *text, struct recovery_req *q)
+{
+    const char *end = NULL;
+    size_t n = 0;
+    if (sodium_hex2bin(q->code, sizeof q->code, text, strlen(text), " -", &n, &end) != 0 ||
+        n != RECOVERY_BYTES || end == NULL || *end != 0) {
+        sodium_memzero(q->code, sizeof q->code);
+        return ckv_client_fail(c, CKV_ERR_INVALID_ARG,
+                               "the recovery code is not 32 hex digits (as printed at "
+                               "registration, e.g. 1f0c-9a7e-...)");
+    }
+    q->code_len = n;
+    return CKV_OK;
+}
+
+/* From r (may be NULL) to q: the code to carry, a new code to set. */
+static ckv_status recovery_prepare(ckv_client *c, ckv_recovery *r, int is_reset,
+                                   struct recovery_req *q)
+{
+    memset(q, 0, sizeof *q);
+    if (r == NULL)
+        return CKV_OK;
+    r->new_code_sent = 0;
+    memset(r->new_code_out, 0, sizeof r->new_code_out);
+    if (r->code != NULL) {
+        if (!is_reset)
+            return ckv_client_fail(c, CKV_ERR_INVALID_ARG,
+                                   "a recovery code is needed only for a reset");
+        ckv_status st = recovery_parse(c, r->code, q);
+        if (st != CKV_OK)
+            return st;
+    }
+    if (r->new_code) {
+        uint8_t code[RECOVERY_BYTES];
+        char hex[2 * RECOVERY_BYTES + 1];
+        size_t k = 0;
+        randombytes_buf(code, sizeof code);
+        crypto_hash_sha256(q->hash, code, sizeof code);
+        q->set_hash = 1;
+        sodium_bin2hex(hex, sizeof hex, code, sizeof code);
+        for (size_t i = 0; i < 2 * RECOVERY_BYTES; i++) {
+            if (i > 0 && i % 4 == 0)
+                r->new_code_out[k++] = '-';
+            r->new_code_out[k++] = hex[i];
+        }
+        r->new_code_out[k] = 0;
+        sodium_memzero(code, sizeof code);
+        sodium_memzero(hex, sizeof hex);
+    }
+    return CKV_OK;
+}
+
+/* After the post: a new code the server may hold is shown; one it refused
+ * for good (4xx) is forgotten. */
+static void recovery_done(ckv_client *c, ckv_recovery *r, struct recovery_req *q, ckv_status st)
+{
+    if (r != NULL && q->set_hash) {
+        r->new_code_sent = st == CKV_OK || !(c->last_http >= 400 && c->last_http < 500);
+        if (!r->new_code_sent)
+            sodium_memzero(r->new_code_out, sizeof r->new_code_out);
+    }
+    sodium_memzero(q, sizeof *q);
+}
+
 static ckv_status post_entry(ckv_client *c, const char *text, size_t len, json_t *spk,
-                             json_t *pks)
+                             json_t *pks, const struct recovery_req *q)
 {
     json_t *req = json_pack("{s:s%}", "entry", text, len), *ans = NULL;
-    ckv_status st;
+    ckv_status st = CKV_ERR_NOMEM;
+    char *b64 = NULL;
     if (req == NULL)
         return CKV_ERR_NOMEM;
     if (spk != NULL) {
@@ -317,8 +393,25 @@ static ckv_status post_entry(ckv_client *c, const char *text, size_t len, json_t
         json_object_set_new(req, "registration_id",
                             json_integer((json_int_t)ckv_profile_registration_id(c->p)));
     }
+    if (q != NULL && q->set_hash) {
+        if ((b64 = ckv_b64(q->hash, sizeof q->hash)) == NULL ||
+            json_object_set_new(req, "recovery_hash", json_string(b64)) != 0)
+            goto out;
+        free(b64);
+        b64 = NULL;
+    }
+    if (q != NULL && q->code_len > 0) {
+        if ((b64 = ckv_b64(q->code, q->code_len)) == NULL ||
+            json_object_set_new(req, "recovery", json_string(b64)) != 0)
+            goto out;
+    }
     st = ckv_net_json(c, "POST", "/v1/accounts", req, 0, 0, &ans);
-    json_decref(req);
+out:
+    if (b64 != NULL) {
+        sodium_memzero(b64, strlen(b64));
+        free(b64);
+    }
+    json_decref(req); /* (jansson frees the copy of "recovery" without wiping it) */
     json_decref(ans);
     return st;
 }
@@ -369,17 +462,26 @@ out:
 
 ckv_status ckv_client_register(ckv_client *c)
 {
+    return ckv_client_register_recovery(c, NULL);
+}
+
+ckv_status ckv_client_register_recovery(ckv_client *c, ckv_recovery *r)
+{
     ckv_kt_entry *k = NULL;
     ckv_dir_entry e;
     char text[CKV_DIR_ENTRY_MAX + 1];
     uint8_t h[32];
     size_t len = 0;
     json_t *spk = NULL, *pks = NULL;
+    struct recovery_req q;
     ckv_status st;
 
+    memset(&q, 0, sizeof q);
     if (c == NULL)
         return CKV_ERR_INVALID_ARG;
     c->err[0] = 0;
+    if (r != NULL)
+        r->new_code_sent = 0;
     st = finish_pending(c, 0);
     if (st != CKV_OK && st != CKV_ERR_NOT_REGISTERED)
         return st;
@@ -396,10 +498,21 @@ ckv_status ckv_client_register(ckv_client *c)
                                  (unsigned long long)k->leaf_index);
             goto out;
         }
+        if (r != NULL && r->new_code) {
+            st = ckv_client_fail(c, CKV_ERR_INVALID_ARG,
+                                 "'%s' is registered already: a recovery code can only be set "
+                                 "with the registration or with a rotation (ckv rotate "
+                                 "--new-recovery-code)",
+                                 c->p->account);
+            goto out;
+        }
         st = upload_prekeys(c); /* registered already with our key */
         goto out;
     }
     if (st != CKV_ERR_NOT_REGISTERED)
+        goto out;
+    st = recovery_prepare(c, r, 0, &q);
+    if (st != CKV_OK)
         goto out;
     memset(&e, 0, sizeof e);
     snprintf(e.origin, sizeof e.origin, "%s", c->origin);
@@ -417,32 +530,46 @@ ckv_status ckv_client_register(ckv_client *c)
     st = ckv_kt_add_own(c, h); /* before the server sees it: never our own alarm */
     if (st == CKV_OK)
         st = prekeys_json(c, CKV_PREKEY_BATCH, &spk, &pks);
-    if (st == CKV_OK)
-        st = post_entry(c, text, len, spk, pks);
+    if (st == CKV_OK) {
+        st = post_entry(c, text, len, spk, pks, &q);
+        recovery_done(c, r, &q, st);
+    }
     if (st == CKV_OK)
         st = confirm_own(c);
 out:
+    sodium_memzero(&q, sizeof q);
+    if (r != NULL && !r->new_code_sent) /* never sent: nothing to show */
+        sodium_memzero(r->new_code_out, sizeof r->new_code_out);
     json_decref(spk);
     json_decref(pks);
     free(k);
     return done(c, st);
 }
 
-static ckv_status replace_key(ckv_client *c, ckv_dir_type type)
+static ckv_status replace_key(ckv_client *c, ckv_dir_type type, ckv_recovery *r)
 {
     ckv_kt_entry *k = NULL;
     ckv_dir_entry e;
     char text[CKV_DIR_ENTRY_MAX + 1];
     uint8_t h[32], rec[65];
     size_t len = 0;
+    struct recovery_req q;
     ckv_status st;
 
+    memset(&q, 0, sizeof q);
     if (c == NULL)
         return CKV_ERR_INVALID_ARG;
     c->err[0] = 0;
-    st = finish_pending(c, 0);
+    st = recovery_prepare(c, r, type == CKV_DIR_RESET, &q);
     if (st != CKV_OK)
+        return done(c, st);
+    st = finish_pending(c, 0);
+    if (st != CKV_OK) {
+        sodium_memzero(&q, sizeof q);
+        if (r != NULL)
+            sodium_memzero(r->new_code_out, sizeof r->new_code_out);
         return st;
+    }
     k = malloc(sizeof *k);
     if (k == NULL)
         return CKV_ERR_NOMEM;
@@ -493,7 +620,8 @@ static ckv_status replace_key(ckv_client *c, ckv_dir_type type)
         ckv_db_rollback(c->p);
     if (st != CKV_OK)
         goto out;
-    st = post_entry(c, text, len, NULL, NULL);
+    st = post_entry(c, text, len, NULL, NULL, &q);
+    recovery_done(c, r, &q, st);
     if (st == CKV_OK)
         st = finish_pending(c, 1);
     else if (c->last_http >= 400 && c->last_http < 500)
@@ -503,16 +631,29 @@ static ckv_status replace_key(ckv_client *c, ckv_dir_type type)
 out:
     sodium_memzero(rec, sizeof rec);
     sodium_memzero(&e, sizeof e);
+    sodium_memzero(&q, sizeof q);
+    if (r != NULL && !r->new_code_sent) /* never sent: nothing to show */
+        sodium_memzero(r->new_code_out, sizeof r->new_code_out);
     free(k);
     return done(c, st);
 }
 
 ckv_status ckv_client_rotate(ckv_client *c)
 {
-    return replace_key(c, CKV_DIR_ROTATE);
+    return replace_key(c, CKV_DIR_ROTATE, NULL);
 }
 
 ckv_status ckv_client_reset(ckv_client *c)
 {
-    return replace_key(c, CKV_DIR_RESET);
+    return replace_key(c, CKV_DIR_RESET, NULL);
+}
+
+ckv_status ckv_client_rotate_recovery(ckv_client *c, ckv_recovery *r)
+{
+    return replace_key(c, CKV_DIR_ROTATE, r);
+}
+
+ckv_status ckv_client_reset_recovery(ckv_client *c, ckv_recovery *r)
+{
+    return replace_key(c, CKV_DIR_RESET, r);
 }

@@ -262,6 +262,9 @@ static ckv_status http_error(ckv_client *c, const char *method, const char *path
         st = CKV_ERR_DIR_NAME_TAKEN;
     else if (status == 404 && strcmp(code, "unknown_account") == 0)
         st = CKV_ERR_NOT_REGISTERED;
+    else if (status == 403 &&
+             (strcmp(code, "recovery_required") == 0 || strcmp(code, "bad_recovery") == 0))
+        st = CKV_ERR_RECOVERY;
     if (status == 429 && retry_after > 0)
         ckv_client_fail(c, st, "the server refused %s %s (HTTP 429, retry after %ld s): %s", method,
                         path, retry_after, msg ? msg : "rate limited");

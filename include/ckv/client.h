@@ -153,6 +153,33 @@ CKV_MUST_USE ckv_status ckv_client_register(ckv_client *c);
 CKV_MUST_USE ckv_status ckv_client_rotate(ckv_client *c);
 CKV_MUST_USE ckv_status ckv_client_reset(ckv_client *c);
 
+/* Recovery codes (docs/protocol.md "Recovery codes"). A reset needs no old
+ * key, so by default anyone may log one for any name (the owner's monitor
+ * and every contact see it). An account that set a recovery code can be
+ * reset only with that code: ckvd keeps its SHA-256 and refuses a reset
+ * without it (a lying server could still log one: the monitor still
+ * catches that). The code is 16 random bytes shown as 32 hex digits in
+ * groups of four ("1f0c-9a7e-..."); it is never stored in the profile:
+ * the user keeps it offline. */
+#define CKV_RECOVERY_CODE_STR 40 /* 39 characters and the NUL */
+typedef struct ckv_recovery {
+    const char *code;    /* reset: the account's code (NULL: none); dashes,
+                          * spaces and case do not matter */
+    int new_code;        /* register, rotate, reset: protect the account
+                          * with a new code, replacing any old one */
+    int new_code_sent;   /* out: the new code went to the server (also when
+                          * the answer was lost): show it to the user */
+    char new_code_out[CKV_RECOVERY_CODE_STR]; /* out, when new_code_sent */
+} ckv_recovery;
+
+/* The same with a recovery code (r may be NULL: as without). Register
+ * with r->new_code on an account registered already with this key is
+ * refused (CKV_ERR_INVALID_ARG): rotate to set a code. A reset refused for
+ * the code gives CKV_ERR_RECOVERY. */
+CKV_MUST_USE ckv_status ckv_client_register_recovery(ckv_client *c, ckv_recovery *r);
+CKV_MUST_USE ckv_status ckv_client_rotate_recovery(ckv_client *c, ckv_recovery *r);
+CKV_MUST_USE ckv_status ckv_client_reset_recovery(ckv_client *c, ckv_recovery *r);
+
 /* ---- directory ------------------------------------------------------------- */
 
 typedef struct ckv_key_info {

@@ -121,6 +121,7 @@ typedef enum ckv_status {
     CKV_ERR_KT_NO_QUORUM = 533,      /* too few pinned witnesses cosigned the checkpoint */
     CKV_ERR_KT_VIEW_FROZEN = 534,    /* the witnessed view is older than the max view age */
     CKV_ERR_KT_SPLIT_VIEW = 535,     /* a contact's log view is not consistent with ours */
+    CKV_ERR_RECOVERY = 536,          /* a reset needs the account's recovery code, or it is wrong */
 
     CKV_STATUS_MAX_ /* not a status; keep last */
 } ckv_status;
