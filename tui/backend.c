@@ -13,6 +13,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <sodium.h>
+
 #include <ckv/client.h>
 #include <ckv/contact.h>
 
@@ -209,9 +211,19 @@ void tui_online_view(struct tui_online *o, struct tui_worker *w)
     tui_worker_post(w, r);
 }
 
-ckv_status tui_online_register(struct tui_online *o, struct tui_worker *w)
+ckv_status tui_online_register(struct tui_online *o, struct tui_worker *w, int new_recovery_code)
 {
-    ckv_status st = ckv_client_register(o->c);
+    ckv_recovery rec;
+    memset(&rec, 0, sizeof(rec));
+    rec.new_code = new_recovery_code;
+    ckv_status st = ckv_client_register_recovery(o->c, &rec);
+    if (rec.new_code_sent) /* also when the answer was lost: the server may hold it */
+        tui_worker_note(w, "", TUI_LINE_ALERT,
+                        "RECOVERY CODE: %s -- write it down now and keep it offline: a reset "
+                        "of this account (a lost device) needs it. It is stored nowhere and "
+                        "not shown again.",
+                        rec.new_code_out);
+    sodium_memzero(&rec, sizeof(rec));
     if (st == CKV_OK) {
         tui_worker_note(w, "", TUI_LINE_INFO,
                         "registered: your key is in the server's transparency log. "
@@ -235,7 +247,7 @@ void tui_online_ensure_registered(struct tui_online *o, struct tui_worker *w, co
     if (st == CKV_ERR_NOT_REGISTERED || st == CKV_ERR_NOT_FOUND) {
         tui_worker_note(w, "", TUI_LINE_INFO, "%s is not registered on the server yet: registering",
                         account);
-        (void)tui_online_register(o, w);
+        (void)tui_online_register(o, w, 0);
     } else if (st == CKV_OK) {
         post_conn(o, w, TUI_CONN_ONLINE, NULL);
     } else {

@@ -41,7 +41,7 @@ void tui_online_set_max_view_age(long seconds);
 ckv_status tui_online_open(ckv_profile *p, struct tui_online **out, char **server_out);
 void tui_online_close(struct tui_online *o);
 
-ckv_status tui_online_register(struct tui_online *o, struct tui_worker *w);
+ckv_status tui_online_register(struct tui_online *o, struct tui_worker *w, int new_recovery_code);
 /* Register when the log has no entry for account yet (a first run whose
  * registration failed, e.g. the server was down). */
 void tui_online_ensure_registered(struct tui_online *o, struct tui_worker *w, const char *account);

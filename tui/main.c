@@ -58,6 +58,7 @@ static void usage(FILE *f)
 {
     fputs("usage: ckv-chat [--profile NAME] [--server URL] [--log-key VKEY] [--name ACCOUNT]\n"
           "                [--kdf COST] [--witness VKEY]... [--quorum K] [--max-view-age S]\n"
+          "                [--new-recovery-code]\n"
           "The terminal client of ckv: chat over Signal-protocol sessions, with every\n"
           "key checked against the key transparency log.\n"
           "  --profile NAME   the profile (env CKV_PROFILE; default \"default\"), kept in\n"
@@ -70,6 +71,8 @@ static void usage(FILE *f)
           "  --max-view-age S sending waits while the witnessed view is older (3600)\n"
           "  --name ACCOUNT   first run: the account name (else asked)\n"
           "  --kdf COST       first run: moderate (default), interactive or min (env CKV_KDF)\n"
+          "  --new-recovery-code  first run: protect the account with a recovery code,\n"
+          "                   shown once in the status window (a reset needs it)\n"
           "The passphrase comes from CKV_PASSPHRASE, else a prompt on the terminal.\n"
           "Inside: /help lists the commands. See ckv-chat(1).\n",
           f);
@@ -335,7 +338,7 @@ int main(int argc, char **argv)
     char *dir = NULL;
     int rc = 1;
     enum { O_PROFILE = 256, O_SERVER, O_LOGKEY, O_NAME, O_KDF, O_VERSION, O_WITNESS, O_QUORUM,
-           O_MAXVIEW };
+           O_MAXVIEW, O_RECOVERY };
     static const struct option opts[] = {{"profile", required_argument, NULL, O_PROFILE},
                                          {"server", required_argument, NULL, O_SERVER},
                                          {"log-key", required_argument, NULL, O_LOGKEY},
@@ -344,6 +347,7 @@ int main(int argc, char **argv)
                                          {"witness", required_argument, NULL, O_WITNESS},
                                          {"quorum", required_argument, NULL, O_QUORUM},
                                          {"max-view-age", required_argument, NULL, O_MAXVIEW},
+                                         {"new-recovery-code", no_argument, NULL, O_RECOVERY},
                                          {"version", no_argument, NULL, O_VERSION},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
@@ -391,6 +395,9 @@ int main(int argc, char **argv)
                 start.max_view_age = v;
             break;
         }
+        case O_RECOVERY:
+            start.new_recovery_code = 1;
+            break;
         case O_VERSION:
             printf("ckv-chat %s\n", CKV_VERSION);
             return 0;
@@ -439,9 +446,11 @@ int main(int argc, char **argv)
         if (first_run(&start, profile, name, server, vkey) != 0)
             goto out;
     } else {
-        if (server || vkey || name || start.n_witness > 0)
+        if (server || vkey || name || start.n_witness > 0 || start.new_recovery_code)
             fprintf(stderr, "ckv-chat: note: profile '%s' exists; --server, --log-key, "
-                            "--witness, --quorum and --name only apply when creating one\n",
+                            "--witness, --quorum, --name and --new-recovery-code only apply "
+                            "when creating one (ckv rotate --new-recovery-code sets a code "
+                            "later)\n",
                     profile);
         if (get_passphrase(&start, 0) != 0)
             goto out;

@@ -465,7 +465,7 @@ static void go_online(struct tui_worker *w)
     post_conn(w, TUI_CONN_CONNECTING, server);
     free(server);
     if (s->create && s->register_account) {
-        st = tui_online_register(w->online, w);
+        st = tui_online_register(w->online, w, s->new_recovery_code);
         if (st != CKV_OK)
             return;
     } else {

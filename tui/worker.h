@@ -101,6 +101,7 @@ struct tui_start {
     char witness[16][512];           /* for create: witness cosigner keys to pin */
     size_t n_witness;
     unsigned quorum;                 /* for create: K of them (0 = all) */
+    int new_recovery_code;           /* for create: register with a recovery code */
     long max_view_age;               /* --max-view-age seconds (0 = core's default) */
     uint8_t pass[1024];
     size_t pass_len;

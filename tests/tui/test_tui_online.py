@@ -253,8 +253,10 @@ def main():
         shutil.rmtree(os.path.join(tmp, "srv"))
         shutil.copytree(os.path.join(tmp, "srv-old"), os.path.join(tmp, "srv"))
         srv, _, _ = start_ckvd(tmp, int(url.rsplit(":", 1)[1]))
+        # (carol's first run also asks for a recovery code: shown once)
         c = Term(tmux, "carol", [CHAT, "--profile", "carol", "--name", "carol", "--server", url,
-                                 "--log-key", vkey], env)
+                                 "--log-key", vkey, "--new-recovery-code"], env)
+        c.wait(r"!! RECOVERY CODE: ([0-9a-f]{4}-){7}[0-9a-f]{4} -- write it", 30)
         c.wait(r"registered: your key is in the server's transparency log", 30)
         c.wait(r"\| log 3 \|", 10)
         c.type("/quit")
