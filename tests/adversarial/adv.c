@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <sodium.h>
@@ -266,6 +267,7 @@ void adv_witness_resume(witness_proc *w, const char *name, const char *log_vkey)
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlives a test that stopped early */
         int fd = open(errlog, O_WRONLY | O_CREAT | O_TRUNC, 0600);
         int nul = open("/dev/null", O_WRONLY);
         if (fd < 0 || nul < 0)

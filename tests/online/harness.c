@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -57,6 +58,7 @@ static int spawn_prog(const char *path, char *const argv[], const char *errlog, 
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlives a test that stopped early */
         int fd = open(errlog, O_WRONLY | O_CREAT | O_TRUNC, 0600);
         int nul = open("/dev/null", O_WRONLY);
         if (fd < 0 || nul < 0)
