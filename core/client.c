@@ -411,7 +411,13 @@ out:
         sodium_memzero(b64, strlen(b64));
         free(b64);
     }
-    json_decref(req); /* (jansson frees the copy of "recovery" without wiping it) */
+    {
+        /* jansson holds its own copy of the code: wiped before it is freed */
+        char *v = (char *)json_string_value(json_object_get(req, "recovery"));
+        if (v != NULL)
+            sodium_memzero(v, strlen(v));
+    }
+    json_decref(req);
     json_decref(ans);
     return st;
 }
