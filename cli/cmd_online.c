@@ -571,6 +571,8 @@ static int account_op(struct cli_globals *g, int argc, char **argv, const char *
         rc = online_say(c, st, "%s: '%s' is protected by a recovery code; give it with "
                         "--recovery-code (as printed at registration)%s", name,
                         ckv_profile_account(p), rec.code ? ": the one given is wrong" : "");
+    } else if (st == CKV_ERR_INVALID_ARG) { /* the core's sentence says what to change */
+        rc = online_say(c, st, "%s: nothing was changed for '%s'", name, ckv_profile_account(p));
     } else if (st != CKV_OK) {
         rc = online_fail(c, st, "%s: '%s' failed; nothing was changed unless the server said "
                          "so; run it again", name, ckv_profile_account(p));
