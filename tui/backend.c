@@ -211,6 +211,21 @@ void tui_online_view(struct tui_online *o, struct tui_worker *w)
     tui_worker_post(w, r);
 }
 
+void tui_online_acknowledge(struct tui_online *o, struct tui_worker *w, uint64_t leaf)
+{
+    ckv_status st = ckv_client_monitor_acknowledge(o->c, leaf);
+    if (st == CKV_OK)
+        tui_worker_note(w, "", TUI_LINE_INFO,
+                        "the entries under your name up to entry #%llu are acknowledged: the "
+                        "alarm comes back only for a newer one",
+                        (unsigned long long)leaf);
+    else if (st == CKV_ERR_INVALID_ARG) /* not the latest, or nothing to acknowledge */
+        tui_worker_note(w, "", TUI_LINE_INFO, "cannot acknowledge: %s",
+                        ckv_client_last_error(o->c));
+    else
+        failed(o, w, "", st, "cannot acknowledge");
+}
+
 ckv_status tui_online_register(struct tui_online *o, struct tui_worker *w, int new_recovery_code)
 {
     ckv_recovery rec;
@@ -530,7 +545,7 @@ ckv_status tui_online_monitor(struct tui_online *o, struct tui_worker *w, int qu
                          "this profile did not create (first: entry #%llu). Someone may be "
                          "impersonating you: tell your contacts to compare codes with you, and "
                          "tell the server's operator. /ack hides this banner; if it was you, "
-                         "`ckv monitor --acknowledge %llu` ends the alarm.",
+                         "/ack %llu ends the alarm.",
                          (unsigned long long)n, n == 1 ? "y" : "ies",
                          (unsigned long long)rep.foreign_index,
                          (unsigned long long)rep.last_foreign_index);

@@ -41,6 +41,9 @@ void tui_online_set_max_view_age(long seconds);
 ckv_status tui_online_open(ckv_profile *p, struct tui_online **out, char **server_out);
 void tui_online_close(struct tui_online *o);
 
+/* The user acknowledges the foreign entries under our name up to leaf
+ * (the latest): the monitor stops raising the alarm for them. */
+void tui_online_acknowledge(struct tui_online *o, struct tui_worker *w, uint64_t leaf);
 ckv_status tui_online_register(struct tui_online *o, struct tui_worker *w, int new_recovery_code);
 /* Register when the log has no entry for account yet (a first run whose
  * registration failed, e.g. the server was down). */

@@ -302,6 +302,17 @@ void tui_ui_line(struct tui_ui *u, const char *line)
         m->quit = 1;
     } else if (strcmp(cmd, "/help") == 0) {
         m->overlay = TUI_OV_HELP;
+    } else if (strcmp(cmd, "/ack") == 0 && arg[0] != 0) {
+        /* /ack LEAF: the entries under our name up to LEAF, for good */
+        size_t k = strspn(arg, "0123456789");
+        if (k == 0 || k > 19 || arg[k] != 0) {
+            tui_model_note(m, m->current, TUI_LINE_INFO,
+                           "usage: /ack (hide the red alerts) or /ack LEAF (the entry number the "
+                           "key-under-your-name alert gives: acknowledge it for good)");
+        } else {
+            m->foreign_alert = 0;
+            push(u, tui_cmd_new(TUI_CMD_ACK_FOREIGN, NULL, arg));
+        }
     } else if (strcmp(cmd, "/ack") == 0) {
         if (!m->foreign_alert && !m->log_alert)
             tui_model_note(m, m->current, TUI_LINE_INFO, "no alert to acknowledge");

@@ -607,6 +607,15 @@ static int handle(struct tui_worker *w, struct tui_cmd *c)
 #endif
         offline_note(w, "/audit");
         break;
+    case TUI_CMD_ACK_FOREIGN:
+#ifdef CKV_TUI_ONLINE
+        if (o) {
+            tui_online_acknowledge(o, w, strtoull(c->text ? c->text : "0", NULL, 10));
+            break;
+        }
+#endif
+        offline_note(w, "/ack");
+        break;
     default:
         break;
     }

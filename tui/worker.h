@@ -36,6 +36,7 @@ enum tui_cmd_kind {
     TUI_CMD_LOG,        /* `name`'s key history from the log */
     TUI_CMD_MONITOR,    /* follow the log for entries under our name */
     TUI_CMD_AUDIT,      /* check every contact against the log, with progress */
+    TUI_CMD_ACK_FOREIGN, /* acknowledge the entries under our name up to leaf `text` */
     TUI_CMD_QUIT
 };
 

@@ -64,6 +64,27 @@ def start_ckvd(tmp, port=0):
     raise Fail("ckvd did not start:\n" + open(errpath).read())
 
 
+def pane_text(screen):
+    """The right pane's lines joined into one, so that a sentence the
+    window wrapped can be matched whole."""
+    text = " ".join(l.split("\u2502", 1)[-1].strip() for l in screen.splitlines())
+    return re.sub(r"\s+", " ", text)
+
+
+def wait_joined(term, pattern, timeout=10):
+    """Wait until the regex matches the right pane's joined text."""
+    deadline = time.time() + timeout
+    rx = re.compile(pattern)
+    while True:
+        s = term.screen()
+        if rx.search(pane_text(s)):
+            return s
+        if time.time() > deadline:
+            raise Fail("%s: waited %ss for %r (joined); screen:\n%s" % (term.name, timeout,
+                                                                         pattern, s))
+        time.sleep(0.1)
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="ckvtui-on-")
     tmux = Tmux("on")
@@ -243,6 +264,24 @@ def main():
         o.type("/monitor")  # says it again, without raising the acknowledged banner
         o.wait(r"monitor: still 1 entry under your name that this profile did not create")
         o.wait(banner, absent=True)
+        # /ack LEAF acknowledges it for good: the banner names the leaf; an
+        # older leaf is refused with the latest one named
+        m = re.search(r"if it was you, /ack (\d+) ends the alarm", pane_text(s))
+        if not m:
+            raise Fail("the banner does not say how to end the alarm:\n" + s)
+        leaf = int(m.group(1))
+        o.type("/ack %d" % (leaf - 1))
+        wait_joined(o, r"cannot acknowledge: .*leaf %d is not the latest entry under 'bob'.*"
+                       r"\(that is leaf %d\)" % (leaf - 1, leaf))
+        o.type("/ack %d" % leaf)
+        wait_joined(o, r"the entries under your name up to entry #%d are acknowledged: the "
+                       r"alarm comes back only for a newer one" % leaf)
+        o.type("/monitor")
+        wait_joined(o, r"monitor: log read up to tree size \d+ \(\d+ new entries\); \d+ "
+                       r"entries under your name: \d+ made by this profile, 0 older ones its "
+                       r"reset replaced, 1 acknowledged")
+        o.wait(banner, absent=True)
+        print("key under your name: banner, /ack, /ack LEAF")
         o.type("/quit")
         o.wait(r"EXIT=0")
 
