@@ -29,6 +29,11 @@ CKV_MUST_USE ckv_status ckv_kt_fetch_checkpoint(ckv_client *c, ckv_tlog_checkpoi
 /* A JSON array of base64 hashes into path (at most CKV_TLOG_MAX_PROOF). */
 CKV_MUST_USE ckv_status ckv_kt_parse_path(json_t *a, ckv_tlog_hash *path, size_t *n);
 void ckv_sleep_ms(long ms);
+/* GET tile t of the server's log (a hash tile, or an entry bundle) into
+ * *buf (malloc'd; the previous *buf is freed first, so a reader can keep
+ * one buffer), at most the C2SP size of its kind: the net status. */
+CKV_MUST_USE ckv_status ckv_kt_get_tile(ckv_client *c, const ckv_tlog_tile *t, uint8_t **buf,
+                                        size_t *len);
 
 /* The latest verified entry of a name (kt.c), stored. */
 CKV_MUST_USE ckv_status ckv_kt_store(ckv_client *c, const ckv_kt_entry *k);

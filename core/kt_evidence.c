@@ -3,6 +3,7 @@
  * Everything here runs after a failure was detected and only adds to it:
  * the file (through the evidence library) and its path in c->err.
  */
+#include "kt.h"
 #include "kt_evidence.h"
 
 #include <sodium.h>
@@ -242,16 +243,7 @@ struct tiles {
 static ckv_status get_tile(void *ctx, const ckv_tlog_tile *t, const uint8_t **data, size_t *len)
 {
     struct tiles *x = ctx;
-    char p[CKV_TLOG_TILE_PATH_MAX + 1];
-    ckv_status st;
-    p[0] = '/';
-    st = ckv_tlog_tile_path(t, p + 1, sizeof p - 1);
-    if (st != CKV_OK)
-        return st;
-    free(x->got);
-    x->got = NULL;
-    st = ckv_net_get_raw(x->c, p, CKV_TLOG_TILE_MAX_BYTES, &x->got, len);
-    if (st != CKV_OK)
+    if (ckv_kt_get_tile(x->c, t, &x->got, len) != CKV_OK)
         return CKV_ERR_TLOG_FETCH;
     *data = x->got;
     return CKV_OK;

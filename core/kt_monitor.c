@@ -32,20 +32,13 @@ struct tile_ctx {
 static ckv_status fetch_tile(void *ctx, const ckv_tlog_tile *t, const uint8_t **data, size_t *len)
 {
     struct tile_ctx *tc = ctx;
-    char path[CKV_TLOG_TILE_PATH_MAX + 1];
     ckv_status st;
     if (t->level == 0 && t->index == tc->bundle_index) {
         *data = tc->bundle_tile;
         *len = tc->bundle_tile_len;
         return CKV_OK;
     }
-    path[0] = '/';
-    st = ckv_tlog_tile_path(t, path + 1, sizeof path - 1);
-    if (st != CKV_OK)
-        return st;
-    free(tc->fetched);
-    tc->fetched = NULL;
-    st = ckv_net_get_raw(tc->c, path, CKV_TLOG_TILE_MAX_BYTES, &tc->fetched, len);
+    st = ckv_kt_get_tile(tc->c, t, &tc->fetched, len);
     if (st != CKV_OK) {
         tc->err = st;
         return CKV_ERR_TLOG_FETCH;
@@ -339,13 +332,9 @@ static ckv_status read_bundle(ckv_client *c, const ckv_tlog_checkpoint *cp, uint
     ckv_status st;
 
     t.width = ckv_tlog_tile_width_at(CKV_TLOG_TILE_LEVEL_ENTRIES, bi, cp->size);
-    tpath[0] = '/';
-    st = ckv_tlog_tile_path(&t, tpath + 1, sizeof tpath - 1);
-    if (st != CKV_OK)
-        return st;
-    free(*bundle);
-    *bundle = NULL;
-    st = ckv_net_get_raw(c, tpath, CKV_TLOG_BUNDLE_MAX_BYTES, bundle, &blen);
+    st = ckv_tlog_tile_path(&t, tpath, sizeof tpath); /* for the sentences below */
+    if (st == CKV_OK)
+        st = ckv_kt_get_tile(c, &t, bundle, &blen);
     if (st != CKV_OK)
         return st;
     if (ckv_tlog_bundle_parse(*bundle, blen, t.width, entries) != CKV_OK ||

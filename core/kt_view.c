@@ -50,6 +50,22 @@ void ckv_sleep_ms(long ms)
 
 /* ---- the view --------------------------------------------------------------- */
 
+ckv_status ckv_kt_get_tile(ckv_client *c, const ckv_tlog_tile *t, uint8_t **buf, size_t *len)
+{
+    char path[CKV_TLOG_TILE_PATH_MAX + 1];
+    ckv_status st;
+    free(*buf);
+    *buf = NULL;
+    path[0] = '/';
+    st = ckv_tlog_tile_path(t, path + 1, sizeof path - 1);
+    if (st != CKV_OK)
+        return st;
+    return ckv_net_get_raw(c, path,
+                           t->level == CKV_TLOG_TILE_LEVEL_ENTRIES ? CKV_TLOG_BUNDLE_MAX_BYTES
+                                                                   : CKV_TLOG_TILE_MAX_BYTES,
+                           buf, len);
+}
+
 ckv_status ckv_kt_load_view(ckv_client *c, struct ckv_kt_viewrec *v)
 {
     uint8_t *rec = NULL;
