@@ -12,6 +12,19 @@
  * the body is read; a chunked body over the cap is drained, up to a bound,
  * and answered 413), and the handler's own state, kept across suspensions.
  *
+ * Per connection (struct conn_watch, MHD's socket context): when it last
+ * started waiting for a request's headers (opened, or answered the last
+ * request) and whether a request is in hand. libmicrohttpd resets its idle
+ * timer on every byte and calls ckvd only once the headers are complete,
+ * so headers sent a byte at a time would hold a connection for ever; the
+ * timer thread shuts down (shutdown(2); libmicrohttpd then sees the peer
+ * gone and closes it) any connection still without complete headers twice
+ * --idle-timeout after it began waiting. Twice: a connection that sends
+ * nothing is closed by libmicrohttpd's own idle timeout first, so only one
+ * that trickles reaches the cut. The watch list is guarded by the same
+ * mutex; libmicrohttpd 0.9.75 announces a connection's close before it
+ * closes the descriptor, so the timer never shuts down a reused one.
+ *
  * Shutdown (ckvd_http_stop): stop accepting, make the timer resume every
  * parked request as timed out (each answers with what is queued), give
  * the answers a moment to leave, then stop the daemon; a request that
@@ -47,6 +60,15 @@ struct ckvd_conn_state {
     void *user;
 };
 
+struct conn_watch {
+    int fd;
+    int busy;          /* a request's headers arrived and it is not answered yet */
+    int cut;           /* shut down by the timer */
+    size_t idx;        /* position in ckvd_http.watch */
+    uint64_t since_ms; /* began waiting for a request's headers */
+    char peer[48];
+};
+
 struct waiter {
     uint64_t key;
     uint64_t deadline_ms;
@@ -61,6 +83,9 @@ struct ckvd_http {
     uint64_t timer_next;     /* when the timer means to look next (under mu) */
     struct waiter *waiters;
     size_t nwaiters, capwaiters;
+    struct conn_watch **watch; /* every open connection (under mu) */
+    size_t nwatch, capwatch;
+    uint64_t last_sweep_ms;
     pthread_t timer;
     int timer_running;
     int stopping;
@@ -131,6 +156,36 @@ void ckvd_http_wake(struct ckvd_http *h, uint64_t key)
     pthread_mutex_unlock(&h->mu);
 }
 
+static unsigned idle_s(const struct ckvd_http *h)
+{
+    return h->cfg.idle_timeout_s ? h->cfg.idle_timeout_s : 30;
+}
+
+/* Shut down every connection that has waited for a request's headers
+ * longer than twice the idle timeout (see the top comment). Caller holds
+ * mu. */
+static void sweep_locked(struct ckvd_http *h, uint64_t now)
+{
+    uint64_t limit = 2u * (uint64_t)idle_s(h) * 1000u;
+    for (size_t i = 0; i < h->nwatch; i++) {
+        struct conn_watch *w = h->watch[i];
+        if (w->busy || w->cut || w->fd < 0 || now - w->since_ms <= limit)
+            continue;
+        w->cut = 1;
+        (void)shutdown(w->fd, SHUT_RDWR);
+        if (h->cfg.verbose) {
+            char ts[32];
+            struct tm tm;
+            time_t t = time(NULL);
+            gmtime_r(&t, &tm);
+            strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+            fprintf(stderr,
+                    "%s ckvd: %s connection closed: no complete request headers within %u s\n",
+                    ts, w->peer, 2u * idle_s(h));
+        }
+    }
+}
+
 static void *timer_main(void *arg)
 {
     struct ckvd_http *h = arg;
@@ -138,6 +193,10 @@ static void *timer_main(void *arg)
     for (;;) {
         int stop = h->stopping;
         uint64_t now = ckvd_now_ms(), next = now + 20;
+        if (!stop && now - h->last_sweep_ms >= 250) {
+            sweep_locked(h, now);
+            h->last_sweep_ms = now;
+        }
         for (size_t i = 0; i < h->nwaiters;) {
             if (stop || h->waiters[i].deadline_ms <= now) {
                 resume_locked(h, i, 1);
@@ -230,6 +289,63 @@ static void peer_of(struct MHD_Connection *conn, char *out, size_t outlen)
                   (socklen_t)outlen);
 }
 
+/* libmicrohttpd's connection notifications: a watch for each connection
+ * while it is open (see the top comment). Runs on MHD's thread. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    struct ckvd_http *h = cls;
+    struct conn_watch *w = *socket_context;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        w = calloc(1, sizeof(*w));
+        if (!w)
+            return; /* not watched: libmicrohttpd's idle timeout still applies */
+        w->fd = ci ? ci->connect_fd : -1;
+        peer_of(conn, w->peer, sizeof(w->peer));
+        pthread_mutex_lock(&h->mu);
+        if (h->nwatch == h->capwatch) {
+            size_t ncap = h->capwatch ? h->capwatch * 2 : 64;
+            struct conn_watch **nw = realloc(h->watch, ncap * sizeof(*nw));
+            if (!nw) {
+                pthread_mutex_unlock(&h->mu);
+                free(w);
+                return;
+            }
+            h->watch = nw;
+            h->capwatch = ncap;
+        }
+        w->since_ms = ckvd_now_ms();
+        w->idx = h->nwatch;
+        h->watch[h->nwatch++] = w;
+        pthread_mutex_unlock(&h->mu);
+        *socket_context = w;
+    } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED && w) {
+        pthread_mutex_lock(&h->mu);
+        h->watch[w->idx] = h->watch[h->nwatch - 1];
+        h->watch[w->idx]->idx = w->idx;
+        h->nwatch--;
+        pthread_mutex_unlock(&h->mu);
+        free(w);
+        *socket_context = NULL;
+    }
+}
+
+/* Mark the connection's request as in hand (busy) or answered. */
+static void watch_busy(struct ckvd_http *h, struct MHD_Connection *conn, int busy)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    struct conn_watch *w = ci ? ci->socket_context : NULL;
+    if (!w)
+        return;
+    pthread_mutex_lock(&h->mu);
+    w->busy = busy;
+    w->since_ms = ckvd_now_ms();
+    pthread_mutex_unlock(&h->mu);
+}
+
 /* With --verbose: one line per answered request. Method, path (no query
  * string), status and time only: never a header, a token or a body. */
 static void log_request(struct ckvd_http *h, struct MHD_Connection *conn, const char *method,
@@ -263,6 +379,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         st->conn = conn;
         st->start_ms = ckvd_now_ms();
         *con_cls = st;
+        watch_busy(h, conn, 1);
         /* A declared body over the cap is refused before it is read (MHD
          * then sends no "100 Continue" and closes the connection). */
         const char *cl =
@@ -387,8 +504,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
     struct ckvd_http *h = cls;
     struct ckvd_conn_state *st = *con_cls;
-    (void)conn;
     (void)toe;
+    watch_busy(h, conn, 0);
     if (!st)
         return;
     pthread_mutex_lock(&h->mu);
@@ -440,6 +557,7 @@ int ckvd_http_start(const struct ckvd_http_config *cfg, struct ckvd_http **out, 
     if (cfg->tls_cert_pem) {
         h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, &sin,
                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+                                MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
                                 MHD_OPTION_CONNECTION_TIMEOUT, idle,
                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)4000,
                                 MHD_OPTION_HTTPS_MEM_CERT, cfg->tls_cert_pem,
@@ -447,6 +565,7 @@ int ckvd_http_start(const struct ckvd_http_config *cfg, struct ckvd_http **out, 
     } else {
         h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, &sin,
                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+                                MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
                                 MHD_OPTION_CONNECTION_TIMEOUT, idle,
                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)4000, MHD_OPTION_END);
     }
@@ -502,5 +621,6 @@ void ckvd_http_stop(struct ckvd_http *h)
     pthread_mutex_destroy(&h->mu);
     pthread_cond_destroy(&h->timer_cv);
     free(h->waiters);
+    free(h->watch);
     free(h);
 }

@@ -1050,6 +1050,57 @@ static void test_bad_input(void **state)
         assert_true(t1.tv_sec - t0.tv_sec <= 8); /* idle timeout 3 s here */
         close(f5);
     }
+    /* headers that trickle in (a byte every 250 ms) are cut off twice the
+     * idle timeout (6 s here) after the connection opened, while a
+     * connection that sends one whole request a second over the same time
+     * keeps being answered (its wait for headers starts again after each
+     * answer) */
+    {
+        int f6 = connect_raw(), f7 = connect_raw();
+        const char *slow_head = "GET /v1/health HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+        const char *whole = "GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n";
+        struct timespec t0, t1, pause = {0, 250000000L};
+        int closed = 0, answered = 0;
+        assert_true(send(f6, slow_head, strlen(slow_head), 0) > 0);
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        for (int i = 0; i < 40 && !closed; i++) { /* up to 10 s */
+            nanosleep(&pause, NULL);
+            closed = send(f6, "a", 1, MSG_NOSIGNAL) != 1;
+            if (!closed) {
+                struct pollfd pf = {f6, POLLIN, 0};
+                char b[256];
+                closed = poll(&pf, 1, 0) > 0 && recv(f6, b, sizeof(b), MSG_DONTWAIT) <= 0;
+            }
+            if (i % 4 == 0) { /* the keep-alive connection: a whole request, answered */
+                char b[1024];
+                size_t got = 0;
+                assert_true(send(f7, whole, strlen(whole), MSG_NOSIGNAL) == (ssize_t)strlen(whole));
+                while (got < sizeof(b) - 1) {
+                    struct pollfd pf = {f7, POLLIN, 0};
+                    if (poll(&pf, 1, 2000) <= 0)
+                        break;
+                    ssize_t r = recv(f7, b + got, sizeof(b) - 1 - got, 0);
+                    if (r <= 0)
+                        break;
+                    got += (size_t)r;
+                    b[got] = 0;
+                    if (strstr(b, "\r\n\r\n") && strchr(strstr(b, "\r\n\r\n"), '}'))
+                        break;
+                }
+                b[got] = 0;
+                assert_non_null(strstr(b, " 200 "));
+                answered++;
+            }
+        }
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        assert_true(closed);
+        double took = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+        assert_true(took >= 5.0 && took <= 8.0);
+        assert_true(answered >= 5);
+        health_is_quick();
+        close(f6);
+        close(f7);
+    }
     /* a truncated request whose client goes away */
     int f3 = connect_raw();
     assert_true(send(f3, half_body, strlen(half_body), 0) > 0);
