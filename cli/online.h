@@ -1,7 +1,8 @@
 /*
- * online.h: the online commands of `ckv` (cmd_online.c): those that talk to
- * ckvd through the core library's client (include/ckv/client.h), and the
- * two hooks `ckv init` uses to pin the server and the log's verifier key.
+ * online.h: the online commands of `ckv`: those that talk to ckvd through
+ * the core library's client (include/ckv/client.h): cmd_account.c,
+ * cmd_directory.c, cmd_messages.c; what they share and the hooks `ckv init`
+ * uses to pin the server, the log's verifier key and witnesses (online.c).
  * Their help texts live beside the code and are referenced from the
  * command table in main.c.
  */
@@ -9,6 +10,8 @@
 #define CKV_CLI_ONLINE_H
 
 #include "cli.h"
+
+#include <stdint.h>
 
 /* `init --server URL --log-key VKEY|@FILE`: check both (or neither) were
  * given, read @FILE, and check the URL and the key before the profile is
@@ -33,6 +36,59 @@ const char *cli_gossip_name(int result);
 /* Notes on stderr: the gossip state with a contact; the pinned witnesses. */
 void cli_print_gossip(struct ckv_profile *p, const char *contact);
 void cli_print_witnesses(struct ckv_profile *p);
+
+/* ---- shared by the online commands (online.c) ---- */
+
+struct ckv_client;
+struct ckv_trust_report;
+
+/* The end of every online command's help, and the --max-age options'. */
+#define HELP_TAIL                                                                                  \
+    "The passphrase comes from the environment variable CKV_PASSPHRASE, else\n"                    \
+    "from the first line of --passphrase-file FILE, else a prompt on the terminal.\n"              \
+    "The profile must have been created with 'ckv init --server URL --log-key VKEY'.\n"
+
+#define HELP_MAX_AGE                                                                               \
+    "--max-age SECONDS (or env CKV_MAX_AGE): the oldest checkpoint a key check may\n"              \
+    "rest on before it is refreshed from the log (default 60).\n"                                  \
+    "--max-view-age SECONDS (or env CKV_MAX_VIEW_AGE): with witnesses pinned, the\n"               \
+    "oldest the witnesses' cosignatures on our log view may be before sending\n"                   \
+    "refuses (the server may be freezing our view; default 3600).\n"
+
+enum {
+    OPT_WAIT = 1,
+    OPT_MAX_AGE,
+    OPT_MAX_VIEW_AGE,
+    OPT_ACKNOWLEDGE,
+    OPT_RECOVERY_CODE,
+    OPT_NEW_RECOVERY_CODE
+};
+
+/* Open the profile and a client on its pinned server (with the ages
+ * cli_online_options read); -1 after an error. */
+int cli_online_open(const struct cli_globals *g, const char *what, int64_t max_age,
+                    struct ckv_profile **pp, struct ckv_client **cp);
+void cli_online_close(struct ckv_profile *p, struct ckv_client *c);
+/* One line: context, the status sentence, and the client's own reason.
+ * Returns 1 (the exit status). */
+int cli_online_fail(struct ckv_client *c, ckv_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* One line for a failure whose context already says what to do: the
+ * context and the client's own reason (else the status sentence). 1. */
+int cli_online_say(struct ckv_client *c, ckv_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* A failure about another account's name: "not registered" means them. */
+int cli_name_fail(struct ckv_client *c, ckv_status st, const char *cmd, const char *name,
+                  const char *what);
+/* Parse the options of a command that takes none of its own but --max-age
+ * (when max_age) and, for recv, --wait (when wait). Returns -1 to go on,
+ * else the exit status. */
+int cli_online_options(struct cli_globals *g, const struct cli_command *cmd, int argc, char **argv,
+                       long *max_age, long *wait);
+/* Say what adding a contact did, on stderr. */
+void cli_report_added(const char *name, const struct ckv_trust_report *r);
+
+/* ---- the commands ---- */
 
 int cmd_register(struct cli_globals *g, int argc, char **argv);
 int cmd_send(struct cli_globals *g, int argc, char **argv);
