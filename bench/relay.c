@@ -3,7 +3,9 @@
  * bench starts its own ckvd (127.0.0.1:0, a temporary data directory, abuse
  * limits off) and forks N client processes (default 50), each with its own
  * profile and ckv_client: libsignal objects are never shared, and each
- * process is one thread, as the client's contract asks.
+ * process is one thread, as the client's contract asks. This file is the
+ * driver (ckvd, the runs, the phases, the figures); a client process is in
+ * relay_client.c, and what the two share in relay.h.
  *
  * The clients form a ring: client i sends to client i+1 and receives from
  * client i-1. Phases, each started by the parent at once for every client
@@ -62,6 +64,7 @@
  */
 #define _GNU_SOURCE
 #include "bench.h"
+#include "relay.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -85,49 +88,6 @@
 /* The area's entry point (declared here: bench.h belongs to the bench's
  * owner; main.c declares it too). */
 int ckv_bench_relay(int argc, char **argv);
-
-#define MAX_CLIENTS 256
-#define MAX_MSGS 10000
-#define MAX_RUNS 20
-#define PASS ((const uint8_t *)"bench passphrase")
-#define PASS_LEN 16
-
-/* One message phase of one client. */
-struct msg_phase {
-    uint64_t sent;        /* sends that returned CKV_OK */
-    uint64_t received;    /* distinct messages decrypted from the previous client */
-    uint64_t duplicates;  /* messages seen twice */
-    uint64_t receipts;    /* distinct receipts for our messages */
-    uint64_t send_ns, recv_ns, nsend, nrecv, nrecv_empty; /* where the time goes */
-    uint64_t cpu_ns;      /* CPU this process used in the phase */
-    double lat_us[MAX_MSGS]; /* per message: send start -> receipt */
-};
-
-struct child_result {
-    int failed;           /* a non-zero status: the phase went wrong */
-    char err[256];        /* its sentence */
-    uint64_t lookups;     /* lookups that passed every check */
-    struct msg_phase ph[2]; /* [0] the loaded phase (window W), [1] the light one */
-};
-
-struct shared {
-    volatile int phase;           /* set by the parent: 1 contacts, 2 messages, 3 light
-                                   * messages, 4 lookups, 9 stop */
-    pthread_mutex_t mu;           /* process-shared: guards phase, with go */
-    pthread_cond_t go;            /* broadcast when phase changes (no polling clients) */
-    volatile int ready[5];        /* clients done with phase k (atomic adds) */
-    int n, msgs, window, batch, light_msgs, light_window, light_rate, lookup_ms, defer_acks;
-    char url[128], vkey[512], root[256];
-    struct child_result r[MAX_CLIENTS];
-};
-
-/* CPU time of this process (all threads), in ns. */
-static uint64_t cpu_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* CPU time of another process in ns: the sum over its threads of the first
  * field of /proc/PID/task/TID/schedstat (the process's own schedstat counts
@@ -164,254 +124,12 @@ static void msleep(long ms)
     nanosleep(&ts, NULL);
 }
 
-/* Block (no CPU) until the parent starts phase k; -1 when the run stops. */
-static int wait_phase(struct shared *sh, int k)
-{
-    pthread_mutex_lock(&sh->mu);
-    while (sh->phase < k)
-        pthread_cond_wait(&sh->go, &sh->mu);
-    int stop = sh->phase == 9 && k != 9;
-    pthread_mutex_unlock(&sh->mu);
-    return stop ? -1 : 0;
-}
-
 static void start_phase(struct shared *sh, int k)
 {
     pthread_mutex_lock(&sh->mu);
     sh->phase = k;
     pthread_cond_broadcast(&sh->go);
     pthread_mutex_unlock(&sh->mu);
-}
-
-static void mark_ready(struct shared *sh, int k)
-{
-    __atomic_add_fetch(&sh->ready[k], 1, __ATOMIC_SEQ_CST);
-}
-
-static int child_fail(struct child_result *r, const char *what, ckv_status st, ckv_client *c)
-{
-    r->failed = 1;
-    snprintf(r->err, sizeof r->err, "%s: %s%s%s", what, ckv_strerror(st), c ? " " : "",
-             c ? ckv_client_last_error(c) : "");
-    fprintf(stderr, "ckv-bench relay: a client failed: %s\n", r->err);
-    return 1;
-}
-
-/* Count a batch of events: messages from prev, receipts from next (with
- * their latency) whose seq is in first..last; a gap or a refused message
- * fails the client. */
-static void take_events(struct child_result *r, struct msg_phase *ph, const char *prev,
-                        const char *next, const ckv_event *ev, size_t n, uint64_t first,
-                        uint64_t last, uint8_t *seen, uint8_t *receipted, const uint64_t *sent_at)
-{
-    for (size_t i = 0; i < n; i++) {
-        const ckv_event *e = &ev[i];
-        if (e->kind == CKV_EV_MESSAGE && strcmp(e->contact, prev) == 0 && e->seq >= first &&
-            e->seq <= last) {
-            char want[64];
-            snprintf(want, sizeof want, "message %llu from %s", (unsigned long long)e->seq, prev);
-            if (e->text == NULL || e->text_len != strlen(want) || memcmp(e->text, want, e->text_len)) {
-                r->failed = 1; /* not what prev sent under that seq */
-                snprintf(r->err, sizeof r->err, "message %llu from %s has the wrong text",
-                         (unsigned long long)e->seq, prev);
-                fprintf(stderr, "ckv-bench relay: a client failed: %s\n", r->err);
-                continue;
-            }
-            if (seen[e->seq])
-                ph->duplicates++;
-            else
-                ph->received++;
-            seen[e->seq] = 1;
-        } else if (e->kind == CKV_EV_RECEIPT && strcmp(e->contact, next) == 0 &&
-                   e->seq >= first && e->seq <= last) {
-            if (!receipted[e->seq]) {
-                receipted[e->seq] = 1;
-                ph->lat_us[ph->receipts++] = (double)(ckv_bench_now_ns() - sent_at[e->seq]) / 1e3;
-            }
-        } else if (e->kind == CKV_EV_GAP || e->kind == CKV_EV_REJECTED) {
-            r->failed = 1;
-            snprintf(r->err, sizeof r->err, "event %d from %s (seq %llu, status %s)",
-                     (int)e->kind, e->contact, (unsigned long long)e->seq,
-                     ckv_status_name(e->status));
-            fprintf(stderr, "ckv-bench relay: a client failed: %s\n", r->err);
-        }
-    }
-}
-
-/* One message phase: send count messages (seq first..first+count-1) to
- * next with at most window not yet receipted, while receiving prev's and
- * the receipts; done when all were sent, receipted and received. */
-static void run_messages(struct child_result *r, struct msg_phase *ph, ckv_client *c,
-                         const char *me, const char *prev, const char *next, uint64_t first,
-                         uint64_t count, uint64_t window, uint64_t batch, uint64_t period_ns,
-                         uint64_t offset_ns, uint8_t *seen, uint8_t *receipted, uint64_t *sent_at)
-{
-    uint64_t start = ckv_bench_now_ns() + offset_ns;
-    uint64_t deadline = ckv_bench_now_ns() + 120ull * 1000000000ull;
-    uint64_t last = first + count - 1;
-    uint64_t cpu0 = cpu_now_ns();
-    ckv_status st;
-
-    while (!r->failed && (ph->received < count || ph->receipts < ph->sent || ph->sent < count)) {
-        if (ckv_bench_now_ns() > deadline) {
-            r->failed = 1;
-            snprintf(r->err, sizeof r->err, "timeout: sent %llu received %llu receipts %llu",
-                     (unsigned long long)ph->sent, (unsigned long long)ph->received,
-                     (unsigned long long)ph->receipts);
-            break;
-        }
-        /* paced (period_ns > 0): message k is due at start + k * period */
-        while (ph->sent < count && ph->sent - ph->receipts < window &&
-               (period_ns == 0 || ckv_bench_now_ns() >= start + ph->sent * period_ns)) {
-            /* what the window allows, at most batch messages in one call */
-            char text[CKV_SEND_MANY_MAX][64];
-            ckv_text t[CKV_SEND_MANY_MAX];
-            uint64_t seq[CKV_SEND_MANY_MAX], t0 = ckv_bench_now_ns();
-            size_t k = 0;
-            while (k < batch && k < CKV_SEND_MANY_MAX && ph->sent + k < count &&
-                   ph->sent + k - ph->receipts < window &&
-                   (period_ns == 0 || t0 >= start + (ph->sent + k) * period_ns)) {
-                int len = snprintf(text[k], sizeof text[k], "message %llu from %s",
-                                   (unsigned long long)(first + ph->sent + k), me);
-                t[k].text = (const uint8_t *)text[k];
-                t[k].len = (size_t)len;
-                k++;
-            }
-            st = k == 1 ? ckv_client_send(c, next, t[0].text, t[0].len, &seq[0])
-                        : ckv_client_send_many(c, next, t, k, seq);
-            ph->send_ns += ckv_bench_now_ns() - t0;
-            ph->nsend++;
-            if (st != CKV_OK) {
-                child_fail(r, "send", st, c);
-                break;
-            }
-            for (size_t j = 0; j < k; j++) {
-                if (seq[j] != first + ph->sent) {
-                    child_fail(r, "send (sequence numbers)", CKV_ERR_INTERNAL, c);
-                    break;
-                }
-                sent_at[seq[j]] = t0;
-                ph->sent++;
-            }
-            if (r->failed)
-                break;
-        }
-        ckv_event *ev = NULL;
-        size_t n = 0;
-        /* wait for what arrives: up to 1 s when nothing is to be sent
-         * (window full, all sent), up to the next due time when paced, not
-         * at all when the window has room */
-        uint64_t t0 = ckv_bench_now_ns();
-        int wait_ms = 0;
-        if (ph->sent == count || ph->sent - ph->receipts >= window)
-            wait_ms = 1000;
-        else if (period_ns > 0 && t0 < start + ph->sent * period_ns)
-            wait_ms = (int)((start + ph->sent * period_ns - t0 + 999999) / 1000000);
-        if (wait_ms > 1000)
-            wait_ms = 1000;
-        st = ckv_client_receive_ms(c, wait_ms, &ev, &n);
-        ph->recv_ns += ckv_bench_now_ns() - t0;
-        ph->nrecv++;
-        ph->nrecv_empty += n == 0;
-        if (st != CKV_OK) {
-            child_fail(r, "receive", st, c);
-            break;
-        }
-        take_events(r, ph, prev, next, ev, n, first, last, seen, receipted, sent_at);
-        ckv_client_events_free(ev, n);
-    }
-    ph->cpu_ns = cpu_now_ns() - cpu0;
-}
-
-static int child_main(struct shared *sh, int i)
-{
-    struct child_result *r = &sh->r[i];
-    char dir[320], me[32], next[32], prev[32];
-    ckv_profile *p = NULL;
-    ckv_client *c = NULL;
-    ckv_client_options o;
-    size_t nseq = (size_t)sh->msgs + (size_t)sh->light_msgs + 1;
-    uint8_t *seen = calloc(nseq, 1);
-    uint8_t *receipted = calloc(nseq, 1);
-    uint64_t *sent_at = calloc(nseq, sizeof(uint64_t));
-    ckv_status st;
-
-    snprintf(me, sizeof me, "bench%d", i);
-    snprintf(next, sizeof next, "bench%d", (i + 1) % sh->n);
-    snprintf(prev, sizeof prev, "bench%d", (i + sh->n - 1) % sh->n);
-    snprintf(dir, sizeof dir, "%s/p%d", sh->root, i);
-    memset(&o, 0, sizeof o);
-    o.timeout_ms = 30000;
-    o.max_checkpoint_age = 3600; /* the lookup phase measures lookups; sends check as usual */
-    o.defer_acks = sh->defer_acks; /* as ckv-chat (default): the clients keep receiving */
-    if (!seen || !receipted || !sent_at) {
-        r->failed = 1;
-        goto out;
-    }
-    /* 1. set-up */
-    st = ckv_profile_create(dir, me, PASS, PASS_LEN, CKV_KDF_MIN, &p);
-    if (st == CKV_OK)
-        st = ckv_profile_pin_server(p, sh->url, sh->vkey);
-    if (st == CKV_OK)
-        st = ckv_client_open(p, &o, &c);
-    if (st == CKV_OK)
-        st = ckv_client_register(c);
-    if (st != CKV_OK)
-        child_fail(r, "set-up", st, c);
-    mark_ready(sh, 0);
-    /* 2. contacts */
-    if (wait_phase(sh, 1) != 0)
-        goto out;
-    if (!r->failed && (st = ckv_client_add_contact(c, next, NULL)) != CKV_OK)
-        child_fail(r, "add contact", st, c);
-    mark_ready(sh, 1);
-    /* 3. messages, loaded (window W), then light (window W2) */
-    if (wait_phase(sh, 2) != 0)
-        goto out;
-    if (!r->failed)
-        run_messages(r, &r->ph[0], c, me, prev, next, 1, (uint64_t)sh->msgs, (uint64_t)sh->window,
-                     (uint64_t)sh->batch, 0, 0, seen, receipted, sent_at);
-    mark_ready(sh, 2);
-    if (wait_phase(sh, 3) != 0)
-        goto out;
-    if (!r->failed && sh->light_msgs > 0) {
-        /* paced: the clients together offer light_rate messages a second,
-         * each client one every n / light_rate s, the clients spread over
-         * that period; 0: closed loop (window W2) */
-        uint64_t period =
-            sh->light_rate > 0 ? (uint64_t)((double)sh->n * 1e9 / (double)sh->light_rate) : 0;
-        run_messages(r, &r->ph[1], c, me, prev, next, (uint64_t)sh->msgs + 1,
-                     (uint64_t)sh->light_msgs, (uint64_t)sh->light_window, (uint64_t)sh->batch,
-                     period, period * (uint64_t)i / (uint64_t)sh->n, seen, receipted, sent_at);
-    }
-    mark_ready(sh, 3);
-    /* 4. lookups */
-    if (wait_phase(sh, 4) != 0)
-        goto out;
-    if (!r->failed) {
-        uint64_t end = ckv_bench_now_ns() + (uint64_t)sh->lookup_ms * 1000000ull;
-        unsigned k = (unsigned)i * 7919u;
-        while (ckv_bench_now_ns() < end) {
-            char name[32];
-            ckv_key_info ki;
-            snprintf(name, sizeof name, "bench%u", (k++ * 31u) % (unsigned)sh->n);
-            st = ckv_client_lookup(c, name, &ki);
-            if (st != CKV_OK) {
-                child_fail(r, "lookup", st, c);
-                break;
-            }
-            r->lookups++;
-        }
-    }
-    mark_ready(sh, 4);
-    (void)wait_phase(sh, 9);
-out:
-    ckv_client_close(c);
-    ckv_profile_close(p);
-    free(seen);
-    free(receipted);
-    free(sent_at);
-    return r->failed ? 1 : 0;
 }
 
 /* ---- the server ------------------------------------------------------------------- */
@@ -446,8 +164,9 @@ static pid_t start_ckvd(const char *ckvd, struct shared *sh)
         dup2(nul, 1);
         execl(ckvd, "ckvd", "--listen", "127.0.0.1:0", "--data", data, "--checkpoint-interval",
               "50", "--limit", "register=0/0", "--limit", "login=0/0", "--limit", "bundle=0/0",
-              "--limit", "bundle-pair=0/0", "--limit", "bundle-target=0/0", "--limit",
-              "lookup=0/0", "--limit", "send=0/0", getenv("CKV_BENCH_CKVD_VERBOSE") ? "--verbose" : (char *)NULL, (char *)NULL);
+              "--limit", "bundle-pair=0/0", "--limit", "bundle-target=0/0", "--limit", "lookup=0/0",
+              "--limit", "send=0/0", getenv("CKV_BENCH_CKVD_VERBOSE") ? "--verbose" : (char *)NULL,
+              (char *)NULL);
         _exit(127);
     }
     for (int i = 0; i < 400; i++) {
@@ -574,8 +293,19 @@ struct relay_opts {
 /* The figures, in the order they are printed; one run's in value[], their
  * sample counts in count[]. */
 enum {
-    F_MSGS, F_P50, F_P99, F_CLIENT_CPU, F_SERVER_CPU, F_LIGHT_MSGS, F_LIGHT_P50, F_LIGHT_P99,
-    F_LIGHT_CLIENT_CPU, F_LIGHT_SERVER_CPU, F_LOOKUPS, F_LOST, F_COUNT
+    F_MSGS,
+    F_P50,
+    F_P99,
+    F_CLIENT_CPU,
+    F_SERVER_CPU,
+    F_LIGHT_MSGS,
+    F_LIGHT_P50,
+    F_LIGHT_P99,
+    F_LIGHT_CLIENT_CPU,
+    F_LIGHT_SERVER_CPU,
+    F_LOOKUPS,
+    F_LOST,
+    F_COUNT
 };
 static const struct {
     const char *name, *unit;
@@ -668,7 +398,7 @@ static int relay_once(const struct relay_opts *op, struct relay_figs *f)
             goto stop;
         if (pid == 0) {
             prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the bench */
-            _exit(child_main(sh, i));
+            _exit(ckv_bench_relay_client(sh, i));
         }
         kids[nkids++] = pid;
     }
@@ -705,8 +435,10 @@ static int relay_once(const struct relay_opts *op, struct relay_figs *f)
     if (verbose)
         for (int i = 0; i < n; i++) { /* "2": the paced phase's */
             const struct msg_phase *p = &sh->r[i].ph[strcmp(verbose, "2") == 0];
-            fprintf(stderr, "client %d: %llu sends %.0f us each, %llu receives (%llu empty) "
-                    "%.0f us each\n", i, (unsigned long long)p->nsend,
+            fprintf(stderr,
+                    "client %d: %llu sends %.0f us each, %llu receives (%llu empty) "
+                    "%.0f us each\n",
+                    i, (unsigned long long)p->nsend,
                     p->nsend ? (double)p->send_ns / 1e3 / (double)p->nsend : 0,
                     (unsigned long long)p->nrecv, (unsigned long long)p->nrecv_empty,
                     p->nrecv ? (double)p->recv_ns / 1e3 / (double)p->nrecv : 0);
@@ -781,35 +513,69 @@ int ckv_bench_relay(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    struct relay_opts op = {.n = 50, .msgs = 200, .window = 16, .batch = 16, .light_rate = 1000,
-                            .light_msgs = 50, .light_window = 16, .lookup_s = 3,
-                            .defer_acks = 1, .ckvd = CKV_BENCH_CKVD};
+    struct relay_opts op = {.n = 50,
+                            .msgs = 200,
+                            .window = 16,
+                            .batch = 16,
+                            .light_rate = 1000,
+                            .light_msgs = 50,
+                            .light_window = 16,
+                            .lookup_s = 3,
+                            .defer_acks = 1,
+                            .ckvd = CKV_BENCH_CKVD};
     int runs = 3, pause_s = 15, o, rc = 0;
     struct relay_figs f[MAX_RUNS];
 
     while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (o) {
-        case 'c': op.n = atoi(optarg); break;
-        case 'm': op.msgs = atoi(optarg); break;
-        case 'w': op.window = atoi(optarg); break;
-        case 'M': op.light_msgs = atoi(optarg); break;
-        case 'W': op.light_window = atoi(optarg); break;
-        case 'b': op.batch = atoi(optarg); break;
-        case 'r': op.light_rate = atoi(optarg); break;
-        case 'A': op.defer_acks = atoi(optarg); break;
-        case 'l': op.lookup_s = atoi(optarg); break;
-        case 'R': runs = atoi(optarg); break;
-        case 'P': pause_s = atoi(optarg); break;
-        case 'd': op.ckvd = optarg; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 1;
+        case 'c':
+            op.n = atoi(optarg);
+            break;
+        case 'm':
+            op.msgs = atoi(optarg);
+            break;
+        case 'w':
+            op.window = atoi(optarg);
+            break;
+        case 'M':
+            op.light_msgs = atoi(optarg);
+            break;
+        case 'W':
+            op.light_window = atoi(optarg);
+            break;
+        case 'b':
+            op.batch = atoi(optarg);
+            break;
+        case 'r':
+            op.light_rate = atoi(optarg);
+            break;
+        case 'A':
+            op.defer_acks = atoi(optarg);
+            break;
+        case 'l':
+            op.lookup_s = atoi(optarg);
+            break;
+        case 'R':
+            runs = atoi(optarg);
+            break;
+        case 'P':
+            pause_s = atoi(optarg);
+            break;
+        case 'd':
+            op.ckvd = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 1;
         }
     }
     if (op.n < 2 || op.n > MAX_CLIENTS || op.msgs < 1 || op.msgs > MAX_MSGS || op.window < 1 ||
         op.batch < 1 || op.batch > CKV_SEND_MANY_MAX || op.lookup_s < 1 || op.lookup_s > 600 ||
-        op.light_msgs < 0 || op.light_msgs > MAX_MSGS || op.light_window < 1 ||
-        op.light_rate < 0 || op.light_rate > 1000000 || runs < 1 || runs > MAX_RUNS ||
-        pause_s < 0 || pause_s > 600) {
+        op.light_msgs < 0 || op.light_msgs > MAX_MSGS || op.light_window < 1 || op.light_rate < 0 ||
+        op.light_rate > 1000000 || runs < 1 || runs > MAX_RUNS || pause_s < 0 || pause_s > 600) {
         fprintf(stderr,
                 "ckv-bench relay: --clients 2..%d, --messages 1..%d, --window >= 1, "
                 "--batch 1..%d, --light-messages 0..%d, --light-rate 0..1000000, "
