@@ -40,6 +40,8 @@
 #define CKV_ERRMSG_MAX 512
 
 #define CKV_ACK_PEND_MAX 256 /* owed acknowledgements kept at most (then sent alone) */
+#define CKV_ACK_MAX 1000     /* ids in one acknowledgement (ckvd's limit) */
+#define CKV_FETCH_MAX 1000   /* messages in one fetched batch (ckvd sends at most 100) */
 
 struct ckv_client {
     ckv_profile *p;

@@ -328,19 +328,26 @@ ckv_status ckv_outbox_flush(ckv_client *c)
     return st;
 }
 
-/* POST /v1/messages/ack for ids (nothing when empty). */
+/* POST /v1/messages/ack for ids (nothing when empty), in requests of at
+ * most CKV_ACK_MAX ids (ckvd's limit). */
 static ckv_status ack_ids(ckv_client *c, json_t *ids)
 {
-    json_t *req, *ans = NULL;
-    ckv_status st;
-    if (json_array_size(ids) == 0)
-        return CKV_OK;
-    req = json_pack("{s:O}", "ids", ids);
-    if (req == NULL)
-        return CKV_ERR_NOMEM;
-    st = ckv_net_json(c, "POST", "/v1/messages/ack", req, 1, 0, &ans);
-    json_decref(req);
-    json_decref(ans);
+    size_t n = json_array_size(ids);
+    ckv_status st = CKV_OK;
+    for (size_t at = 0; at < n && st == CKV_OK; at += CKV_ACK_MAX) {
+        json_t *part = json_array(), *req = NULL, *ans = NULL;
+        for (size_t i = at; part != NULL && i < n && i < at + CKV_ACK_MAX; i++)
+            if (json_array_append(part, json_array_get(ids, i)) != 0) {
+                json_decref(part);
+                part = NULL;
+            }
+        req = part != NULL ? json_pack("{s:o}", "ids", part) : NULL;
+        if (req == NULL)
+            return CKV_ERR_NOMEM;
+        st = ckv_net_json(c, "POST", "/v1/messages/ack", req, 1, 0, &ans);
+        json_decref(req);
+        json_decref(ans);
+    }
     return st;
 }
 
@@ -380,8 +387,9 @@ ckv_status ckv_acks_owe(ckv_client *c, json_t *msgs, json_t *acked)
     json_t *m, *v;
     if (n == 0)
         return CKV_OK;
-    if (c->ack_pend_n + n > CKV_ACK_PEND_MAX && ckv_client_ack_flush(c) != CKV_OK)
-        return ack_ids(c, acked); /* these at least */
+    if (c->ack_pend_n + n > CKV_ACK_PEND_MAX &&
+        (ckv_client_ack_flush(c) != CKV_OK || c->ack_pend_n + n > CKV_ACK_PEND_MAX))
+        return ack_ids(c, acked); /* these at least; or more than may be owed: at once */
     if (c->ack_pend_n == 0)
         c->ack_pend_since = ckv_mono_ms();
     json_array_foreach(acked, i, v)

@@ -412,6 +412,13 @@ ckv_status ckv_client_receive_ms(ckv_client *c, int wait_ms, ckv_event **events,
         st = ckv_client_fail(c, CKV_ERR_JSON, "the server's message list is malformed");
         goto out;
     }
+    if (json_array_size(msgs) > CKV_FETCH_MAX) {
+        st = ckv_client_fail(c, CKV_ERR_JSON,
+                             "the server sent %zu messages in one batch (at most %d are taken; "
+                             "ckvd sends at most 100): the server is misbehaving",
+                             json_array_size(msgs), CKV_FETCH_MAX);
+        goto out;
+    }
     st = held_count(c, &nheld);
     if (st != CKV_OK)
         goto out;

@@ -150,6 +150,40 @@ static void test_garbage_answers(void **state)
     assert_int_equal(srv_queued(&s, "dave"), 0);
     assert_int_equal(adv_state(&d, "alice"), -1);
 
+    /* a batch larger than ckvd ever sends (100): 300 messages, each
+     * refused (a sender that is not a name) and so owed an acknowledgement,
+     * more than the client keeps owed (256): they are acknowledged at once,
+     * nothing is written past the end of what is owed (ASan), and the
+     * client goes on; more than 1,000 in one batch are refused whole */
+    for (int round = 0; round < 2; round++) {
+        size_t count = round == 0 ? 300 : 1001, cap = count * 96 + 64, k = 0;
+        char *many = malloc(cap);
+        assert_non_null(many);
+        k += (size_t)snprintf(many + k, cap - k, "{\"messages\":[");
+        for (size_t i = 0; i < count; i++)
+            k += (size_t)snprintf(many + k, cap - k,
+                                  "%s{\"id\":%zu,\"from\":\"!bad\",\"envelope\":{\"type\":2,"
+                                  "\"body\":\"AAAA\"},\"time\":1}",
+                                  i ? "," : "", 1000000 + i);
+        snprintf(many + k, cap - k, "]}");
+        adv_lie(&px, &lie, "GET", "/v1/messages", 200, many);
+        lie.prefix = 1; /* /v1/messages?wait_ms=... */
+        free(many);
+        ev = NULL;
+        n = 0;
+        if (round == 0) {
+            OK(d.c, ckv_client_receive(d.c, 0, &ev, &n));
+            assert_int_equal(count_kind(ev, n, CKV_EV_REJECTED), 300);
+            assert_int_equal(count_kind(ev, n, CKV_EV_MESSAGE), 0);
+            ckv_client_events_free(ev, n);
+        } else {
+            FAILS(d.c, ckv_client_receive(d.c, 0, &ev, &n), CKV_ERR_JSON, "misbehaving");
+            assert_int_equal(n, 0);
+        }
+    }
+    liar_hooks(&px, NULL, NULL, NULL);
+    assert_int_equal(adv_history_len(&d, "alice"), 0);
+
     /* honest again */
     OK(d.c, ckv_client_add_contact(d.c, "bob", NULL));
     OK(d.c, ckv_client_monitor(d.c, &rep));
