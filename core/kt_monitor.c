@@ -47,24 +47,35 @@ static ckv_status fetch_tile(void *ctx, const ckv_tlog_tile *t, const uint8_t **
     return CKV_OK;
 }
 
-/* The monitor's record (meta monitor_pos), 72 bytes, big-endian:
+/* The monitor's record (meta monitor_pos), 96 bytes, big-endian:
  *   pos      entries read
  *   own      entries under our name
  *   earlier  of those, before this profile's first own entry and not ours:
- *            the account's history that our register or reset replaced
- *            (a lost device's keys), not an alarm
- *   foreign  of those, after our first own entry and not ours: the alarm
+ *            the account's history that our reset replaced (a lost
+ *            device's keys), not an alarm -- but only when our first own
+ *            entry is a reset that links to the last of them (version + 1,
+ *            prev_index); a register, or a reset linking to anything else,
+ *            did not replace them, so then every one of them counts as
+ *            foreign (the server logged keys under our name that our first
+ *            entry does not account for: a second register, a key slipped
+ *            in just before our reset)
+ *   foreign  of those, not ours and not such history: the alarm
  *   first, last   leaf of the first and the latest foreign entry
  *   acked    foreign entries the user acknowledged (the first `acked`)
  *   unacked  leaf of the first foreign entry not acknowledged
  *   flags    bit 0: an entry of this profile was seen
- * A record of the first format (32 bytes: pos, own, foreign, first) is
- * forgotten: the monitor reads the log again and counts afresh. */
-#define MON_REC 72
+ *   e_first, e_last, e_version   leaves of the first and the last earlier
+ *            entry, and the last one's version (while no entry of ours
+ *            was seen: what our first entry must link to)
+ * A record of an older format (32 bytes: pos, own, foreign, first; 72
+ * bytes: without the e_ fields) is forgotten: the monitor reads the log
+ * again and counts afresh (an acknowledgement must then be given again). */
+#define MON_REC 96
 #define MON_MINE_SEEN 1u
 
 struct mon {
     uint64_t pos, own, earlier, foreign, first, last, acked, unacked, flags;
+    uint64_t e_first, e_last, e_version;
 };
 
 static ckv_status load_mon(ckv_client *c, struct mon *m)
@@ -77,7 +88,7 @@ static ckv_status load_mon(ckv_client *c, struct mon *m)
         return CKV_OK;
     if (st != CKV_OK)
         return st;
-    if (n == 32) { /* the first format: read the log again */
+    if (n == 32 || n == 72) { /* an older format: read the log again */
         free(rec);
         return CKV_OK;
     }
@@ -94,6 +105,9 @@ static ckv_status load_mon(ckv_client *c, struct mon *m)
     m->acked = ckv_get_be64(rec + 48);
     m->unacked = ckv_get_be64(rec + 56);
     m->flags = ckv_get_be64(rec + 64);
+    m->e_first = ckv_get_be64(rec + 72);
+    m->e_last = ckv_get_be64(rec + 80);
+    m->e_version = ckv_get_be64(rec + 88);
     free(rec);
     if (m->earlier + m->foreign > m->own || m->acked > m->foreign)
         return CKV_ERR_PROFILE_DAMAGED;
@@ -112,6 +126,9 @@ static ckv_status store_mon(ckv_client *c, const struct mon *m)
     ckv_put_be64(rec + 48, m->acked);
     ckv_put_be64(rec + 56, m->unacked);
     ckv_put_be64(rec + 64, m->flags);
+    ckv_put_be64(rec + 72, m->e_first);
+    ckv_put_be64(rec + 80, m->e_last);
+    ckv_put_be64(rec + 88, m->e_version);
     return ckv_meta_put(c->p, "monitor_pos", rec, sizeof rec);
 }
 
@@ -267,10 +284,26 @@ static ckv_status monitor_entry(ckv_client *c, uint64_t index, const ckv_tlog_en
         for (size_t i = 0; i < n_own; i++)
             mine |= sodium_memcmp(own + 32 * i, k->leaf_hash, 32) == 0;
         m->own++;
-        if (mine) {
+        if (mine && !(m->flags & MON_MINE_SEEN)) {
             m->flags |= MON_MINE_SEEN;
+            if (m->earlier > 0 &&
+                !(k->e.type == CKV_DIR_RESET && k->e.has_prev && k->e.prev_index == m->e_last &&
+                  k->e.version == m->e_version + 1)) {
+                /* our first entry does not replace the one before it: none
+                 * of them is history it replaced (see the record) */
+                m->foreign = m->earlier;
+                m->first = m->unacked = m->e_first;
+                m->last = m->e_last;
+                m->earlier = 0;
+            }
+        } else if (mine) {
+            /* ours: nothing to count */
         } else if (!(m->flags & MON_MINE_SEEN)) {
-            m->earlier++; /* replaced by our register or reset */
+            if (m->earlier == 0)
+                m->e_first = index;
+            m->e_last = index;
+            m->e_version = k->e.version;
+            m->earlier++; /* replaced by our reset, if it links to the last one */
         } else {
             if (m->foreign == 0)
                 m->first = index;
@@ -640,8 +673,35 @@ ckv_status ckv_kt_check_latest(ckv_client *c, const ckv_kt_entry *k,
             c->latest_cache[slot].gen = c->latest_gen;
         }
     }
-    if (k->e.version >= version)
+    if (k->e.version > version || version == 0 ||
+        (k->e.version == version && k->leaf_index == leaf))
         return CKV_OK;
+    if (k->e.version == version) {
+        /* two entries of one version under one name: a fork of the
+         * account's chain, which the log's rules never allow; evidence:
+         * both, the earlier leaf first (docs/evidence.md, broken_chain) */
+        ckv_kt_entry *other = malloc(sizeof *other);
+        st = ckv_client_fail(c, CKV_ERR_DIR_BAD_CHAIN,
+                             "the log holds two entries of version %llu for '%s' (leaves %llu "
+                             "and %llu): the server forked the account's chain; do not trust "
+                             "either key",
+                             (unsigned long long)version, k->e.name, (unsigned long long)leaf,
+                             (unsigned long long)k->leaf_index);
+        if (other != NULL) {
+            char saved[CKV_ERRMSG_MAX];
+            memcpy(saved, c->err, sizeof saved);
+            if (entry_at(c, cp, leaf, other) != CKV_OK || strcmp(other->e.name, k->e.name) != 0) {
+                free(other);
+                other = NULL;
+            }
+            memcpy(c->err, saved, sizeof saved);
+        }
+        if (other != NULL)
+            st = leaf < k->leaf_index ? ckv_kt_ev_entries(c, st, "broken_chain", other, k)
+                                      : ckv_kt_ev_entries(c, st, "broken_chain", k, other);
+        free(other);
+        return st;
+    }
     st = ckv_client_fail(c, CKV_ERR_KT_STALE,
                          "the server served an older key of '%s' than the log holds: version "
                          "%llu of %llu (the newest is at leaf %llu): it hides the newer key",

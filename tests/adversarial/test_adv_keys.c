@@ -643,6 +643,82 @@ static void test_attack10_bad_bundle(void **state)
     srv_stop(&s);
 }
 
+/* ---- attack 13: a second register slipped in before ours -------------------
+ * Before: alice registered. The lie: mallory registers "bob" first (her
+ * key, v1 at leaf X), then the server forgets it (its account rows are
+ * deleted from ckvd's database) and accepts the real bob's register too: v1
+ * again, at leaf X+1. An honest log never holds two entries of one version
+ * under one name.
+ * Expected: bob's register fails with CKV_ERR_DIR_BAD_CHAIN (its check
+ * that the log's latest entry for bob is his finds two of version 1);
+ * bob's monitor raises the alarm for leaf X (core/kt_monitor.c:
+ * an entry under our name before our first own entry is history only when
+ * that entry is a reset linking to it; a register replaces nothing), every
+ * run; alice's lookup of bob (whose latest entry she read as v1 at leaf X)
+ * fails with CKV_ERR_DIR_BAD_CHAIN, "two entries of version 1"
+ * (ckv_kt_check_latest: a fork), with broken_chain evidence that an outside
+ * auditor verifies. Left behind: no contact for alice, the same failure a
+ * second time. */
+static void test_attack13_second_register(void **state)
+{
+    srv s;
+    user a, b, m;
+    ckv_monitor_report rep;
+    ckv_key_info ki;
+    (void)state;
+
+    srv_start(&s);
+    user_new(&a, &s, "alice", NULL);
+    adv_register(&a);
+    user_new(&m, &s, "bob", NULL);
+    adv_register(&m);
+    uint64_t x = (uint64_t)srv_sql_int(&s, "SELECT leaf_index FROM accounts WHERE name='bob'");
+    assert_int_equal(srv_sql(&s, "DELETE FROM prekeys WHERE account IN (SELECT id FROM accounts "
+                                 "WHERE name='bob'); DELETE FROM signed_prekeys WHERE account IN "
+                                 "(SELECT id FROM accounts WHERE name='bob'); DELETE FROM entries "
+                                 "WHERE name='bob'; DELETE FROM accounts WHERE name='bob'"),
+                     0);
+    user_new(&b, &s, "bob", NULL);
+    /* the server takes bob's register; his client, checking that the log's
+     * latest key for bob is now his, finds the fork at once */
+    FAILS(b.c, ckv_client_register(b.c), CKV_ERR_DIR_BAD_CHAIN, "two entries of version 1");
+    assert_int_equal(srv_sql_int(&s, "SELECT leaf_index FROM accounts WHERE name='bob'"),
+                     (long long)x + 1);
+
+    for (int round = 0; round < 2; round++) {
+        if (round == 1)
+            adv_reopen(&b, 0);
+        FAILS(b.c, ckv_client_monitor(b.c, &rep), CKV_ERR_KT_FOREIGN_ENTRY, "ALARM");
+        assert_int_equal(rep.own_entries, 2);
+        assert_int_equal(rep.earlier_entries, 0);
+        assert_int_equal(rep.foreign_entries, 1);
+        assert_int_equal(rep.foreign_index, x);
+    }
+
+    for (int round = 0; round < 2; round++) {
+        FAILS(a.c, ckv_client_lookup(a.c, "bob", &ki), CKV_ERR_DIR_BAD_CHAIN,
+              "two entries of version 1");
+        assert_int_equal(adv_state(&a, "bob"), -1);
+    }
+    FAILS(a.c, ckv_client_add_contact(a.c, "bob", NULL), CKV_ERR_DIR_BAD_CHAIN, "forked");
+    assert_int_equal(adv_state(&a, "bob"), -1);
+#ifdef CKV_AUDIT_PATH
+    {
+        char evpath[700];
+        const char *p = strstr(ckv_client_last_error(a.c), "evidence written to ");
+        assert_non_null(p);
+        snprintf(evpath, sizeof evpath, "%s", p + strlen("evidence written to "));
+        assert_non_null(strstr(evpath, "broken_chain"));
+        assert_int_equal(adv_verify_evidence(evpath), 0);
+    }
+#endif
+
+    user_free(&a);
+    user_free(&b);
+    user_free(&m);
+    srv_stop(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -652,6 +728,7 @@ int main(void)
         cmocka_unit_test(test_attack9_stale_key),
         cmocka_unit_test(test_attack9_stale_first_lookup),
         cmocka_unit_test(test_attack10_bad_bundle),
+        cmocka_unit_test(test_attack13_second_register),
     };
     signal(SIGPIPE, SIG_IGN);
     return cmocka_run_group_tests(tests, NULL, NULL);

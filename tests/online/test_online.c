@@ -486,17 +486,17 @@ static void test_reset_and_monitor(void **state)
     OK(m.c, ckv_client_monitor(m.c, &rep)); /* its own rotation: no alarm */
     assert_int_equal(rep.foreign_entries, 0);
 
-    /* a monitor record of the first format (32 bytes: position, own,
-     * foreign, first foreign leaf) is forgotten: the log is read again and
-     * counted afresh */
-    {
-        uint8_t old[32] = {0};
+    /* a monitor record of an older format (32 bytes: position, own,
+     * foreign, first foreign leaf; 72 bytes: without the earlier entries'
+     * leaves) is forgotten: the log is read again and counted afresh */
+    for (size_t oldlen = 32; oldlen <= 72; oldlen += 40) {
+        uint8_t old[72] = {0};
         uint64_t size = rep.tree_size;
         ckv_put_be64(old, size); /* position */
         ckv_put_be64(old + 8, 4);  /* own */
-        ckv_put_be64(old + 16, 2); /* foreign */
-        ckv_put_be64(old + 24, 3); /* first foreign leaf */
-        OK(NULL, ckv_meta_put(a.p, "monitor_pos", old, sizeof old));
+        ckv_put_be64(old + 16, 2); /* foreign (32) or earlier (72) */
+        ckv_put_be64(old + 24, 3); /* first foreign leaf (32) or foreign (72) */
+        OK(NULL, ckv_meta_put(a.p, "monitor_pos", old, oldlen));
         assert_int_equal(ckv_client_monitor(a.c, &rep), CKV_ERR_KT_FOREIGN_ENTRY);
         assert_int_equal(rep.entries_read, size);
         assert_int_equal(rep.own_entries, 4);
