@@ -509,6 +509,26 @@ static void report(const struct mon *m, ckv_monitor_report *out)
     out->foreign_index = m->foreign > m->acked ? m->unacked : m->first;
 }
 
+/* The alarm for m's foreign entries not acknowledged; after, when not
+ * NULL, says why the log could not be read further this time. */
+static ckv_status foreign_alarm(ckv_client *c, const struct mon *m, const char *after)
+{
+    uint64_t n = m->foreign - m->acked;
+    char where[64];
+    if (n == 1)
+        snprintf(where, sizeof where, "at leaf %llu", (unsigned long long)m->unacked);
+    else
+        snprintf(where, sizeof where, "the first at leaf %llu, the latest at leaf %llu",
+                 (unsigned long long)m->unacked, (unsigned long long)m->last);
+    return ckv_client_fail(c, CKV_ERR_KT_FOREIGN_ENTRY,
+                           "ALARM: the log holds %llu entr%s under our name '%s' that this "
+                           "profile did not make (%s): someone else registered, rotated or "
+                           "reset this account%s%s",
+                           (unsigned long long)n, n == 1 ? "y" : "ies", c->p->account, where,
+                           after != NULL ? "; and the log could not be read further now: " : "",
+                           after != NULL ? after : "");
+}
+
 ckv_status ckv_client_monitor(ckv_client *c, ckv_monitor_report *out)
 {
     ckv_tlog_checkpoint *cp = NULL;
@@ -524,25 +544,25 @@ ckv_status ckv_client_monitor(ckv_client *c, ckv_monitor_report *out)
     st = cp != NULL ? ckv_kt_fetch_checkpoint(c, cp) : CKV_ERR_NOMEM;
     if (st == CKV_OK)
         st = monitor_run(c, cp, &m, &read);
-    if (st != CKV_OK)
+    if (st != CKV_OK) {
+        /* an alarm already on record is not hidden by a server that now
+         * fails its answers: it comes first, with the failure after it */
+        struct mon saved;
+        if (load_mon(c, &saved) == CKV_OK && saved.foreign > saved.acked) {
+            char why[CKV_ERRMSG_MAX];
+            snprintf(why, sizeof why, "%s", c->err[0] != 0 ? c->err : ckv_strerror(st));
+            out->tree_size = saved.pos;
+            out->entries_read = read;
+            report(&saved, out);
+            st = foreign_alarm(c, &saved, why);
+        }
         goto out;
+    }
     out->tree_size = cp->size > m.pos ? cp->size : m.pos;
     out->entries_read = read;
     report(&m, out);
-    if (m.foreign > m.acked) {
-        uint64_t n = m.foreign - m.acked;
-        char where[64];
-        if (n == 1)
-            snprintf(where, sizeof where, "at leaf %llu", (unsigned long long)m.unacked);
-        else
-            snprintf(where, sizeof where, "the first at leaf %llu, the latest at leaf %llu",
-                     (unsigned long long)m.unacked, (unsigned long long)m.last);
-        st = ckv_client_fail(c, CKV_ERR_KT_FOREIGN_ENTRY,
-                             "ALARM: the log holds %llu entr%s under our name '%s' that this "
-                             "profile did not make (%s): someone else registered, rotated or "
-                             "reset this account",
-                             (unsigned long long)n, n == 1 ? "y" : "ies", c->p->account, where);
-    }
+    if (m.foreign > m.acked)
+        st = foreign_alarm(c, &m, NULL);
 out:
     free(cp);
     return ckv_client_done(c, st);

@@ -426,11 +426,13 @@ ckv_status ckv_client_send_many(ckv_client *c, const char *contact, const ckv_te
     }
     st = ckv_post_items(c, it, n);
     if (st != CKV_OK) {
+        char why[CKV_ERRMSG_MAX]; /* the sentence is rewritten from a copy of itself */
+        snprintf(why, sizeof why, "%s", c->err);
         c->ob_clean = 0;
         ckv_client_fail(c, st,
                         "%s (the message is kept in the outbox and sent with the next send or "
                         "receive)",
-                        c->err);
+                        why);
     }
 out:
     for (i = 0; envs != NULL && i < done_n; i++)

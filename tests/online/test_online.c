@@ -464,6 +464,14 @@ static void test_reset_and_monitor(void **state)
     assert_int_equal(ckv_client_monitor(a.c, &rep), CKV_ERR_KT_FOREIGN_ENTRY);
     assert_int_equal(rep.last_foreign_index, 3);
     assert_int_equal(rep.earlier_entries, 0);
+    /* a server that stops answering does not hide the alarm on record */
+    srv_kill(&s, SIGTERM);
+    assert_int_equal(ckv_client_monitor(a.c, &rep), CKV_ERR_KT_FOREIGN_ENTRY);
+    assert_non_null(strstr(ckv_client_last_error(a.c), "ALARM"));
+    assert_non_null(strstr(ckv_client_last_error(a.c), "could not be read further"));
+    assert_int_equal(rep.foreign_entries, 1);
+    assert_int_equal(rep.last_foreign_index, 3);
+    srv_restart(&s);
     assert_int_equal(ckv_client_monitor_acknowledge(a.c, 2), CKV_ERR_INVALID_ARG);
     assert_non_null(strstr(ckv_client_last_error(a.c), "leaf 3"));
     assert_int_equal(ckv_client_monitor(a.c, &rep), CKV_ERR_KT_FOREIGN_ENTRY);
