@@ -422,8 +422,25 @@ out:
     return st;
 }
 
+/* Give up a rotation or reset never logged: its key is wiped, and its
+ * entry is no longer ours (should the server log it later, that is a key
+ * under our name whose private half no one has: the monitor's alarm). */
+static ckv_status drop_pending(ckv_client *c, const uint8_t *leaf_hash)
+{
+    ckv_status st = ckv_db_begin(c->p);
+    if (st == CKV_OK && leaf_hash != NULL)
+        st = ckv_kt_drop_own(c, leaf_hash);
+    if (st == CKV_OK)
+        st = ckv_meta_put(c->p, "pending_identity", (const uint8_t *)"", 0);
+    if (st == CKV_OK)
+        return ckv_db_commit(c->p);
+    ckv_db_rollback(c->p);
+    return st;
+}
+
 /* Finish a rotation whose entry the server may have accepted (meta
- * pending_identity: pub(33) priv(32)). */
+ * pending_identity: pub(33) priv(32) leaf_hash(32) of its entry; a record
+ * without the leaf hash, 65 bytes, is from an older version). */
 static ckv_status finish_pending(ckv_client *c, int accepted_known)
 {
     uint8_t *rec = NULL;
@@ -434,7 +451,7 @@ static ckv_status finish_pending(ckv_client *c, int accepted_known)
         return CKV_OK;
     if (st != CKV_OK)
         return st;
-    if (n != 65) {
+    if (n != 65 && n != 97) {
         st = n == 0 ? CKV_OK : CKV_ERR_PROFILE_DAMAGED;
         goto out;
     }
@@ -444,7 +461,7 @@ static ckv_status finish_pending(ckv_client *c, int accepted_known)
         if (st != CKV_OK)
             goto out;
         if (sodium_memcmp(k->e.key, rec, 33) != 0) { /* never logged: forget it */
-            st = ckv_meta_put(c->p, "pending_identity", (const uint8_t *)"", 0);
+            st = drop_pending(c, n == 97 ? rec + 65 : NULL);
             goto out;
         }
     }
@@ -557,7 +574,7 @@ static ckv_status replace_key(ckv_client *c, ckv_dir_type type, ckv_recovery *r)
     ckv_kt_entry *k = NULL;
     ckv_dir_entry e;
     char text[CKV_DIR_ENTRY_MAX + 1];
-    uint8_t h[32], rec[65];
+    uint8_t h[32], rec[97]; /* pending_identity: pub, priv, our entry's leaf hash */
     size_t len = 0;
     struct recovery_req q;
     ckv_status st;
@@ -614,6 +631,7 @@ static ckv_status replace_key(ckv_client *c, ckv_dir_type type, ckv_recovery *r)
     if (st != CKV_OK)
         goto out;
     ckv_dir_leaf_hash((const uint8_t *)text, len, h);
+    memcpy(rec + 65, h, 32);
     /* remember the new key and our entry before the server sees it */
     st = ckv_db_begin(c->p);
     if (st == CKV_OK)
@@ -631,7 +649,7 @@ static ckv_status replace_key(ckv_client *c, ckv_dir_type type, ckv_recovery *r)
     if (st == CKV_OK)
         st = finish_pending(c, 1);
     else if (c->last_http >= 400 && c->last_http < 500)
-        (void)ckv_meta_put(c->p, "pending_identity", (const uint8_t *)"", 0); /* refused */
+        (void)drop_pending(c, h); /* refused */
     /* else (no answer, a 5xx): the outcome is unknown; the next register,
      * rotate or reset finishes or drops the switch by reading the log */
 out:

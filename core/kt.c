@@ -450,6 +450,21 @@ ckv_status ckv_kt_add_own(ckv_client *c, const uint8_t leaf_hash[32])
     return st;
 }
 
+ckv_status ckv_kt_drop_own(ckv_client *c, const uint8_t leaf_hash[32])
+{
+    uint8_t *l = NULL;
+    size_t n = 0, k = 0;
+    ckv_status st = ckv_kt_load_own(c, &l, &n);
+    if (st != CKV_OK)
+        return st;
+    for (size_t i = 0; i < n; i++)
+        if (memcmp(l + 32 * i, leaf_hash, 32) != 0)
+            memmove(l + 32 * k++, l + 32 * i, 32);
+    st = k == n ? CKV_OK : ckv_meta_put(c->p, "kt_own", l, 32 * k);
+    free(l);
+    return st;
+}
+
 ckv_status ckv_kt_vouch(ckv_client *c, const char *name, const uint8_t key[CKV_IDENTITY_KEY_LEN])
 {
     ckv_contact *ct = NULL;

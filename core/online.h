@@ -164,6 +164,9 @@ ckv_status ckv_kt_view(ckv_client *c, uint64_t *size, uint8_t root[32], int64_t 
 
 /* Remember that this profile made the entry with this leaf hash. */
 ckv_status ckv_kt_add_own(ckv_client *c, const uint8_t leaf_hash[32]);
+/* Forget it (a rotation or reset given up, its private key wiped: should
+ * the entry appear in the log after all, the monitor raises the alarm). */
+ckv_status ckv_kt_drop_own(ckv_client *c, const uint8_t leaf_hash[32]);
 
 /* The log vouches for contact name's pinned key: unverified -> logged; the
  * journal gets one LOGGED event per key (not one per lookup). */

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -719,6 +720,68 @@ static void test_attack13_second_register(void **state)
     srv_stop(&s);
 }
 
+/* ---- attack 14: a rotation answered "refused" but logged -------------------
+ * Before: bob registered, his client talks through the liar. The lie: bob's
+ * rotation is forwarded to ckvd, which logs it, but the liar answers 400.
+ * Expected: the rotation fails; bob's client gives the new key up (wiped)
+ * and keeps his old one; and since the entry is no longer his (its private
+ * half is gone), his monitor raises the alarm for it (core/client.c
+ * drop_pending: the entry's leaf hash leaves kt_own) instead of counting a
+ * key no one can use as his own. */
+static void after_refuse_accounts(void *ctx, const liar_req *req, liar_resp *resp)
+{
+    static const char body[] = "{\"error\":\"refused\",\"code\":\"bad_field\"}";
+    (void)ctx;
+    if (liar_path_is(req, "POST", "/v1/accounts"))
+        liar_resp_set(resp, 400, NULL, body, sizeof body - 1);
+}
+
+static void test_attack14_refused_but_logged(void **state)
+{
+    srv s;
+    liar px;
+    user b;
+    ckv_monitor_report rep;
+    uint8_t before[33], after[33];
+    (void)state;
+
+    srv_start(&s);
+    assert_int_equal(liar_start(&px, s.url), 0);
+    adv_user_via(&b, &s, px.url, "bob");
+    adv_register(&b);
+    OK(b.c, ckv_client_monitor(b.c, &rep));
+    ckv_profile_identity_key(b.p, before);
+    long long entries = srv_sql_int(&s, "SELECT COUNT(*) FROM entries WHERE name='bob'");
+
+    liar_hooks(&px, NULL, after_refuse_accounts, NULL);
+    assert_int_not_equal(ckv_client_rotate(b.c), CKV_OK);
+    assert_true(liar_lies(&px) > 0);
+    liar_hooks(&px, NULL, NULL, NULL);
+    assert_int_equal(srv_sql_int(&s, "SELECT COUNT(*) FROM entries WHERE name='bob'"),
+                     entries + 1); /* ckvd logged it */
+    ckv_profile_identity_key(b.p, after);
+    assert_memory_equal(before, after, 33); /* the new key was given up */
+
+    /* once a checkpoint covers it */
+    uint64_t want = (uint64_t)srv_sql_int(&s, "SELECT MAX(leaf_index) + 1 FROM entries");
+    for (int i = 0; i < 100; i++) {
+        ckv_status st = ckv_client_monitor(b.c, &rep);
+        if (st != CKV_OK || rep.tree_size >= want)
+            break;
+        struct timespec ts = {0, 50000000L};
+        nanosleep(&ts, NULL);
+    }
+    for (int round = 0; round < 2; round++) {
+        FAILS(b.c, ckv_client_monitor(b.c, &rep), CKV_ERR_KT_FOREIGN_ENTRY, "ALARM");
+        assert_int_equal(rep.foreign_entries, 1);
+        assert_int_equal(rep.own_entries, 2);
+    }
+
+    user_free(&b);
+    liar_stop(&px);
+    srv_stop(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -729,6 +792,7 @@ int main(void)
         cmocka_unit_test(test_attack9_stale_first_lookup),
         cmocka_unit_test(test_attack10_bad_bundle),
         cmocka_unit_test(test_attack13_second_register),
+        cmocka_unit_test(test_attack14_refused_but_logged),
     };
     signal(SIGPIPE, SIG_IGN);
     return cmocka_run_group_tests(tests, NULL, NULL);
