@@ -88,8 +88,14 @@ void ckv_outbox_forget(ckv_client *c, size_t n);
 /* Post what the outbox holds and ckvd has not accepted, oldest first. */
 CKV_MUST_USE ckv_status ckv_outbox_flush(ckv_client *c);
 /* Post items in order in as few requests as ckvd's limits allow, with the
- * acknowledgements owed; stops at the first failure. */
-CKV_MUST_USE ckv_status ckv_post_items(ckv_client *c, const struct ckv_post_item *it, size_t n);
+ * acknowledgements owed; stops at the first failure. *refused (may be
+ * NULL) gets the index of the item ckvd refused by itself (a 4xx or 507
+ * that names that envelope: its recipient's queue is full, say), else n;
+ * the items before it were accepted. */
+CKV_MUST_USE ckv_status ckv_post_items(ckv_client *c, const struct ckv_post_item *it, size_t n,
+                                       size_t *refused);
+/* Is name's oldest row one the last flush saw refused? */
+int ckv_outbox_refused(const ckv_client *c, const char *name);
 /* Owe the acknowledgement of acked (ids out of the fetched batch msgs). */
 CKV_MUST_USE ckv_status ckv_acks_owe(ckv_client *c, json_t *msgs, json_t *acked);
 int64_t ckv_mono_ms(void);

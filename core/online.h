@@ -41,6 +41,7 @@
 
 #define CKV_ACK_PEND_MAX 256 /* owed acknowledgements kept at most (then sent alone) */
 #define CKV_ACK_MAX 1000     /* ids in one acknowledgement (ckvd's limit) */
+#define CKV_OB_REFUSED_MAX 8 /* recipients refused in one flush before it stops */
 #define CKV_FETCH_MAX 1000   /* messages in one fetched batch (ckvd sends at most 100) */
 
 struct ckv_client {
@@ -63,6 +64,11 @@ struct ckv_client {
     uint64_t *ob_done;
     size_t ob_done_n, ob_done_cap;
     int ob_clean;
+    /* Recipients whose oldest row ckvd refused in the last flush (a full
+     * queue, say): their later rows wait behind it, the others go on. */
+    char ob_refused[CKV_OB_REFUSED_MAX][CKV_NAME_MAX + 1];
+    size_t ob_refused_n;
+    int ob_only_refused; /* the last flush failed only by such refusals */
     /* Acknowledgements owed to ckvd that no request has carried yet
      * (outbox.c, receive.c): a fetched batch that owes no receipt is acknowledged
      * with the next post (a send, the next batch's receipts), or when idle,

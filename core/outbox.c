@@ -224,11 +224,22 @@ static void took_acks(ckv_client *c, json_t **acks)
  * acknowledgements owed with the first; stops at the first failure (what
  * was not accepted stays in the outbox, what was not acknowledged stays
  * owed). */
-ckv_status ckv_post_items(ckv_client *c, const struct ckv_post_item *it, size_t n)
+/* A refusal of one envelope (not of the sender, the token or the server
+ * as a whole): the recipient's rows can wait while the others go. */
+static int refuses_item(long http)
+{
+    return (http >= 400 && http < 500 && http != 401 && http != 408 && http != 429) ||
+           http == 507;
+}
+
+ckv_status ckv_post_items(ckv_client *c, const struct ckv_post_item *it, size_t n,
+                          size_t *refused)
 {
     json_t *acks = pending_acks(c);
     ckv_status st = CKV_OK;
     size_t i = 0;
+    if (refused != NULL)
+        *refused = n;
     do {
         size_t k = 0, b64 = 0;
         while (i + k < n && k < BATCH_ITEMS) {
@@ -244,9 +255,14 @@ ckv_status ckv_post_items(ckv_client *c, const struct ckv_post_item *it, size_t 
              * full, say): what comes before the refused envelope still
              * goes out, one at a time, as without batches */
             st = CKV_OK;
-            for (size_t j = 0; j < k && st == CKV_OK; j++)
+            for (size_t j = 0; j < k && st == CKV_OK; j++) {
                 if ((st = post_chunk(c, it + i + j, 1, acks)) == CKV_OK)
                     took_acks(c, &acks);
+                else if (refused != NULL && refuses_item(c->last_http))
+                    *refused = i + j;
+            }
+        } else if (st != CKV_OK && k == 1 && refused != NULL && refuses_item(c->last_http)) {
+            *refused = i;
         }
         if (st != CKV_OK)
             break;
@@ -257,9 +273,54 @@ ckv_status ckv_post_items(ckv_client *c, const struct ckv_post_item *it, size_t 
     return st;
 }
 
+int ckv_outbox_refused(const ckv_client *c, const char *name)
+{
+    for (size_t i = 0; i < c->ob_refused_n; i++)
+        if (strcmp(c->ob_refused[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+/* Post the rows it[0..n) whose recipient was not refused in this flush;
+ * a row ckvd refuses by itself adds its recipient to c->ob_refused (its
+ * later rows then wait behind it) and the rest go on. CKV_OK when every
+ * row went or waits behind a refused one; else the failure (the network,
+ * the token, too many refused recipients). */
+static ckv_status post_rows(ckv_client *c, struct ckv_post_item *it, size_t n,
+                            ckv_status *refusal, char *why, size_t whylen)
+{
+    ckv_status st = CKV_OK;
+    size_t from = 0;
+    while (from < n) {
+        size_t m = 0, refused = 0;
+        for (size_t i = from; i < n; i++)
+            if (!ckv_outbox_refused(c, it[i].to))
+                it[m++] = it[i];
+        if (m == 0)
+            return CKV_OK;
+        st = ckv_post_items(c, it, m, &refused);
+        if (st == CKV_OK || refused >= m || c->ob_refused_n == CKV_OB_REFUSED_MAX)
+            return st;
+        if (*refusal == CKV_OK) { /* the first refusal, and its sentence */
+            *refusal = st;
+            snprintf(why, whylen, "%s", c->err);
+        }
+        snprintf(c->ob_refused[c->ob_refused_n++], sizeof c->ob_refused[0], "%s",
+                 it[refused].to);
+        memmove(it, it + refused + 1, (m - refused - 1) * sizeof *it);
+        n = m - refused - 1;
+        from = 0;
+    }
+    return CKV_OK;
+}
+
 /* Send every row of the outbox ckvd has not accepted yet, oldest first,
  * up to 64 rows a request. Nothing to do (no query) when c->ob_clean says
- * there is none. */
+ * there is none. A row ckvd refuses by itself (its recipient's queue is
+ * full, say) stays, and so do that recipient's later rows (their order
+ * kept); the other recipients' rows go on. Returns CKV_OK when nothing
+ * was refused; else the first refusal (with its sentence), or the failure
+ * that stopped the flush. */
 ckv_status ckv_outbox_flush(ckv_client *c)
 {
     sqlite3_stmt *s = NULL;
@@ -272,6 +333,11 @@ ckv_status ckv_outbox_flush(ckv_client *c)
     size_t n = 0, nk;
     int rc;
 
+    char first[CKV_ERRMSG_MAX] = "";
+    ckv_status first_st = CKV_OK;
+
+    c->ob_refused_n = 0;
+    c->ob_only_refused = 0;
     if (c->ob_clean)
         return CKV_OK;
     for (int round = 0; round < OUTBOX_MAX_FLUSH / BATCH_ITEMS; round++) {
@@ -289,8 +355,9 @@ ckv_status ckv_outbox_flush(ckv_client *c)
         }
         sqlite3_finalize(s);
         if (n == 0) {
-            c->ob_clean = 1;
-            return CKV_OK;
+            if (c->ob_refused_n == 0)
+                c->ob_clean = 1;
+            break;
         }
         nk = 0;
         for (size_t i = 0; i < n && st == CKV_OK; i++) {
@@ -318,12 +385,20 @@ ckv_status ckv_outbox_flush(ckv_client *c)
             it[nk].ob = ids[i];
             nk++;
         }
-        if (st == CKV_OK && nk > 0)
-            st = ckv_post_items(c, it, nk);
+        if (st == CKV_OK && nk > 0) {
+            st = post_rows(c, it, nk, &first_st, first, sizeof first);
+        }
         for (size_t i = 0; i < nk; i++)
             free(recs[i]);
         if (st != CKV_OK)
             return st;
+    }
+    if (st == CKV_OK && first_st != CKV_OK) {
+        c->ob_only_refused = 1;
+        st = ckv_client_fail(c, first_st,
+                             "%s (the messages to '%s' wait in the outbox and go once the "
+                             "server takes them; messages to others went on)",
+                             first, c->ob_refused[0]);
     }
     return st;
 }

@@ -394,6 +394,12 @@ ckv_status ckv_client_receive_ms(ckv_client *c, int wait_ms, ckv_event **events,
         goto out;
     }
     st = ckv_outbox_flush(c);
+    if (st != CKV_OK && c->ob_only_refused) {
+        /* rows ckvd refused (a recipient's full queue) wait in the
+         * outbox; that must not stop us from receiving */
+        st = CKV_OK;
+        c->err[0] = 0;
+    }
     if (st != CKV_OK)
         goto out;
     if (c->ack_pend_n > 0 && ckv_mono_ms() - c->ack_pend_since >= CKV_ACK_PEND_MS &&
@@ -503,7 +509,7 @@ ckv_status ckv_client_receive_ms(ckv_client *c, int wait_ms, ckv_event **events,
             it[i].ob = posts[i].ob;
         }
         if (it != NULL)
-            st2 = ckv_post_items(c, it, nposts);
+            st2 = ckv_post_items(c, it, nposts, NULL);
         free(it);
         if (st2 != CKV_OK) {
             c->ob_clean = 0; /* what was not accepted goes with the next flush */

@@ -351,6 +351,8 @@ ckv_status ckv_client_send_many(ckv_client *c, const char *contact, const ckv_te
     uint64_t *obs = NULL, seq = 0;
     size_t i, settled = 0, done_n = 0;
     int offline = 0;
+    ckv_status behind = CKV_OK; /* a refused older row to this contact */
+    char behind_why[CKV_ERRMSG_MAX] = "";
     ckv_status st;
 
     if (c == NULL || contact == NULL || msgs == NULL || n == 0 || n > CKV_SEND_MANY_MAX)
@@ -371,6 +373,16 @@ ckv_status ckv_client_send_many(ckv_client *c, const char *contact, const ckv_te
     if (st == CKV_ERR_NET) {
         offline = 1;
         st = CKV_OK;
+    } else if (st != CKV_OK && c->ob_only_refused) {
+        /* ckvd refused older rows to some recipients (a full queue, say):
+         * to them the new messages wait behind those, in order; to anyone
+         * else they go now */
+        if (ckv_outbox_refused(c, norm)) {
+            behind = st;
+            snprintf(behind_why, sizeof behind_why, "%s", c->err);
+        }
+        st = CKV_OK;
+        c->err[0] = 0;
     }
     if (st == CKV_OK) /* the freeze rule first (quorum.c): it may move the view */
         st = ckv_quorum_check_view_age(c);
@@ -417,6 +429,13 @@ ckv_status ckv_client_send_many(ckv_client *c, const char *contact, const ckv_te
                              c->url);
         goto out;
     }
+    if (behind != CKV_OK) { /* behind a refused row to the same contact */
+        c->ob_clean = 0;
+        st = ckv_client_fail(c, behind,
+                             "%s; this message is kept in the outbox behind them, in order",
+                             behind_why);
+        goto out;
+    }
     for (i = 0; i < n; i++) {
         it[i].to = norm;
         it[i].type = envs[i].type;
@@ -424,7 +443,7 @@ ckv_status ckv_client_send_many(ckv_client *c, const char *contact, const ckv_te
         it[i].len = envs[i].body_len;
         it[i].ob = obs[i];
     }
-    st = ckv_post_items(c, it, n);
+    st = ckv_post_items(c, it, n, NULL);
     if (st != CKV_OK) {
         char why[CKV_ERRMSG_MAX]; /* the sentence is rewritten from a copy of itself */
         snprintf(why, sizeof why, "%s", c->err);
