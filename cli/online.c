@@ -217,6 +217,8 @@ int cli_online_open(const struct cli_globals *g, const char *what, int64_t max_a
     memset(&o, 0, sizeof(o));
     o.max_checkpoint_age = max_age;
     o.max_view_age = max_view_age;
+    const char *sync_env = getenv("CKV_SYNC_FULL");
+    o.sync_full = sync_env != NULL && strcmp(sync_env, "1") == 0;
     o.ca_file = getenv("CKV_CA_FILE");
     if (o.ca_file && !*o.ca_file)
         o.ca_file = NULL;

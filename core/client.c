@@ -146,6 +146,11 @@ ckv_status ckv_client_open(ckv_profile *p, const ckv_client_options *options, ck
         if (options->max_view_age > 0)
             c->max_view_age = options->max_view_age;
         c->defer_acks = options->defer_acks != 0;
+        if (options->sync_full &&
+            sqlite3_exec(p->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL) != SQLITE_OK) {
+            st = CKV_ERR_DB;
+            goto out;
+        }
         if (options->ca_file != NULL && (c->ca_file = strdup(options->ca_file)) == NULL) {
             st = CKV_ERR_NOMEM;
             goto out;

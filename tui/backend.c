@@ -172,6 +172,8 @@ ckv_status tui_online_open(ckv_profile *p, struct tui_online **out, char **serve
     memset(&opt, 0, sizeof opt);
     opt.max_view_age = max_view_age;
     opt.defer_acks = 1; /* the chat keeps receiving: acks ride on its next post */
+    const char *sync_env = getenv("CKV_SYNC_FULL"); /* survive a power cut (fsync per commit) */
+    opt.sync_full = sync_env != NULL && strcmp(sync_env, "1") == 0;
     st = ckv_client_open(p, &opt, &o->c);
     if (st != CKV_OK)
         goto out;

@@ -126,6 +126,17 @@ typedef struct ckv_client_options {
      * still go out at once. 0 (default): every batch is acknowledged
      * before ckv_client_receive returns. */
     int defer_acks;
+    /* 1: every commit of the profile reaches the disk before the client
+     * tells the server anything that rests on it (SQLite's
+     * synchronous=FULL: an fsync per commit). Survives a power cut or an
+     * OS crash; costs about a third of the messages per second and
+     * several times the latency on this machine (docs/protocol.md,
+     * "Durability"). 0 (default): synchronous=NORMAL, which survives a
+     * killed process but not a power cut: the last commits may roll back
+     * after the server acted on them (acknowledged messages lost, a
+     * message key used twice). ckv and ckv-chat set it from
+     * CKV_SYNC_FULL=1. */
+    int sync_full;
 } ckv_client_options;
 
 /* Open a client on p (which must have a pinned server). options may be NULL.

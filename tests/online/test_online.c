@@ -1222,6 +1222,46 @@ static void test_latest_versions(void **state)
     srv_stop(&s);
 }
 
+/* ckv_client_options.sync_full: the profile's commits are synchronous=FULL
+ * (an fsync each) while the client is open; the default stays NORMAL. */
+static int profile_sync_level(ckv_profile *p)
+{
+    sqlite3_stmt *q = NULL;
+    int v = -1;
+    if (sqlite3_prepare_v2(p->db, "PRAGMA synchronous", -1, &q, NULL) == SQLITE_OK &&
+        sqlite3_step(q) == SQLITE_ROW)
+        v = sqlite3_column_int(q, 0);
+    sqlite3_finalize(q);
+    return v;
+}
+
+static void test_sync_full(void **state)
+{
+    srv s;
+    user a, b;
+    ckv_client_options o;
+    ckv_event *ev = NULL;
+    size_t n = 0;
+    (void)state;
+
+    srv_start(&s);
+    pair(&s, &a, &b);
+    assert_int_equal(profile_sync_level(a.p), 1); /* NORMAL */
+    ckv_client_close(a.c);
+    memset(&o, 0, sizeof o);
+    o.sync_full = 1;
+    OK(NULL, ckv_client_open(a.p, &o, &a.c));
+    assert_int_equal(profile_sync_level(a.p), 2); /* FULL */
+    OK(a.c, ckv_client_add_contact(a.c, "bob", NULL));
+    send_text(&a, "bob", "durable", 1);
+    assert_int_equal(recv_until(&b, CKV_EV_MESSAGE, 1, &ev, &n), 1);
+    assert_string_equal(find(ev, n, CKV_EV_MESSAGE, 0)->text, "durable");
+    ckv_client_events_free(ev, n);
+    user_free(&a);
+    user_free(&b);
+    srv_stop(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1238,6 +1278,7 @@ int main(void)
         cmocka_unit_test(test_defer_acks),
         cmocka_unit_test(test_lying_server),
         cmocka_unit_test(test_latest_versions),
+        cmocka_unit_test(test_sync_full),
     };
     signal(SIGPIPE, SIG_IGN);
     return cmocka_run_group_tests(tests, NULL, NULL);
