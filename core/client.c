@@ -195,7 +195,7 @@ void ckv_client_close(ckv_client *c)
     (void)ckv_client_outbox_settle(c);
     free(c->ob_done);
     curl_slist_free_all(c->hdr_json);
-    curl_slist_free_all(c->hdr_auth);
+    ckv_net_free_headers(c->hdr_auth);
     if (c->curl != NULL)
         curl_easy_cleanup(c->curl);
     ckv_tlog_verifier_free(c->vkey);
@@ -599,8 +599,10 @@ static ckv_status replace_key(ckv_client *c, ckv_dir_type type, ckv_recovery *r)
         return st;
     }
     k = malloc(sizeof *k);
-    if (k == NULL)
-        return CKV_ERR_NOMEM;
+    if (k == NULL) {
+        st = CKV_ERR_NOMEM;
+        goto out; /* which wipes the recovery codes */
+    }
     st = ckv_kt_lookup(c, c->p->account, k);
     if (st == CKV_ERR_NOT_REGISTERED)
         ckv_client_fail(c, st, "'%s' is not registered: nothing to %s", c->p->account,

@@ -116,6 +116,14 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
+void ckv_net_free_headers(struct curl_slist *l)
+{
+    for (struct curl_slist *e = l; e != NULL; e = e->next)
+        if (e->data != NULL)
+            sodium_memzero(e->data, strlen(e->data)); /* the bearer token */
+    curl_slist_free_all(l);
+}
+
 /* The header list for a request (owned by c): Accept and Content-Type,
  * plus the bearer token when one is given; rebuilt only when the token
  * changed. NULL when out of memory. */
@@ -137,7 +145,7 @@ static struct curl_slist *headers_for(ckv_client *c, const char *token)
     }
     if (c->hdr_auth != NULL && strcmp(c->hdr_token, token) == 0)
         return c->hdr_auth;
-    curl_slist_free_all(c->hdr_auth);
+    ckv_net_free_headers(c->hdr_auth);
     c->hdr_auth = NULL;
     sodium_memzero(c->hdr_token, sizeof c->hdr_token);
     if (strlen(token) >= sizeof c->hdr_token)

@@ -140,6 +140,9 @@ ckv_status ckv_net_get_raw(ckv_client *c, const char *path, size_t cap, uint8_t 
 ckv_status ckv_net_login(ckv_client *c);
 /* Forget the cached token (after our key changed). */
 void ckv_net_forget_token(ckv_client *c);
+/* Free a header list, its strings wiped first (one holds the token). */
+struct curl_slist;
+void ckv_net_free_headers(struct curl_slist *l);
 
 /* base64 helpers (standard, padded, canonical). */
 char *ckv_b64(const uint8_t *in, size_t len); /* malloc'd */
