@@ -398,7 +398,8 @@ static void test_messages_batch(void **state)
 struct poller {
     const struct srv *s;
     const struct acct *a;
-    int wait;
+    int wait;    /* seconds, */
+    int wait_ms; /* or, when not 0, milliseconds */
     struct http_resp r;
 };
 
@@ -406,7 +407,10 @@ static void *poll_main(void *arg)
 {
     struct poller *p = arg;
     char path[64];
-    snprintf(path, sizeof(path), "/v1/messages?wait=%d", p->wait);
+    if (p->wait_ms)
+        snprintf(path, sizeof(path), "/v1/messages?wait_ms=%d", p->wait_ms);
+    else
+        snprintf(path, sizeof(path), "/v1/messages?wait=%d", p->wait);
     http(p->s, "GET", path, p->a->token, NULL, 0, &p->r);
     return NULL;
 }
@@ -445,7 +449,7 @@ static void test_long_poll(void **state)
 
     /* a send wakes a waiting fetch at once; the wait (10 s) is longer than
      * the server's idle timeout (3 s): a parked request is not idle */
-    struct poller p = {&S, &b, 10, {0}};
+    struct poller p = {&S, &b, 10, 0, {0}};
     assert_int_equal(pthread_create(&th, NULL, poll_main, &p), 0);
     sleep_ms(4000);
     int64_t id;
@@ -903,6 +907,42 @@ static char *read_until_closed(int fd, int max_s)
     }
 }
 
+/* Send one byte of bytes[i] on fd[i] (n of them) every pause_ms until each
+ * is closed by the server or max_s pass, checking /v1/health is answered
+ * at once meanwhile; took[i] = seconds until fd[i] was seen closed, or -1. */
+static void trickle_until_closed(const int *fd, const char *bytes, size_t n, int pause_ms,
+                                 int max_s, double *took)
+{
+    struct timespec t0, t1;
+    size_t open = n;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (size_t i = 0; i < n; i++)
+        took[i] = -1;
+    for (int round = 0; open > 0; round++) {
+        sleep_ms(pause_ms);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double now = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+        if (now > max_s)
+            break;
+        for (size_t i = 0; i < n; i++) {
+            if (took[i] >= 0)
+                continue;
+            int closed = send(fd[i], &bytes[i], 1, MSG_NOSIGNAL) != 1;
+            if (!closed) {
+                struct pollfd pf = {fd[i], POLLIN, 0};
+                char b[256];
+                closed = poll(&pf, 1, 0) > 0 && recv(fd[i], b, sizeof(b), MSG_DONTWAIT) <= 0;
+            }
+            if (closed) {
+                took[i] = now;
+                open--;
+            }
+        }
+        if (round % 4 == 0)
+            health_is_quick();
+    }
+}
+
 static void test_bad_input(void **state)
 {
     (void)state;
@@ -1100,6 +1140,42 @@ static void test_bad_input(void **state)
         health_is_quick();
         close(f6);
         close(f7);
+    }
+    /* the rest of a chunked request that never reaches ckvd as body bytes,
+     * sent a byte every 500 ms (each in time for the idle timeout): its
+     * trailers after the last chunk, or a chunk extension, is cut off twice
+     * the idle timeout (6 s here) after the headers, while the server keeps
+     * answering others and a long-poll parked longer than that (8 s) is not
+     * cut and answers normally */
+    {
+        const char *chunked = "POST /v1/login HTTP/1.1\r\nHost: x\r\n"
+                              "Content-Type: application/json\r\n"
+                              "Transfer-Encoding: chunked\r\n\r\n";
+        char head[512];
+        int fd[2] = {connect_raw(), connect_raw()};
+        double took[2];
+        pthread_t th;
+        struct poller p = {&S, &a, 0, 8000, {0}};
+        assert_int_equal(pthread_create(&th, NULL, poll_main, &p), 0);
+        snprintf(head, sizeof(head), "%s2\r\n{}\r\n0\r\nX-Trailer: ", chunked);
+        assert_true(send(fd[0], head, strlen(head), 0) > 0);
+        snprintf(head, sizeof(head), "%s2;e", chunked);
+        assert_true(send(fd[1], head, strlen(head), 0) > 0);
+        trickle_until_closed(fd, "ae", 2, 500, 12, took);
+        for (int i = 0; i < 2; i++) {
+            if (took[i] < 5.0 || took[i] > 7.5)
+                fprintf(stderr, "chunked trickle %d: closed after %.1f s\n", i, took[i]);
+            assert_true(took[i] >= 5.0 && took[i] <= 7.5);
+            close(fd[i]);
+        }
+        pthread_join(th, NULL);
+        assert_int_equal(p.r.status, 200);
+        assert_true(p.r.seconds >= 7.9 && p.r.seconds < 10.0);
+        json_t *po = jbody(&p.r);
+        assert_int_equal(json_array_size(json_object_get(po, "messages")), 0);
+        json_decref(po);
+        http_resp_free(&p.r);
+        health_is_quick();
     }
     /* a truncated request whose client goes away */
     int f3 = connect_raw();
