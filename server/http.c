@@ -121,6 +121,11 @@ void ckvd_resp_json(struct ckvd_resp *resp, int status, char *json_malloced)
 void ckvd_resp_error(struct ckvd_resp *resp, int status, const char *code, const char *msg)
 {
     json_t *o = json_pack("{s:s, s:s}", "error", msg, "code", code);
+    if (!o) /* msg is not valid UTF-8: keep the status and code, say less */
+        o = json_pack("{s:s, s:s}", "error",
+                      "the request was refused, and the details could not be encoded; "
+                      "check the request against the API (docs/server.md)",
+                      "code", code);
     char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     ckvd_resp_json(resp, status, s);
@@ -261,6 +266,39 @@ static struct conn_watch *watch_of(struct MHD_Connection *conn)
     return ci ? ci->socket_context : NULL;
 }
 
+static void peer_of(struct MHD_Connection *conn, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "unknown");
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!ci || !ci->client_addr)
+        return;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
+                  (socklen_t)outlen);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
+                  (socklen_t)outlen);
+}
+
+/* With --verbose: one line per answered request. Method, path (no query
+ * string), status and time only: never a header, a token or a body. */
+static void log_request(struct ckvd_http *h, struct MHD_Connection *conn, const char *method,
+                        const char *url, const struct ckvd_conn_state *st, int status)
+{
+    char peer[64], ts[32];
+    struct tm tm;
+    if (!h->cfg.verbose)
+        return;
+    time_t now = time(NULL);
+    gmtime_r(&now, &tm);
+    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    peer_of(conn, peer, sizeof(peer));
+    fprintf(stderr, "%s ckvd: %s req %.16s %.200s -> %d (%llu ms)\n", ts, peer, method, url,
+            status, (unsigned long long)(ckvd_now_ms() - st->start_ms));
+}
+
 /* Mark the connection's request as answered: the timer no longer cuts it
  * however slowly the answer is read (see the top comment). */
 static void watch_answered(struct ckvd_http *h, struct MHD_Connection *conn)
@@ -273,21 +311,29 @@ static void watch_answered(struct ckvd_http *h, struct MHD_Connection *conn)
     pthread_mutex_unlock(&h->mu);
 }
 
+/* Queue r as the answer to the connection's request and log it (-v) with
+ * the status actually sent. */
 static enum MHD_Result send_resp(struct ckvd_http *h, struct MHD_Connection *conn,
-                                 struct ckvd_resp *r)
+                                 const char *method, const char *url,
+                                 const struct ckvd_conn_state *st, struct ckvd_resp *r)
 {
     watch_answered(h, conn);
+    if (r->status == 0)
+        r->status = 500; /* a handler that set no status: a bug, not a success */
     if (!r->body && r->status != 204) {
         /* A handler that failed to allocate its body: say so plainly. */
         static const char oom[] = "{\"error\":\"server out of memory\",\"code\":\"internal\"}";
         r->status = 500;
         r->body = malloc(sizeof(oom));
-        if (!r->body)
+        if (!r->body) {
+            log_request(h, conn, method, url, st, 500);
             return MHD_NO;
+        }
         memcpy(r->body, oom, sizeof(oom));
         r->len = sizeof(oom) - 1;
         r->content_type = "application/json";
     }
+    log_request(h, conn, method, url, st, r->status);
     struct MHD_Response *mr =
         MHD_create_response_from_buffer(r->len, r->body ? r->body : (void *)"",
                                         r->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
@@ -312,22 +358,6 @@ static enum MHD_Result send_resp(struct ckvd_http *h, struct MHD_Connection *con
     enum MHD_Result ret = MHD_queue_response(conn, (unsigned)r->status, mr);
     MHD_destroy_response(mr);
     return ret;
-}
-
-static void peer_of(struct MHD_Connection *conn, char *out, size_t outlen)
-{
-    snprintf(out, outlen, "unknown");
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    if (!ci || !ci->client_addr)
-        return;
-    const struct sockaddr *sa = ci->client_addr;
-    if (sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
-                  (socklen_t)outlen);
-    else if (sa->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
-                  (socklen_t)outlen);
 }
 
 /* libmicrohttpd's connection notifications: a watch for each connection
@@ -390,23 +420,6 @@ static struct conn_watch *watch_busy(struct ckvd_http *h, struct MHD_Connection 
     return w;
 }
 
-/* With --verbose: one line per answered request. Method, path (no query
- * string), status and time only: never a header, a token or a body. */
-static void log_request(struct ckvd_http *h, struct MHD_Connection *conn, const char *method,
-                        const char *url, const struct ckvd_conn_state *st, int status)
-{
-    char peer[64], ts[32];
-    struct tm tm;
-    if (!h->cfg.verbose)
-        return;
-    time_t now = time(NULL);
-    gmtime_r(&now, &tm);
-    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    peer_of(conn, peer, sizeof(peer));
-    fprintf(stderr, "%s ckvd: %s req %.16s %.200s -> %d (%llu ms)\n", ts, peer, method, url,
-            status, (unsigned long long)(ckvd_now_ms() - st->start_ms));
-}
-
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -432,8 +445,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             struct ckvd_resp resp = {0};
             ckvd_resp_error(&resp, 413, "body_too_large",
                             "request body is larger than the server accepts (256 KiB); send less");
-            log_request(h, conn, method, url, st, 413);
-            return send_resp(h, conn, &resp);
+            return send_resp(h, conn, method, url, st, &resp);
         }
         return MHD_YES;
     }
@@ -457,8 +469,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                      "%u s; send it at once",
                      idle);
             ckvd_resp_error(&resp, 408, "request_timeout", msg);
-            log_request(h, conn, method, url, st, 408);
-            return send_resp(h, conn, &resp);
+            return send_resp(h, conn, method, url, st, &resp);
         }
         if (st->too_large || st->len + n > CKVD_MAX_BODY) {
             /* A chunked body over the cap: drain a little (to answer 413
@@ -487,8 +498,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (st->too_large) {
         ckvd_resp_error(&resp, 413, "body_too_large",
                         "request body is larger than the server accepts (256 KiB); send less");
-        log_request(h, conn, method, url, st, 413);
-        return send_resp(h, conn, &resp);
+        return send_resp(h, conn, method, url, st, &resp);
     }
 
     struct ckvd_req req = {0};
@@ -518,8 +528,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             resp = (struct ckvd_resp){0};
             ckvd_resp_error(&resp, 503, "busy", "server is busy or shutting down; retry");
             resp.retry_after = 1;
-            log_request(h, conn, method, url, st, 503);
-            return send_resp(h, conn, &resp);
+            return send_resp(h, conn, method, url, st, &resp);
         }
         if (h->nwaiters == h->capwaiters) {
             size_t ncap = h->capwaiters ? h->capwaiters * 2 : 64;
@@ -541,8 +550,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         pthread_mutex_unlock(&h->mu);
         return MHD_YES;
     }
-    log_request(h, conn, method, url, st, resp.status ? resp.status : 500);
-    return send_resp(h, conn, &resp);
+    return send_resp(h, conn, method, url, st, &resp);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,

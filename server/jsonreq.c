@@ -71,6 +71,18 @@ json_t *ckvd_json_body(struct ckvd_req *req, struct ckvd_resp *resp, const char 
     return o;
 }
 
+/* How many bytes of the valid UTF-8 string s, at most max, make whole
+ * characters: an echoed name cut there stays valid UTF-8 (a cut in the
+ * middle of a character would make the error answer unencodable). */
+static int utf8_prefix(const char *s, size_t max)
+{
+    size_t n = strnlen(s, max);
+    if (n == max && s[n] != '\0')
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+            n--; /* s[n] continues a character: cut before that character */
+    return (int)n;
+}
+
 int ckvd_json_only_keys(json_t *o, const char *const *allowed, const char *what,
                         struct ckvd_resp *resp)
 {
@@ -83,7 +95,8 @@ int ckvd_json_only_keys(json_t *o, const char *const *allowed, const char *what,
         for (const char *const *a = allowed; *a && !ok; a++)
             ok = strcmp(*a, key) == 0;
         if (!ok) {
-            snprintf(msg, sizeof(msg), "unknown field \"%.64s\" in %.64s", key, what);
+            snprintf(msg, sizeof(msg), "unknown field \"%.*s\" in %.*s", utf8_prefix(key, 64),
+                     key, utf8_prefix(what, 64), what);
             ckvd_resp_error(resp, 400, "unknown_field", msg);
             return -1;
         }

@@ -956,6 +956,16 @@ static void test_bad_input(void **state)
     const char *unk = "{\"name\":\"oscar\",\"time\":1,\"nonce\":\"AAAAAAAAAAAAAAAAAAAAAA==\","
                       "\"signature\":\"x\",\"admin\":true}";
     expect_4xx("POST", "/v1/login", NULL, unk, strlen(unk), 400, "unknown_field");
+    /* an unknown field whose echoed name (at most 64 bytes) would end in the
+     * middle of a UTF-8 character (63 x 'a' then U+00E9) is still 400
+     * unknown_field, not a 500 from an unencodable error sentence */
+    {
+        char key[70], ubody[128];
+        memset(key, 'a', 63);
+        memcpy(key + 63, "\xc3\xa9", 3);
+        snprintf(ubody, sizeof(ubody), "{\"%s\":1}", key);
+        expect_4xx("POST", "/v1/login", NULL, ubody, strlen(ubody), 400, "unknown_field");
+    }
     char body[1024];
     snprintf(body, sizeof(body),
              "{\"name\":\"oscar\",\"time\":%lld,\"nonce\":\"not base64!\",\"signature\":\"AA==\"}",
