@@ -626,10 +626,13 @@ enum ckvd_handler_result ckvd_h_login(struct ckvd *d, struct ckvd_req *req,
     if (!(o = ckvd_json_body(req, resp, allowed)))
         return CKVD_RESPOND;
     const char *raw = json_string_value(json_object_get(o, "name"));
-    if (!raw || ckv_name_normalize(raw, name) != CKV_OK || strcmp(name, raw) != 0) {
-        ckvd_resp_error(resp, 400, "bad_name", "field \"name\" must be a normalised account name");
+    if (!raw) {
+        ckvd_resp_error(resp, 400, "bad_name", "field \"name\" is missing or not a string");
         goto out;
     }
+    if (ckvd_name_check(raw, "field \"name\"", resp) != 0)
+        goto out;
+    snprintf(name, sizeof(name), "%s", raw);
     if (ckvd_json_uint(o, "time", INT64_MAX, &t, resp) != 0 ||
         ckvd_json_b64(o, "nonce", nonce, 16, 64, &nlen, resp) != 0 ||
         ckvd_json_b64(o, "signature", sig, 64, 64, &slen, resp) != 0)
@@ -747,6 +750,8 @@ enum ckvd_handler_result ckvd_h_keys_get(struct ckvd *d, struct ckvd_req *req,
     sqlite3_stmt *q = NULL;
     (void)req;
 
+    if (ckvd_name_check(name, "the name in the path", resp) != 0)
+        return CKVD_RESPOND; /* before the limits: a misspelt name costs nothing */
     snprintf(who, sizeof(who), "%lld", (long long)account);
     snprintf(pair, sizeof(pair), "%lld>%s", (long long)account, name);
     uint64_t now = ckvd_now_ms();

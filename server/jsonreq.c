@@ -8,6 +8,8 @@
  */
 #include "ckvd.h"
 
+#include "ckv/name.h"
+
 #include <sodium.h>
 
 #include <stdarg.h>
@@ -102,6 +104,24 @@ int ckvd_json_only_keys(json_t *o, const char *const *allowed, const char *what,
         }
     }
     return 0;
+}
+
+int ckvd_name_check(const char *name, const char *what, struct ckvd_resp *resp)
+{
+    char norm[CKV_NAME_MAX + 1], msg[256];
+    if (name && ckv_name_normalize(name, norm) == CKV_OK && strcmp(norm, name) == 0)
+        return 0;
+    if (name && ckv_name_normalize(name, norm) == CKV_OK)
+        snprintf(msg, sizeof(msg),
+                 "%s is not an account name in normal form; use \"%s\" (docs/directory.md)",
+                 what, norm);
+    else
+        snprintf(msg, sizeof(msg),
+                 "%s is not a valid account name: 1..64 of a-z 0-9 . _ + @ -, starting with "
+                 "a-z 0-9 +, ending with a-z 0-9, at most one @ (docs/directory.md)",
+                 what);
+    ckvd_resp_error(resp, 400, "bad_name", msg);
+    return -1;
 }
 
 int ckvd_json_b64(json_t *o, const char *key, uint8_t *out, size_t min, size_t max,

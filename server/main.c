@@ -55,7 +55,8 @@ static void usage(FILE *f)
             "  --tls-cert FILE --tls-key FILE   serve HTTPS with these PEM files\n"
             "  --sync-full                fsync every commit (survives power loss)\n"
             "  --limit KIND=RATE/BURST    an abuse limit: RATE requests per second, BURST\n"
-            "                             at once (0/0 turns it off). KIND: register (per\n"
+            "                             at once (RATE > 0, BURST >= 1; 0/0, and only\n"
+            "                             0/0, turns it off). KIND: register (per\n"
             "                             client address), login (per address), bundle (per\n"
             "                             requester), bundle-pair (requester and target),\n"
             "                             bundle-target (per target), lookup (per address),\n"
@@ -134,6 +135,14 @@ static int set_limit(struct limit_spec *ls, const char *arg)
         double b = strtod(end + 1, &end2);
         if (end2 == end + 1 || *end2 || !(r >= 0 && r <= 1e9) || !(b >= 0 && b <= 1e9))
             break;
+        if (!(r == 0 && b == 0) && !(r > 0 && b >= 1)) {
+            /* 0/B or R/0.5 would turn the limit off without saying so */
+            fprintf(stderr,
+                    "ckvd: --limit %s: RATE must be above 0 and BURST at least 1 (e.g. "
+                    "%s=0.1/5), or 0/0 to turn the limit off\n",
+                    ls->name, ls->name);
+            return -1;
+        }
         ls->rate = r;
         ls->burst = b;
         return 0;
@@ -387,8 +396,8 @@ int main(int argc, char **argv)
         goto out;
     }
     for (struct limit_spec *ls = limits; ls->name; ls++) {
-        if (ls->rate <= 0 || ls->burst < 1)
-            continue; /* turned off */
+        if (ls->rate == 0 && ls->burst == 0)
+            continue; /* turned off (0/0; set_limit refuses anything else below 1) */
         if (!(*ls->slot = ckvd_ratelimit_new(ls->rate, ls->burst, ls->keys))) {
             fprintf(stderr, "ckvd: out of memory\n");
             goto out;

@@ -147,6 +147,21 @@ static void test_help(void **state)
     snprintf(cmd, sizeof(cmd), "%s --listen 127.0.0.1:0 2>/dev/null", CKVD_BIN); /* no --data */
     st = system(cmd);
     assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 2);
+    /* a limit with RATE 0 or BURST below 1 (other than 0/0) would turn it off
+     * silently: a usage error naming the accepted forms */
+    static const char *const bad_limits[] = {"send=0/5", "send=1/0", "send=1/0.5", "login=0/0.5"};
+    for (size_t i = 0; i < sizeof(bad_limits) / sizeof(bad_limits[0]); i++) {
+        snprintf(cmd, sizeof(cmd), "%s --limit %s --data %s 2>&1 | grep -q '0/0 to turn' && "
+                 "%s --limit %s --data %s 2>/dev/null",
+                 CKVD_BIN, bad_limits[i], S.dir, CKVD_BIN, bad_limits[i], S.dir);
+        st = system(cmd);
+        assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 2);
+    }
+    /* 0/0 is accepted (this one then stops at the data directory in use) */
+    snprintf(cmd, sizeof(cmd), "%s --limit send=0/0 --listen 127.0.0.1:0 --data %s 2>/dev/null",
+             CKVD_BIN, S.dir);
+    st = system(cmd);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 1);
     /* a second ckvd on the same data directory is refused */
     snprintf(cmd, sizeof(cmd), "%s --listen 127.0.0.1:0 --data %s 2>/dev/null", CKVD_BIN, S.dir);
     st = system(cmd);
@@ -1053,6 +1068,32 @@ static void test_bad_input(void **state)
     expect_4xx("GET", "/v1/messages?wait=31", a.token, NULL, 0, 400, "bad_query");
     expect_4xx("GET", "/v1/log/consistency?old=5&new=2", NULL, NULL, 0, 400, "bad_query");
     expect_4xx("GET", "/v1/directory/NOT%20normal", NULL, NULL, 0, 400, "bad_name");
+    /* names not in normal form: 400 bad_name with the normal form, not 404
+     * unknown_account (a recipient, a bundle's target, a batch item) */
+    {
+        const char *to_upper = "{\"to\":\"Oscar\",\"envelope\":{\"type\":2,\"body\":\"AA==\"}}";
+        const char *batch_upper = "{\"messages\":[{\"to\":\"oscar\",\"envelope\":{\"type\":2,"
+                                  "\"body\":\"AA==\"}},{\"to\":\"Oscar\",\"envelope\":{\"type\":2,"
+                                  "\"body\":\"AA==\"}}]}";
+        struct http_resp r;
+        expect_4xx("POST", "/v1/messages", a.token, to_upper, strlen(to_upper), 400, "bad_name");
+        expect_4xx("GET", "/v1/keys/Oscar", a.token, NULL, 0, 400, "bad_name");
+        expect_4xx("GET", "/v1/keys/no%20such", a.token, NULL, 0, 400, "bad_name");
+        http(&S, "POST", "/v1/messages", a.token, to_upper, strlen(to_upper), &r);
+        assert_non_null(strstr(r.body, "\\\"oscar\\\"")); /* the normal form */
+        http_resp_free(&r);
+        http(&S, "POST", "/v1/messages/batch", a.token, batch_upper, strlen(batch_upper), &r);
+        assert_int_equal(r.status, 400);
+        assert_string_equal(err_code(&r), "bad_name");
+        assert_non_null(strstr(r.body, "messages[1]"));
+        http_resp_free(&r);
+        assert_int_equal(queued(&a), 0); /* nothing of it was stored */
+    }
+    /* other paths under /v1/directory/ are not resources: 404, not 405 */
+    expect_4xx("GET", "/v1/directory/a/b", NULL, NULL, 0, 404, "not_found");
+    expect_4xx("GET", "/v1/directory/", NULL, NULL, 0, 404, "not_found");
+    expect_4xx("GET", "/v1/directory/a/b/history", NULL, NULL, 0, 404, "not_found");
+    expect_4xx("POST", "/v1/directory/oscar", NULL, NULL, 0, 405, "bad_method");
     expect_4xx("GET", "/v1/nothing", NULL, NULL, 0, 404, "not_found");
     expect_4xx("DELETE", "/v1/messages", a.token, NULL, 0, 405, "bad_method");
     expect_4xx("GET", "/tile/0/x001", NULL, NULL, 0, 404, "not_found");

@@ -369,9 +369,31 @@ static void test_limits(void **state)
     post_entry(&R, entry, a[3].priv, 1, 1, &r);
     expect_limited(429, &r);
     http_resp_free(&r);
-    /* sends */
+    /* sends: malformed ones use up nothing (checked before the limit) */
     assert_int_equal(acct_login(&R, &a[0]), 200);
     int64_t id;
+    const char *bad = "{\"to\":\"user1\",\"envelope\":{\"type\":9,\"body\":\"AA==\"}}";
+    for (int i = 0; i < 3; i++) {
+        http(&R, "POST", "/v1/messages", a[0].token, bad, strlen(bad), &r);
+        assert_int_equal(r.status, 400);
+        http_resp_free(&r);
+    }
+    /* a batch larger than the send limit's burst (2) can never pass: 400
+     * saying how many a batch may hold, not 429 */
+    {
+        const char *three = "{\"messages\":["
+                            "{\"to\":\"user1\",\"envelope\":{\"type\":2,\"body\":\"AA==\"}},"
+                            "{\"to\":\"user1\",\"envelope\":{\"type\":2,\"body\":\"AA==\"}},"
+                            "{\"to\":\"user1\",\"envelope\":{\"type\":2,\"body\":\"AA==\"}}]}";
+        http(&R, "POST", "/v1/messages/batch", a[0].token, three, strlen(three), &r);
+        assert_int_equal(r.status, 400);
+        json_t *o = jbody(&r);
+        assert_string_equal(json_string_value(json_object_get(o, "code")), "bad_field");
+        assert_non_null(strstr(json_string_value(json_object_get(o, "error")), "at most 2"));
+        assert_string_equal(r.retry_after, "");
+        json_decref(o);
+        http_resp_free(&r);
+    }
     assert_int_equal(send_msg(&R, &a[0], "user1", "1", &id), 200);
     assert_int_equal(send_msg(&R, &a[0], "user1", "2", &id), 200);
     assert_int_equal(send_msg(&R, &a[0], "user1", "3", &id), 429);
