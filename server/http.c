@@ -282,12 +282,32 @@ static void peer_of(struct MHD_Connection *conn, char *out, size_t outlen)
                   (socklen_t)outlen);
 }
 
+/* in (at most max bytes of it) for a log line: printable ASCII as it is,
+ * every other byte and the backslash as \xNN, "..." when cut; out holds
+ * at least 4 * max + 4 bytes. The path is percent-decoded by libmicrohttpd,
+ * so a %0a in it would otherwise start a forged log line. */
+static void log_escape(const char *in, size_t max, char *out)
+{
+    size_t i = 0, o = 0;
+    for (; in[i] && i < max; i++) {
+        unsigned char c = (unsigned char)in[i];
+        if (c >= 0x20 && c < 0x7f && c != '\\')
+            out[o++] = (char)c;
+        else
+            o += (size_t)sprintf(out + o, "\\x%02x", c);
+    }
+    if (in[i])
+        o += (size_t)sprintf(out + o, "...");
+    out[o] = 0;
+}
+
 /* With --verbose: one line per answered request. Method, path (no query
- * string), status and time only: never a header, a token or a body. */
+ * string, escaped), status and time only: never a header, a token or a
+ * body. */
 static void log_request(struct ckvd_http *h, struct MHD_Connection *conn, const char *method,
                         const char *url, const struct ckvd_conn_state *st, int status)
 {
-    char peer[64], ts[32];
+    char peer[64], ts[32], m[16 * 4 + 4], path[200 * 4 + 4];
     struct tm tm;
     if (!h->cfg.verbose)
         return;
@@ -295,8 +315,10 @@ static void log_request(struct ckvd_http *h, struct MHD_Connection *conn, const 
     gmtime_r(&now, &tm);
     strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
     peer_of(conn, peer, sizeof(peer));
-    fprintf(stderr, "%s ckvd: %s req %.16s %.200s -> %d (%llu ms)\n", ts, peer, method, url,
-            status, (unsigned long long)(ckvd_now_ms() - st->start_ms));
+    log_escape(method, 16, m);
+    log_escape(url, 200, path);
+    fprintf(stderr, "%s ckvd: %s req %s %s -> %d (%llu ms)\n", ts, peer, m, path, status,
+            (unsigned long long)(ckvd_now_ms() - st->start_ms));
 }
 
 /* Mark the connection's request as answered: the timer no longer cuts it

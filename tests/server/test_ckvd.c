@@ -1414,6 +1414,12 @@ static void test_nothing_secret_logged(void **state)
     sodium_bin2base64(b64, sizeof(b64), (const uint8_t *)"TOPSECRETBODY", 13,
                       sodium_base64_VARIANT_ORIGINAL);
     assert_true(srv_log_contains(&S, "GET /v1/messages")); /* -v logs requests */
+    /* the logged path is escaped: a %0a in it cannot start a forged line */
+    expect_4xx("GET", "/v1/nothing%0a2026-01-01T00:00:00Z%20ckvd:%20forged%5c%c3%a9", NULL, NULL,
+               0, 404, "not_found");
+    assert_true(srv_log_contains(&S, "/v1/nothing\\x0a2026-01-01T00:00:00Z ckvd: forged"
+                                     "\\x5c\\xc3\\xa9 -> 404"));
+    assert_false(srv_log_contains(&S, "\n2026-01-01T00:00:00Z ckvd: forged"));
     assert_false(srv_log_contains(&S, b64));
     assert_false(srv_log_contains(&S, "Bearer"));
     for (int i = 0; i < g_ntokens; i++)
