@@ -229,6 +229,7 @@ int main(int argc, char **argv)
             long v = strtol(optarg, &end, 10);
             if (!*optarg || *end || v < 10 || v > 3600000) {
                 fprintf(stderr, "ckvd: --checkpoint-interval must be 10..3600000 ms\n");
+                ckvd_witness_set_free(ws);
                 return 2;
             }
             interval = (unsigned)v;
@@ -247,24 +248,29 @@ int main(int argc, char **argv)
             sync_full = 1;
             break;
         case 'L':
-            if (set_limit(limits, optarg) != 0)
+            if (set_limit(limits, optarg) != 0) {
+                ckvd_witness_set_free(ws);
                 return 2;
+            }
             break;
         case 'T':
             if (parse_uint(optarg, 1, 86400, &token_ttl) != 0) {
                 fprintf(stderr, "ckvd: --token-ttl must be 1..86400 seconds\n");
+                ckvd_witness_set_free(ws);
                 return 2;
             }
             break;
         case 'I':
             if (parse_uint(optarg, 1, 3600, &idle_timeout) != 0) {
                 fprintf(stderr, "ckvd: --idle-timeout must be 1..3600 seconds\n");
+                ckvd_witness_set_free(ws);
                 return 2;
             }
             break;
         case 'Q':
             if (parse_uint(optarg, 1, 10000000, &max_queue) != 0) {
                 fprintf(stderr, "ckvd: --max-queue must be 1..10000000 messages\n");
+                ckvd_witness_set_free(ws);
                 return 2;
             }
             break;
