@@ -6,7 +6,11 @@
  * chain rules and the account's current entry; (2) append it to the log
  * (committed); (3) update the index tables in one transaction, together
  * with meta.applied = index + 1. A crash between (2) and (3) is repaired at
- * start by ckvd_accounts_catch_up, which replays the log's tail.
+ * start by ckvd_accounts_catch_up, which replays the log's tail. A rotate
+ * or reset ends the account's sessions as soon as it is in the log, before
+ * (3): the old key must not keep a valid token because (3) failed. What is
+ * only in the request (prekeys, registration id, recovery hash) is lost
+ * when (3) fails; the 500 says so (docs/server.md, Known limits).
  */
 #include "accounts.h"
 
@@ -548,6 +552,8 @@ enum ckvd_handler_result ckvd_h_register(struct ckvd *d, struct ckvd_req *req,
         ckvd_resp_error(resp, 500, "log", "the server could not append to its log; retry later");
         goto out;
     }
+    if (found == 0) /* a rotate or reset is public now: the old key's sessions end */
+        ckvd_tokens_revoke_account(d->tokens, prev.id);
     ckv_dir_leaf_hash((const uint8_t *)text, tlen, h);
     sqlite3 *db = db_of(d);
     if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
@@ -569,12 +575,12 @@ enum ckvd_handler_result ckvd_h_register(struct ckvd *d, struct ckvd_req *req,
         free(resp->body);
         resp->body = NULL;
         ckvd_resp_error(resp, 500, "db",
-                        "the entry is in the log, but the server database failed while "
-                        "storing the rest; log in and upload your prekeys again");
+                        "the entry is in the log, but the server database failed while storing "
+                        "the rest: its prekeys, registration id and recovery code (if sent) were "
+                        "not stored; log in and upload your prekeys again, and set a recovery "
+                        "code again with a rotation");
         goto out;
     }
-    if (e.version > 1)
-        ckvd_tokens_revoke_account(d->tokens, acct);
     ckvd_logf("%s: %s v%llu at leaf %llu", ckv_dir_type_name(e.type), e.name,
               (unsigned long long)e.version, (unsigned long long)index);
     ckvd_resp_obj(resp, 200,
@@ -626,10 +632,13 @@ enum ckvd_handler_result ckvd_h_login(struct ckvd *d, struct ckvd_req *req,
     if (!(o = ckvd_json_body(req, resp, allowed)))
         return CKVD_RESPOND;
     const char *raw = json_string_value(json_object_get(o, "name"));
-    if (!raw || ckv_name_normalize(raw, name) != CKV_OK || strcmp(name, raw) != 0) {
-        ckvd_resp_error(resp, 400, "bad_name", "field \"name\" must be a normalised account name");
+    if (!raw) {
+        ckvd_resp_error(resp, 400, "bad_name", "field \"name\" is missing or not a string");
         goto out;
     }
+    if (ckvd_name_check(raw, "field \"name\"", resp) != 0)
+        goto out;
+    snprintf(name, sizeof(name), "%s", raw);
     if (ckvd_json_uint(o, "time", INT64_MAX, &t, resp) != 0 ||
         ckvd_json_b64(o, "nonce", nonce, 16, 64, &nlen, resp) != 0 ||
         ckvd_json_b64(o, "signature", sig, 64, 64, &slen, resp) != 0)
@@ -747,6 +756,8 @@ enum ckvd_handler_result ckvd_h_keys_get(struct ckvd *d, struct ckvd_req *req,
     sqlite3_stmt *q = NULL;
     (void)req;
 
+    if (ckvd_name_check(name, "the name in the path", resp) != 0)
+        return CKVD_RESPOND; /* before the limits: a misspelt name costs nothing */
     snprintf(who, sizeof(who), "%lld", (long long)account);
     snprintf(pair, sizeof(pair), "%lld>%s", (long long)account, name);
     uint64_t now = ckvd_now_ms();

@@ -96,6 +96,10 @@ json_t *ckvd_json_body(struct ckvd_req *req, struct ckvd_resp *resp, const char 
  * "\"envelope\"", ...). */
 int ckvd_json_only_keys(json_t *o, const char *const *allowed, const char *what,
                         struct ckvd_resp *resp);
+/* 0 when name is a normalised account name (docs/directory.md); else -1
+ * and a 400 "bad_name" in resp whose sentence starts with `what` (e.g.
+ * "field \"to\"") and gives the normal form when there is one. */
+int ckvd_name_check(const char *name, const char *what, struct ckvd_resp *resp);
 /* Base64 (standard, padded, canonical) string field of exactly/at most n
  * bytes; -1 and a 400 in resp on failure. */
 int ckvd_json_b64(json_t *o, const char *key, uint8_t *out, size_t min, size_t max,

@@ -100,7 +100,6 @@ enum ckvd_handler_result ckvd_h_lookup(struct ckvd *d, struct ckvd_req *req,
                                        struct ckvd_resp *resp, const char *name, int history)
 {
     struct ckvd_account a;
-    char norm[CKV_NAME_MAX + 1];
     char *note = NULL;
     ckv_tlog_checkpoint cp;
     uint64_t gen = 0;
@@ -111,10 +110,8 @@ enum ckvd_handler_result ckvd_h_lookup(struct ckvd *d, struct ckvd_req *req,
         resp->retry_after = retry;
         return CKVD_RESPOND;
     }
-    if (ckv_name_normalize(name, norm) != CKV_OK || strcmp(norm, name) != 0) {
-        ckvd_resp_error(resp, 400, "bad_name", "not a normalised account name");
+    if (ckvd_name_check(name, "the name in the path", resp) != 0)
         return CKVD_RESPOND;
-    }
     int f = ckvd_account_by_name(d, name, &a);
     if (f != 0) {
         ckvd_resp_error(resp, f < 0 ? 500 : 404, f < 0 ? "db" : "unknown_account",
@@ -250,9 +247,11 @@ enum ckvd_handler_result ckvd_h_tile(struct ckvd *d, struct ckvd_req *req,
     }
     ckv_status st = ckvd_log_read_tile(d->log, &t, &data, &len);
     if (st != CKV_OK) {
-        ckvd_resp_error(resp, st == CKV_ERR_NOT_FOUND ? 404 : 500, "not_found",
+        ckvd_resp_error(resp, st == CKV_ERR_NOT_FOUND ? 404 : 500,
+                        st == CKV_ERR_NOT_FOUND ? "not_found" : "log",
                         st == CKV_ERR_NOT_FOUND ? "no such tile in this log"
-                                                : "cannot read the tile");
+                                                : "the server cannot read the tile from its "
+                                                  "log; retry later");
         return CKVD_RESPOND;
     }
     resp->status = 200;

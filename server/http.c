@@ -21,9 +21,17 @@
  * gone and closes it) any connection still without complete headers twice
  * --idle-timeout after it began waiting. Twice: a connection that sends
  * nothing is closed by libmicrohttpd's own idle timeout first, so only one
- * that trickles reaches the cut. The watch list is guarded by the same
- * mutex; libmicrohttpd 0.9.75 announces a connection's close before it
- * closes the descriptor, so the timer never shuts down a reused one.
+ * that trickles reaches the cut. The same holds for the rest of a request
+ * that never reaches ckvd as body bytes (a chunked body's size lines,
+ * chunk extensions or trailers sent a byte at a time): the watch records
+ * when the request's headers arrived, whether it is parked (a long-poll,
+ * never cut) and whether it has been answered (a slow reader of an answer
+ * is not cut here), and the timer shuts down a request in hand, neither
+ * parked nor answered, twice --idle-timeout after its headers. The watch
+ * list and these flags are guarded by the same mutex; libmicrohttpd 0.9.75
+ * announces a request's completion before the connection's close, and the
+ * close before it closes the descriptor, so a request's state never
+ * outlives its watch and the timer never shuts down a reused descriptor.
  *
  * Shutdown (ckvd_http_stop): stop accepting, make the timer resume every
  * parked request as timed out (each answers with what is queued), give
@@ -57,15 +65,19 @@ struct ckvd_conn_state {
     int resumed;
     size_t drained;    /* bytes of an oversized chunked body thrown away */
     uint64_t start_ms; /* when the request's headers arrived */
+    struct conn_watch *watch; /* the connection's watch, or NULL (not watched) */
     void *user;
 };
 
 struct conn_watch {
     int fd;
-    int busy;          /* a request's headers arrived and it is not answered yet */
+    int busy;          /* a request's headers arrived and it is not completed yet */
+    int parked;        /* the busy request is suspended (a long-poll) */
+    int answered;      /* the busy request's answer is queued */
     int cut;           /* shut down by the timer */
     size_t idx;        /* position in ckvd_http.watch */
-    uint64_t since_ms; /* began waiting for a request's headers */
+    uint64_t since_ms; /* began waiting for a request's headers, or (busy) when
+                        * they arrived or the request was last resumed */
     char peer[48];
 };
 
@@ -109,6 +121,11 @@ void ckvd_resp_json(struct ckvd_resp *resp, int status, char *json_malloced)
 void ckvd_resp_error(struct ckvd_resp *resp, int status, const char *code, const char *msg)
 {
     json_t *o = json_pack("{s:s, s:s}", "error", msg, "code", code);
+    if (!o) /* msg is not valid UTF-8: keep the status and code, say less */
+        o = json_pack("{s:s, s:s}", "error",
+                      "the request was refused, and the details could not be encoded; "
+                      "check the request against the API (docs/server.md)",
+                      "code", code);
     char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     ckvd_resp_json(resp, status, s);
@@ -138,6 +155,10 @@ static void resume_locked(struct ckvd_http *h, size_t i, int timed_out)
     st->timed_out = timed_out;
     st->suspended = 0;
     st->resumed = 1;
+    if (st->watch) { /* the handler runs again at once: a fresh start */
+        st->watch->parked = 0;
+        st->watch->since_ms = ckvd_now_ms();
+    }
     waiter_remove(h, i);
     MHD_resume_connection(st->conn);
 }
@@ -161,15 +182,18 @@ static unsigned idle_s(const struct ckvd_http *h)
     return h->cfg.idle_timeout_s ? h->cfg.idle_timeout_s : 30;
 }
 
-/* Shut down every connection that has waited for a request's headers
- * longer than twice the idle timeout (see the top comment). Caller holds
- * mu. */
+/* Shut down every connection that has waited for a request's headers, or
+ * for the rest of a request whose headers came (neither parked nor
+ * answered), longer than twice the idle timeout (see the top comment).
+ * Caller holds mu. */
 static void sweep_locked(struct ckvd_http *h, uint64_t now)
 {
     uint64_t limit = 2u * (uint64_t)idle_s(h) * 1000u;
     for (size_t i = 0; i < h->nwatch; i++) {
         struct conn_watch *w = h->watch[i];
-        if (w->busy || w->cut || w->fd < 0 || now - w->since_ms <= limit)
+        if (w->cut || w->fd < 0 || now - w->since_ms <= limit)
+            continue;
+        if (w->busy && (w->parked || w->answered))
             continue;
         w->cut = 1;
         (void)shutdown(w->fd, SHUT_RDWR);
@@ -179,9 +203,9 @@ static void sweep_locked(struct ckvd_http *h, uint64_t now)
             time_t t = time(NULL);
             gmtime_r(&t, &tm);
             strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-            fprintf(stderr,
-                    "%s ckvd: %s connection closed: no complete request headers within %u s\n",
-                    ts, w->peer, 2u * idle_s(h));
+            fprintf(stderr, "%s ckvd: %s connection closed: %s within %u s\n", ts, w->peer,
+                    w->busy ? "request not complete" : "no complete request headers",
+                    2u * idle_s(h));
         }
     }
 }
@@ -234,19 +258,104 @@ const char *ckvd_http_query(struct ckvd_req *req, const char *key)
     return req->query ? req->query(req, key) : NULL;
 }
 
-static enum MHD_Result send_resp(struct MHD_Connection *conn, struct ckvd_resp *r)
+/* The watch of conn (its socket context), or NULL when not watched. */
+static struct conn_watch *watch_of(struct MHD_Connection *conn)
 {
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+static void peer_of(struct MHD_Connection *conn, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "unknown");
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!ci || !ci->client_addr)
+        return;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
+                  (socklen_t)outlen);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
+                  (socklen_t)outlen);
+}
+
+/* in (at most max bytes of it) for a log line: printable ASCII as it is,
+ * every other byte and the backslash as \xNN, "..." when cut; out holds
+ * at least 4 * max + 4 bytes. The path is percent-decoded by libmicrohttpd,
+ * so a %0a in it would otherwise start a forged log line. */
+static void log_escape(const char *in, size_t max, char *out)
+{
+    size_t i = 0, o = 0;
+    for (; in[i] && i < max; i++) {
+        unsigned char c = (unsigned char)in[i];
+        if (c >= 0x20 && c < 0x7f && c != '\\')
+            out[o++] = (char)c;
+        else
+            o += (size_t)sprintf(out + o, "\\x%02x", c);
+    }
+    if (in[i])
+        o += (size_t)sprintf(out + o, "...");
+    out[o] = 0;
+}
+
+/* With --verbose: one line per answered request. Method, path (no query
+ * string, escaped), status and time only: never a header, a token or a
+ * body. */
+static void log_request(struct ckvd_http *h, struct MHD_Connection *conn, const char *method,
+                        const char *url, const struct ckvd_conn_state *st, int status)
+{
+    char peer[64], ts[32], m[16 * 4 + 4], path[200 * 4 + 4];
+    struct tm tm;
+    if (!h->cfg.verbose)
+        return;
+    time_t now = time(NULL);
+    gmtime_r(&now, &tm);
+    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    peer_of(conn, peer, sizeof(peer));
+    log_escape(method, 16, m);
+    log_escape(url, 200, path);
+    fprintf(stderr, "%s ckvd: %s req %s %s -> %d (%llu ms)\n", ts, peer, m, path, status,
+            (unsigned long long)(ckvd_now_ms() - st->start_ms));
+}
+
+/* Mark the connection's request as answered: the timer no longer cuts it
+ * however slowly the answer is read (see the top comment). */
+static void watch_answered(struct ckvd_http *h, struct MHD_Connection *conn)
+{
+    struct conn_watch *w = watch_of(conn);
+    if (!w)
+        return;
+    pthread_mutex_lock(&h->mu);
+    w->answered = 1;
+    pthread_mutex_unlock(&h->mu);
+}
+
+/* Queue r as the answer to the connection's request and log it (-v) with
+ * the status actually sent. */
+static enum MHD_Result send_resp(struct ckvd_http *h, struct MHD_Connection *conn,
+                                 const char *method, const char *url,
+                                 const struct ckvd_conn_state *st, struct ckvd_resp *r)
+{
+    watch_answered(h, conn);
+    if (r->status == 0)
+        r->status = 500; /* a handler that set no status: a bug, not a success */
     if (!r->body && r->status != 204) {
         /* A handler that failed to allocate its body: say so plainly. */
         static const char oom[] = "{\"error\":\"server out of memory\",\"code\":\"internal\"}";
         r->status = 500;
         r->body = malloc(sizeof(oom));
-        if (!r->body)
+        if (!r->body) {
+            log_request(h, conn, method, url, st, 500);
             return MHD_NO;
+        }
         memcpy(r->body, oom, sizeof(oom));
         r->len = sizeof(oom) - 1;
         r->content_type = "application/json";
     }
+    log_request(h, conn, method, url, st, r->status);
     struct MHD_Response *mr =
         MHD_create_response_from_buffer(r->len, r->body ? r->body : (void *)"",
                                         r->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
@@ -271,22 +380,6 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn, struct ckvd_resp *
     enum MHD_Result ret = MHD_queue_response(conn, (unsigned)r->status, mr);
     MHD_destroy_response(mr);
     return ret;
-}
-
-static void peer_of(struct MHD_Connection *conn, char *out, size_t outlen)
-{
-    snprintf(out, outlen, "unknown");
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    if (!ci || !ci->client_addr)
-        return;
-    const struct sockaddr *sa = ci->client_addr;
-    if (sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
-                  (socklen_t)outlen);
-    else if (sa->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
-                  (socklen_t)outlen);
 }
 
 /* libmicrohttpd's connection notifications: a watch for each connection
@@ -332,35 +425,21 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     }
 }
 
-/* Mark the connection's request as in hand (busy) or answered. */
-static void watch_busy(struct ckvd_http *h, struct MHD_Connection *conn, int busy)
+/* Mark the connection's request as in hand (busy: its headers arrived) or
+ * completed (waiting for the next request's headers); either starts the
+ * clock again. Returns the watch, or NULL. */
+static struct conn_watch *watch_busy(struct ckvd_http *h, struct MHD_Connection *conn, int busy)
 {
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    struct conn_watch *w = ci ? ci->socket_context : NULL;
+    struct conn_watch *w = watch_of(conn);
     if (!w)
-        return;
+        return NULL;
     pthread_mutex_lock(&h->mu);
     w->busy = busy;
+    w->parked = 0;
+    w->answered = 0;
     w->since_ms = ckvd_now_ms();
     pthread_mutex_unlock(&h->mu);
-}
-
-/* With --verbose: one line per answered request. Method, path (no query
- * string), status and time only: never a header, a token or a body. */
-static void log_request(struct ckvd_http *h, struct MHD_Connection *conn, const char *method,
-                        const char *url, const struct ckvd_conn_state *st, int status)
-{
-    char peer[64], ts[32];
-    struct tm tm;
-    if (!h->cfg.verbose)
-        return;
-    time_t now = time(NULL);
-    gmtime_r(&now, &tm);
-    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    peer_of(conn, peer, sizeof(peer));
-    fprintf(stderr, "%s ckvd: %s req %.16s %.200s -> %d (%llu ms)\n", ts, peer, method, url,
-            status, (unsigned long long)(ckvd_now_ms() - st->start_ms));
+    return w;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -379,7 +458,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         st->conn = conn;
         st->start_ms = ckvd_now_ms();
         *con_cls = st;
-        watch_busy(h, conn, 1);
+        st->watch = watch_busy(h, conn, 1);
         /* A declared body over the cap is refused before it is read (MHD
          * then sends no "100 Continue" and closes the connection). */
         const char *cl =
@@ -388,8 +467,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             struct ckvd_resp resp = {0};
             ckvd_resp_error(&resp, 413, "body_too_large",
                             "request body is larger than the server accepts (256 KiB); send less");
-            log_request(h, conn, method, url, st, 413);
-            return send_resp(conn, &resp);
+            return send_resp(h, conn, method, url, st, &resp);
         }
         return MHD_YES;
     }
@@ -413,8 +491,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                      "%u s; send it at once",
                      idle);
             ckvd_resp_error(&resp, 408, "request_timeout", msg);
-            log_request(h, conn, method, url, st, 408);
-            return send_resp(conn, &resp);
+            return send_resp(h, conn, method, url, st, &resp);
         }
         if (st->too_large || st->len + n > CKVD_MAX_BODY) {
             /* A chunked body over the cap: drain a little (to answer 413
@@ -443,8 +520,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (st->too_large) {
         ckvd_resp_error(&resp, 413, "body_too_large",
                         "request body is larger than the server accepts (256 KiB); send less");
-        log_request(h, conn, method, url, st, 413);
-        return send_resp(conn, &resp);
+        return send_resp(h, conn, method, url, st, &resp);
     }
 
     struct ckvd_req req = {0};
@@ -474,8 +550,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             resp = (struct ckvd_resp){0};
             ckvd_resp_error(&resp, 503, "busy", "server is busy or shutting down; retry");
             resp.retry_after = 1;
-            log_request(h, conn, method, url, st, 503);
-            return send_resp(conn, &resp);
+            return send_resp(h, conn, method, url, st, &resp);
         }
         if (h->nwaiters == h->capwaiters) {
             size_t ncap = h->capwaiters ? h->capwaiters * 2 : 64;
@@ -491,12 +566,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (h->timer_next != 0 && deadline < h->timer_next)
             pthread_cond_signal(&h->timer_cv);
         st->suspended = 1;
+        if (st->watch)
+            st->watch->parked = 1;
         MHD_suspend_connection(conn);
         pthread_mutex_unlock(&h->mu);
         return MHD_YES;
     }
-    log_request(h, conn, method, url, st, resp.status ? resp.status : 500);
-    return send_resp(conn, &resp);
+    return send_resp(h, conn, method, url, st, &resp);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,

@@ -8,6 +8,8 @@
  */
 #include "ckvd.h"
 
+#include "ckv/name.h"
+
 #include <sodium.h>
 
 #include <stdarg.h>
@@ -71,6 +73,18 @@ json_t *ckvd_json_body(struct ckvd_req *req, struct ckvd_resp *resp, const char 
     return o;
 }
 
+/* How many bytes of the valid UTF-8 string s, at most max, make whole
+ * characters: an echoed name cut there stays valid UTF-8 (a cut in the
+ * middle of a character would make the error answer unencodable). */
+static int utf8_prefix(const char *s, size_t max)
+{
+    size_t n = strnlen(s, max);
+    if (n == max && s[n] != '\0')
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+            n--; /* s[n] continues a character: cut before that character */
+    return (int)n;
+}
+
 int ckvd_json_only_keys(json_t *o, const char *const *allowed, const char *what,
                         struct ckvd_resp *resp)
 {
@@ -83,12 +97,31 @@ int ckvd_json_only_keys(json_t *o, const char *const *allowed, const char *what,
         for (const char *const *a = allowed; *a && !ok; a++)
             ok = strcmp(*a, key) == 0;
         if (!ok) {
-            snprintf(msg, sizeof(msg), "unknown field \"%.64s\" in %.64s", key, what);
+            snprintf(msg, sizeof(msg), "unknown field \"%.*s\" in %.*s", utf8_prefix(key, 64),
+                     key, utf8_prefix(what, 64), what);
             ckvd_resp_error(resp, 400, "unknown_field", msg);
             return -1;
         }
     }
     return 0;
+}
+
+int ckvd_name_check(const char *name, const char *what, struct ckvd_resp *resp)
+{
+    char norm[CKV_NAME_MAX + 1], msg[256];
+    if (name && ckv_name_normalize(name, norm) == CKV_OK && strcmp(norm, name) == 0)
+        return 0;
+    if (name && ckv_name_normalize(name, norm) == CKV_OK)
+        snprintf(msg, sizeof(msg),
+                 "%s is not an account name in normal form; use \"%s\" (docs/directory.md)",
+                 what, norm);
+    else
+        snprintf(msg, sizeof(msg),
+                 "%s is not a valid account name: 1..64 of a-z 0-9 . _ + @ -, starting with "
+                 "a-z 0-9 +, ending with a-z 0-9, at most one @ (docs/directory.md)",
+                 what);
+    ckvd_resp_error(resp, 400, "bad_name", msg);
+    return -1;
 }
 
 int ckvd_json_b64(json_t *o, const char *key, uint8_t *out, size_t min, size_t max,

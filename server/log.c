@@ -145,8 +145,9 @@ static void *publisher(void *arg)
     if (l->ws && !l->stop)
         push_locked(l); /* at once: the first cosignatures */
     while (!l->stop) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
+        struct timespec ts; /* l->cv waits on CLOCK_MONOTONIC: a wall-clock step
+                             * back must not stall publishing */
+        clock_gettime(CLOCK_MONOTONIC, &ts);
         uint64_t ns = (uint64_t)ts.tv_nsec + (uint64_t)l->interval_ms * 1000000u;
         ts.tv_sec += (time_t)(ns / 1000000000u);
         ts.tv_nsec = (long)(ns % 1000000000u);
@@ -205,7 +206,13 @@ int ckvd_log_open_witnessed(const char *dir, const char *origin, unsigned interv
     if (!l->ws)
         ckvd_witness_set_free(ws);
     pthread_mutex_init(&l->mu, NULL);
-    pthread_cond_init(&l->cv, NULL);
+    {
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&l->cv, &ca);
+        pthread_condattr_destroy(&ca);
+    }
     l->interval_ms = interval_ms ? interval_ms : 1000;
     snprintf(dbpath, sizeof(dbpath), "%s/log.db", dir);
     snprintf(keypath, sizeof(keypath), "%s/log.key", dir);

@@ -55,7 +55,8 @@ static void usage(FILE *f)
             "  --tls-cert FILE --tls-key FILE   serve HTTPS with these PEM files\n"
             "  --sync-full                fsync every commit (survives power loss)\n"
             "  --limit KIND=RATE/BURST    an abuse limit: RATE requests per second, BURST\n"
-            "                             at once (0/0 turns it off). KIND: register (per\n"
+            "                             at once (RATE > 0, BURST >= 1; 0/0, and only\n"
+            "                             0/0, turns it off). KIND: register (per\n"
             "                             client address), login (per address), bundle (per\n"
             "                             requester), bundle-pair (requester and target),\n"
             "                             bundle-target (per target), lookup (per address),\n"
@@ -65,7 +66,9 @@ static void usage(FILE *f)
             "                             of a request) this long (default 30 s); a body\n"
             "                             still arriving this long after its headers: 408;\n"
             "                             headers not complete twice this long after the\n"
-            "                             connection opened or last answered: closed\n"
+            "                             connection opened or last answered, or a request\n"
+            "                             (not a long-poll) not complete twice this long\n"
+            "                             after its headers: closed\n"
             "  --max-queue N              messages waiting per recipient (default 10000)\n"
             "  --witness VKEY,URL         a tlog-witness (c2sp.org/tlog-witness): its\n"
             "                             verifier key, a comma, its URL; every new\n"
@@ -132,6 +135,14 @@ static int set_limit(struct limit_spec *ls, const char *arg)
         double b = strtod(end + 1, &end2);
         if (end2 == end + 1 || *end2 || !(r >= 0 && r <= 1e9) || !(b >= 0 && b <= 1e9))
             break;
+        if (!(r == 0 && b == 0) && !(r > 0 && b >= 1)) {
+            /* 0/B or R/0.5 would turn the limit off without saying so */
+            fprintf(stderr,
+                    "ckvd: --limit %s: RATE must be above 0 and BURST at least 1 (e.g. "
+                    "%s=0.1/5), or 0/0 to turn the limit off\n",
+                    ls->name, ls->name);
+            return -1;
+        }
         ls->rate = r;
         ls->burst = b;
         return 0;
@@ -218,6 +229,7 @@ int main(int argc, char **argv)
             long v = strtol(optarg, &end, 10);
             if (!*optarg || *end || v < 10 || v > 3600000) {
                 fprintf(stderr, "ckvd: --checkpoint-interval must be 10..3600000 ms\n");
+                ckvd_witness_set_free(ws);
                 return 2;
             }
             interval = (unsigned)v;
@@ -236,24 +248,29 @@ int main(int argc, char **argv)
             sync_full = 1;
             break;
         case 'L':
-            if (set_limit(limits, optarg) != 0)
+            if (set_limit(limits, optarg) != 0) {
+                ckvd_witness_set_free(ws);
                 return 2;
+            }
             break;
         case 'T':
             if (parse_uint(optarg, 1, 86400, &token_ttl) != 0) {
                 fprintf(stderr, "ckvd: --token-ttl must be 1..86400 seconds\n");
+                ckvd_witness_set_free(ws);
                 return 2;
             }
             break;
         case 'I':
             if (parse_uint(optarg, 1, 3600, &idle_timeout) != 0) {
                 fprintf(stderr, "ckvd: --idle-timeout must be 1..3600 seconds\n");
+                ckvd_witness_set_free(ws);
                 return 2;
             }
             break;
         case 'Q':
             if (parse_uint(optarg, 1, 10000000, &max_queue) != 0) {
                 fprintf(stderr, "ckvd: --max-queue must be 1..10000000 messages\n");
+                ckvd_witness_set_free(ws);
                 return 2;
             }
             break;
@@ -385,8 +402,8 @@ int main(int argc, char **argv)
         goto out;
     }
     for (struct limit_spec *ls = limits; ls->name; ls++) {
-        if (ls->rate <= 0 || ls->burst < 1)
-            continue; /* turned off */
+        if (ls->rate == 0 && ls->burst == 0)
+            continue; /* turned off (0/0; set_limit refuses anything else below 1) */
         if (!(*ls->slot = ckvd_ratelimit_new(ls->rate, ls->burst, ls->keys))) {
             fprintf(stderr, "ckvd: out of memory\n");
             goto out;

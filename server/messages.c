@@ -87,7 +87,7 @@ static int batch_store(struct ckvd *d, int64_t account, json_t *msgs, json_t *ac
     static const char *const item_keys[] = {"to", "envelope", NULL};
     struct ckvd_account me, *to = NULL;
     int64_t *ids = NULL, *acks = NULL;
-    char **bodies = NULL, who[32];
+    char **bodies = NULL, who[32], what[200];
     size_t n = 0, nack = 0, del = 0, i;
     json_t *v;
     int retry, rc = CKVD_STORE_OK, ret = -1;
@@ -107,13 +107,6 @@ static int batch_store(struct ckvd *d, int64_t account, json_t *msgs, json_t *ac
     }
     n = json_array_size(msgs);
     nack = json_array_size(ackv);
-    snprintf(who, sizeof(who), "%lld", (long long)account);
-    if (n > 0 && (retry = ckvd_ratelimit_take_n(d->limits.send_per_account, who, ckvd_now_ms(),
-                                                (unsigned)n))) {
-        ckvd_resp_error(resp, 429, "rate_limited", "too many messages; retry later");
-        resp->retry_after = retry;
-        return -1;
-    }
     ids = calloc(n + 1, sizeof(*ids));
     acks = calloc(nack + 1, sizeof(*acks));
     bodies = calloc(n + 1, sizeof(*bodies));
@@ -143,6 +136,9 @@ static int batch_store(struct ckvd *d, int64_t account, json_t *msgs, json_t *ac
                        "field \"to\" (the recipient's name) is missing");
             goto out;
         }
+        snprintf(what, sizeof(what), single ? "field \"to\"" : "messages[%zu]: field \"to\"", i);
+        if (ckvd_name_check(json_string_value(json_object_get(v, "to")), what, resp) != 0)
+            goto out;
         if (check_envelope(json_object_get(v, "envelope"), resp) != 0)
             goto out;
         if (!(bodies[i] =
@@ -153,6 +149,24 @@ static int batch_store(struct ckvd *d, int64_t account, json_t *msgs, json_t *ac
     }
     if (n == 0 && nack == 0) {
         ret = 0;
+        goto out;
+    }
+    /* the send limit, once the request is known to be well formed (a
+     * malformed one uses up nothing) */
+    unsigned most = ckvd_ratelimit_most(d->limits.send_per_account);
+    if (n > 0 && d->limits.send_per_account && n > most) {
+        snprintf(what, sizeof(what),
+                 "a batch may hold at most %u messages under this server's send limit (it has "
+                 "%zu); send them in smaller batches",
+                 most, n);
+        ckvd_resp_error(resp, 400, "bad_field", what);
+        goto out;
+    }
+    snprintf(who, sizeof(who), "%lld", (long long)account);
+    if (n > 0 && (retry = ckvd_ratelimit_take_n(d->limits.send_per_account, who, ckvd_now_ms(),
+                                                (unsigned)n))) {
+        ckvd_resp_error(resp, 429, "rate_limited", "too many messages; retry later");
+        resp->retry_after = retry;
         goto out;
     }
     if (ckvd_store_begin(d->store) != CKVD_STORE_OK) {

@@ -95,6 +95,11 @@ static void sweep(struct ckvd_ratelimit *r, uint64_t now)
     free(old);
 }
 
+unsigned ckvd_ratelimit_most(const struct ckvd_ratelimit *r)
+{
+    return r ? (unsigned)floor(r->burst) : 0;
+}
+
 int ckvd_ratelimit_take(struct ckvd_ratelimit *r, const char *key, uint64_t now_ms)
 {
     return ckvd_ratelimit_take_n(r, key, now_ms, 1);

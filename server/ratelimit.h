@@ -26,5 +26,8 @@ int ckvd_ratelimit_take(struct ckvd_ratelimit *r, const char *key, uint64_t now_
 /* The same for n tokens at once (all or none; n above the burst is never
  * granted: the caller bounds n, e.g. a batch of sends). */
 int ckvd_ratelimit_take_n(struct ckvd_ratelimit *r, const char *key, uint64_t now_ms, unsigned n);
+/* The most tokens one take_n can ever be granted (the whole burst), or 0
+ * for a NULL r (no limit). */
+unsigned ckvd_ratelimit_most(const struct ckvd_ratelimit *r);
 
 #endif

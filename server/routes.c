@@ -42,6 +42,19 @@ static const char *tail(const char *path, const char *prefix)
     return path + n;
 }
 
+/* "/v1/directory/NAME" or "/v1/directory/NAME/history" (NAME non-empty,
+ * free of '/'). */
+static int directory_path(const char *p)
+{
+    static const char pre[] = "/v1/directory/";
+    if (tail(p, pre))
+        return 1;
+    if (strncmp(p, pre, sizeof(pre) - 1) != 0)
+        return 0;
+    const char *slash = strchr(p + sizeof(pre) - 1, '/');
+    return slash && slash > p + sizeof(pre) - 1 && strcmp(slash, "/history") == 0;
+}
+
 /* A path of the API, whatever the method (for 405 against 404). */
 static int known_path(const char *p)
 {
@@ -52,8 +65,7 @@ static int known_path(const char *p)
     for (const char *const *e = exact; *e; e++)
         if (strcmp(p, *e) == 0)
             return 1;
-    return strncmp(p, "/tile/", 6) == 0 || strncmp(p, "/v1/directory/", 14) == 0 ||
-           tail(p, "/v1/keys/") != NULL;
+    return strncmp(p, "/tile/", 6) == 0 || directory_path(p) || tail(p, "/v1/keys/") != NULL;
 }
 
 enum ckvd_handler_result ckvd_route(void *ctx, struct ckvd_req *req, struct ckvd_resp *resp,

@@ -147,6 +147,21 @@ static void test_help(void **state)
     snprintf(cmd, sizeof(cmd), "%s --listen 127.0.0.1:0 2>/dev/null", CKVD_BIN); /* no --data */
     st = system(cmd);
     assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 2);
+    /* a limit with RATE 0 or BURST below 1 (other than 0/0) would turn it off
+     * silently: a usage error naming the accepted forms */
+    static const char *const bad_limits[] = {"send=0/5", "send=1/0", "send=1/0.5", "login=0/0.5"};
+    for (size_t i = 0; i < sizeof(bad_limits) / sizeof(bad_limits[0]); i++) {
+        snprintf(cmd, sizeof(cmd), "%s --limit %s --data %s 2>&1 | grep -q '0/0 to turn' && "
+                 "%s --limit %s --data %s 2>/dev/null",
+                 CKVD_BIN, bad_limits[i], S.dir, CKVD_BIN, bad_limits[i], S.dir);
+        st = system(cmd);
+        assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 2);
+    }
+    /* 0/0 is accepted (this one then stops at the data directory in use) */
+    snprintf(cmd, sizeof(cmd), "%s --limit send=0/0 --listen 127.0.0.1:0 --data %s 2>/dev/null",
+             CKVD_BIN, S.dir);
+    st = system(cmd);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 1);
     /* a second ckvd on the same data directory is refused */
     snprintf(cmd, sizeof(cmd), "%s --listen 127.0.0.1:0 --data %s 2>/dev/null", CKVD_BIN, S.dir);
     st = system(cmd);
@@ -398,7 +413,8 @@ static void test_messages_batch(void **state)
 struct poller {
     const struct srv *s;
     const struct acct *a;
-    int wait;
+    int wait;    /* seconds, */
+    int wait_ms; /* or, when not 0, milliseconds */
     struct http_resp r;
 };
 
@@ -406,7 +422,10 @@ static void *poll_main(void *arg)
 {
     struct poller *p = arg;
     char path[64];
-    snprintf(path, sizeof(path), "/v1/messages?wait=%d", p->wait);
+    if (p->wait_ms)
+        snprintf(path, sizeof(path), "/v1/messages?wait_ms=%d", p->wait_ms);
+    else
+        snprintf(path, sizeof(path), "/v1/messages?wait=%d", p->wait);
     http(p->s, "GET", path, p->a->token, NULL, 0, &p->r);
     return NULL;
 }
@@ -445,7 +464,7 @@ static void test_long_poll(void **state)
 
     /* a send wakes a waiting fetch at once; the wait (10 s) is longer than
      * the server's idle timeout (3 s): a parked request is not idle */
-    struct poller p = {&S, &b, 10, {0}};
+    struct poller p = {&S, &b, 10, 0, {0}};
     assert_int_equal(pthread_create(&th, NULL, poll_main, &p), 0);
     sleep_ms(4000);
     int64_t id;
@@ -903,6 +922,42 @@ static char *read_until_closed(int fd, int max_s)
     }
 }
 
+/* Send one byte of bytes[i] on fd[i] (n of them) every pause_ms until each
+ * is closed by the server or max_s pass, checking /v1/health is answered
+ * at once meanwhile; took[i] = seconds until fd[i] was seen closed, or -1. */
+static void trickle_until_closed(const int *fd, const char *bytes, size_t n, int pause_ms,
+                                 int max_s, double *took)
+{
+    struct timespec t0, t1;
+    size_t open = n;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (size_t i = 0; i < n; i++)
+        took[i] = -1;
+    for (int round = 0; open > 0; round++) {
+        sleep_ms(pause_ms);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double now = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+        if (now > max_s)
+            break;
+        for (size_t i = 0; i < n; i++) {
+            if (took[i] >= 0)
+                continue;
+            int closed = send(fd[i], &bytes[i], 1, MSG_NOSIGNAL) != 1;
+            if (!closed) {
+                struct pollfd pf = {fd[i], POLLIN, 0};
+                char b[256];
+                closed = poll(&pf, 1, 0) > 0 && recv(fd[i], b, sizeof(b), MSG_DONTWAIT) <= 0;
+            }
+            if (closed) {
+                took[i] = now;
+                open--;
+            }
+        }
+        if (round % 4 == 0)
+            health_is_quick();
+    }
+}
+
 static void test_bad_input(void **state)
 {
     (void)state;
@@ -916,6 +971,16 @@ static void test_bad_input(void **state)
     const char *unk = "{\"name\":\"oscar\",\"time\":1,\"nonce\":\"AAAAAAAAAAAAAAAAAAAAAA==\","
                       "\"signature\":\"x\",\"admin\":true}";
     expect_4xx("POST", "/v1/login", NULL, unk, strlen(unk), 400, "unknown_field");
+    /* an unknown field whose echoed name (at most 64 bytes) would end in the
+     * middle of a UTF-8 character (63 x 'a' then U+00E9) is still 400
+     * unknown_field, not a 500 from an unencodable error sentence */
+    {
+        char key[70], ubody[128];
+        memset(key, 'a', 63);
+        memcpy(key + 63, "\xc3\xa9", 3);
+        snprintf(ubody, sizeof(ubody), "{\"%s\":1}", key);
+        expect_4xx("POST", "/v1/login", NULL, ubody, strlen(ubody), 400, "unknown_field");
+    }
     char body[1024];
     snprintf(body, sizeof(body),
              "{\"name\":\"oscar\",\"time\":%lld,\"nonce\":\"not base64!\",\"signature\":\"AA==\"}",
@@ -1003,6 +1068,32 @@ static void test_bad_input(void **state)
     expect_4xx("GET", "/v1/messages?wait=31", a.token, NULL, 0, 400, "bad_query");
     expect_4xx("GET", "/v1/log/consistency?old=5&new=2", NULL, NULL, 0, 400, "bad_query");
     expect_4xx("GET", "/v1/directory/NOT%20normal", NULL, NULL, 0, 400, "bad_name");
+    /* names not in normal form: 400 bad_name with the normal form, not 404
+     * unknown_account (a recipient, a bundle's target, a batch item) */
+    {
+        const char *to_upper = "{\"to\":\"Oscar\",\"envelope\":{\"type\":2,\"body\":\"AA==\"}}";
+        const char *batch_upper = "{\"messages\":[{\"to\":\"oscar\",\"envelope\":{\"type\":2,"
+                                  "\"body\":\"AA==\"}},{\"to\":\"Oscar\",\"envelope\":{\"type\":2,"
+                                  "\"body\":\"AA==\"}}]}";
+        struct http_resp r;
+        expect_4xx("POST", "/v1/messages", a.token, to_upper, strlen(to_upper), 400, "bad_name");
+        expect_4xx("GET", "/v1/keys/Oscar", a.token, NULL, 0, 400, "bad_name");
+        expect_4xx("GET", "/v1/keys/no%20such", a.token, NULL, 0, 400, "bad_name");
+        http(&S, "POST", "/v1/messages", a.token, to_upper, strlen(to_upper), &r);
+        assert_non_null(strstr(r.body, "\\\"oscar\\\"")); /* the normal form */
+        http_resp_free(&r);
+        http(&S, "POST", "/v1/messages/batch", a.token, batch_upper, strlen(batch_upper), &r);
+        assert_int_equal(r.status, 400);
+        assert_string_equal(err_code(&r), "bad_name");
+        assert_non_null(strstr(r.body, "messages[1]"));
+        http_resp_free(&r);
+        assert_int_equal(queued(&a), 0); /* nothing of it was stored */
+    }
+    /* other paths under /v1/directory/ are not resources: 404, not 405 */
+    expect_4xx("GET", "/v1/directory/a/b", NULL, NULL, 0, 404, "not_found");
+    expect_4xx("GET", "/v1/directory/", NULL, NULL, 0, 404, "not_found");
+    expect_4xx("GET", "/v1/directory/a/b/history", NULL, NULL, 0, 404, "not_found");
+    expect_4xx("POST", "/v1/directory/oscar", NULL, NULL, 0, 405, "bad_method");
     expect_4xx("GET", "/v1/nothing", NULL, NULL, 0, 404, "not_found");
     expect_4xx("DELETE", "/v1/messages", a.token, NULL, 0, 405, "bad_method");
     expect_4xx("GET", "/tile/0/x001", NULL, NULL, 0, 404, "not_found");
@@ -1100,6 +1191,42 @@ static void test_bad_input(void **state)
         health_is_quick();
         close(f6);
         close(f7);
+    }
+    /* the rest of a chunked request that never reaches ckvd as body bytes,
+     * sent a byte every 500 ms (each in time for the idle timeout): its
+     * trailers after the last chunk, or a chunk extension, is cut off twice
+     * the idle timeout (6 s here) after the headers, while the server keeps
+     * answering others and a long-poll parked longer than that (8 s) is not
+     * cut and answers normally */
+    {
+        const char *chunked = "POST /v1/login HTTP/1.1\r\nHost: x\r\n"
+                              "Content-Type: application/json\r\n"
+                              "Transfer-Encoding: chunked\r\n\r\n";
+        char head[512];
+        int fd[2] = {connect_raw(), connect_raw()};
+        double took[2];
+        pthread_t th;
+        struct poller p = {&S, &a, 0, 8000, {0}};
+        assert_int_equal(pthread_create(&th, NULL, poll_main, &p), 0);
+        snprintf(head, sizeof(head), "%s2\r\n{}\r\n0\r\nX-Trailer: ", chunked);
+        assert_true(send(fd[0], head, strlen(head), 0) > 0);
+        snprintf(head, sizeof(head), "%s2;e", chunked);
+        assert_true(send(fd[1], head, strlen(head), 0) > 0);
+        trickle_until_closed(fd, "ae", 2, 500, 12, took);
+        for (int i = 0; i < 2; i++) {
+            if (took[i] < 5.0 || took[i] > 7.5)
+                fprintf(stderr, "chunked trickle %d: closed after %.1f s\n", i, took[i]);
+            assert_true(took[i] >= 5.0 && took[i] <= 7.5);
+            close(fd[i]);
+        }
+        pthread_join(th, NULL);
+        assert_int_equal(p.r.status, 200);
+        assert_true(p.r.seconds >= 7.9 && p.r.seconds < 10.0);
+        json_t *po = jbody(&p.r);
+        assert_int_equal(json_array_size(json_object_get(po, "messages")), 0);
+        json_decref(po);
+        http_resp_free(&p.r);
+        health_is_quick();
     }
     /* a truncated request whose client goes away */
     int f3 = connect_raw();
@@ -1287,6 +1414,12 @@ static void test_nothing_secret_logged(void **state)
     sodium_bin2base64(b64, sizeof(b64), (const uint8_t *)"TOPSECRETBODY", 13,
                       sodium_base64_VARIANT_ORIGINAL);
     assert_true(srv_log_contains(&S, "GET /v1/messages")); /* -v logs requests */
+    /* the logged path is escaped: a %0a in it cannot start a forged line */
+    expect_4xx("GET", "/v1/nothing%0a2026-01-01T00:00:00Z%20ckvd:%20forged%5c%c3%a9", NULL, NULL,
+               0, 404, "not_found");
+    assert_true(srv_log_contains(&S, "/v1/nothing\\x0a2026-01-01T00:00:00Z ckvd: forged"
+                                     "\\x5c\\xc3\\xa9 -> 404"));
+    assert_false(srv_log_contains(&S, "\n2026-01-01T00:00:00Z ckvd: forged"));
     assert_false(srv_log_contains(&S, b64));
     assert_false(srv_log_contains(&S, "Bearer"));
     for (int i = 0; i < g_ntokens; i++)

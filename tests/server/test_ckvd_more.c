@@ -16,6 +16,7 @@
 #include <jansson.h>
 #include <pthread.h>
 #include <sodium.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -336,6 +337,53 @@ static void test_token_expires(void **state)
     assert_int_equal(srv_stop(&R), 0);
 }
 
+/* A rotation that reaches the log but whose index step fails (ckvd.db is
+ * write-locked by another process past ckvd's busy timeout) still ends the
+ * old key's sessions at once, and its 500 says the recovery code sent with
+ * it was not stored; after a restart the rotation is the account's key. */
+static void test_rotate_index_failure(void **state)
+{
+    (void)state;
+    struct acct a;
+    struct http_resp r;
+    char entry[CKV_DIR_ENTRY_MAX + 1], path[700], rh[64];
+    uint8_t np[32], npub[33], code[32];
+    sqlite3 *db = NULL;
+    start(fast_cp);
+    acct_new(&a, "rita");
+    assert_int_equal(acct_register(&R, &a, 1), 200);
+    assert_int_equal(acct_login(&R, &a), 200);
+    keypair(np, npub);
+    make_entry(&R, &a, CKV_DIR_ROTATE, a.version + 1, np, npub, a.priv, entry, sizeof(entry));
+    randombytes_buf(code, sizeof(code));
+    sodium_bin2base64(rh, sizeof(rh), code, sizeof(code), sodium_base64_VARIANT_ORIGINAL);
+    snprintf(path, sizeof(path), "%s/ckvd.db", R.dir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    long st = post_entry_ex(&R, entry, np, 1, 1, rh, NULL, &r);
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close(db);
+    if (st != 500)
+        fprintf(stderr, "rotation with the index locked: got %ld %s\n", st, r.body);
+    assert_int_equal(st, 500);
+    assert_string_equal(err_code(&r), "db");
+    assert_non_null(strstr(r.body, "recovery code"));
+    http_resp_free(&r);
+    /* the old key's token no longer works */
+    assert_int_equal(http(&R, "GET", "/v1/messages", a.token, NULL, 0, &r), 0);
+    assert_int_equal(r.status, 401);
+    assert_string_equal(err_code(&r), "bad_token");
+    http_resp_free(&r);
+    /* a restart indexes the logged rotation: the new key logs in */
+    assert_int_equal(srv_stop(&R), 0);
+    start(fast_cp);
+    memcpy(a.priv, np, sizeof(np));
+    memcpy(a.pub, npub, sizeof(npub));
+    assert_int_equal(acct_login(&R, &a), 200);
+    assert_int_equal(srv_stop(&R), 0);
+}
+
 /* --- limits --------------------------------------------------------------- */
 
 static void expect_limited(long status, const struct http_resp *r)
@@ -369,9 +417,31 @@ static void test_limits(void **state)
     post_entry(&R, entry, a[3].priv, 1, 1, &r);
     expect_limited(429, &r);
     http_resp_free(&r);
-    /* sends */
+    /* sends: malformed ones use up nothing (checked before the limit) */
     assert_int_equal(acct_login(&R, &a[0]), 200);
     int64_t id;
+    const char *bad = "{\"to\":\"user1\",\"envelope\":{\"type\":9,\"body\":\"AA==\"}}";
+    for (int i = 0; i < 3; i++) {
+        http(&R, "POST", "/v1/messages", a[0].token, bad, strlen(bad), &r);
+        assert_int_equal(r.status, 400);
+        http_resp_free(&r);
+    }
+    /* a batch larger than the send limit's burst (2) can never pass: 400
+     * saying how many a batch may hold, not 429 */
+    {
+        const char *three = "{\"messages\":["
+                            "{\"to\":\"user1\",\"envelope\":{\"type\":2,\"body\":\"AA==\"}},"
+                            "{\"to\":\"user1\",\"envelope\":{\"type\":2,\"body\":\"AA==\"}},"
+                            "{\"to\":\"user1\",\"envelope\":{\"type\":2,\"body\":\"AA==\"}}]}";
+        http(&R, "POST", "/v1/messages/batch", a[0].token, three, strlen(three), &r);
+        assert_int_equal(r.status, 400);
+        json_t *o = jbody(&r);
+        assert_string_equal(json_string_value(json_object_get(o, "code")), "bad_field");
+        assert_non_null(strstr(json_string_value(json_object_get(o, "error")), "at most 2"));
+        assert_string_equal(r.retry_after, "");
+        json_decref(o);
+        http_resp_free(&r);
+    }
     assert_int_equal(send_msg(&R, &a[0], "user1", "1", &id), 200);
     assert_int_equal(send_msg(&R, &a[0], "user1", "2", &id), 200);
     assert_int_equal(send_msg(&R, &a[0], "user1", "3", &id), 429);
@@ -508,7 +578,8 @@ static int run(const char *name, const struct CMUnitTest *t, size_t n, const cha
 int run_restart_tests(const char *dir)
 {
     const struct CMUnitTest t[] = {T(test_kill9_mid_conversation), T(test_sigterm_graceful),
-                                   T(test_sync_full_and_modes), T(test_big_log_audit)};
+                                   T(test_sync_full_and_modes), T(test_big_log_audit),
+                                   T(test_rotate_index_failure)};
     return run("ckvd restart", t, sizeof(t) / sizeof(t[0]), dir);
 }
 
