@@ -635,7 +635,8 @@ int ckvd_http_start(const struct ckvd_http_config *cfg, struct ckvd_http **out, 
                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
                                 MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
                                 MHD_OPTION_CONNECTION_TIMEOUT, idle,
-                                MHD_OPTION_CONNECTION_LIMIT, (unsigned)4000,
+                                MHD_OPTION_CONNECTION_LIMIT, (unsigned)CKVD_MAX_CONNECTIONS,
+                                MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_conn_per_ip,
                                 MHD_OPTION_HTTPS_MEM_CERT, cfg->tls_cert_pem,
                                 MHD_OPTION_HTTPS_MEM_KEY, cfg->tls_key_pem, MHD_OPTION_END);
     } else {
@@ -643,7 +644,9 @@ int ckvd_http_start(const struct ckvd_http_config *cfg, struct ckvd_http **out, 
                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
                                 MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
                                 MHD_OPTION_CONNECTION_TIMEOUT, idle,
-                                MHD_OPTION_CONNECTION_LIMIT, (unsigned)4000, MHD_OPTION_END);
+                                MHD_OPTION_CONNECTION_LIMIT, (unsigned)CKVD_MAX_CONNECTIONS,
+                                MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_conn_per_ip,
+                                MHD_OPTION_END);
     }
     if (!h->d) {
         snprintf(err, errlen, "cannot listen on %s:%u (port in use, or bad TLS files?)",

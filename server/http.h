@@ -17,6 +17,8 @@
 #include <stdint.h>
 
 #define CKVD_MAX_BODY (256u * 1024u) /* hard cap on a request body */
+#define CKVD_MAX_CONNECTIONS 4000u    /* open connections in all */
+#define CKVD_MAX_CONN_PER_IP 500u     /* default of --max-connections-per-ip */
 
 struct ckvd_http;
 struct ckvd_conn_state;
@@ -68,6 +70,7 @@ struct ckvd_http_config {
     void (*free_user)(void *user);
     void *ctx;
     unsigned idle_timeout_s; /* close idle or stalled connections (0 = 30 s) */
+    unsigned max_conn_per_ip; /* open connections from one address (0 = no limit) */
     int verbose;             /* log one line per request on stderr */
 };
 

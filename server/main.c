@@ -4,6 +4,7 @@
  *   ckvd --listen ADDR:PORT --data DIR [--checkpoint-interval MS]
  *        [--tls-cert F --tls-key F] [--origin ORIGIN] [--sync-full]
  *        [--limit KIND=RATE/BURST]... [--token-ttl S] [--idle-timeout S]
+ *        [--max-connections-per-ip N]
  *        [--max-queue N] [--witness VKEY,URL]... [--witness-quorum K]
  *        [--witness-refresh S] [-v]
  *
@@ -70,6 +71,9 @@ static void usage(FILE *f)
             "                             (not a long-poll) not complete twice this long\n"
             "                             after its headers: closed\n"
             "  --max-queue N              messages waiting per recipient (default 10000)\n"
+            "  --max-connections-per-ip N open connections from one address (default 500\n"
+            "                             of 4000 in all; 0: no limit, e.g. behind a\n"
+            "                             reverse proxy); more are closed at once\n"
             "  --witness VKEY,URL         a tlog-witness (c2sp.org/tlog-witness): its\n"
             "                             verifier key, a comma, its URL; every new\n"
             "                             checkpoint is pushed to it. May be repeated.\n"
@@ -182,6 +186,7 @@ int main(int argc, char **argv)
         {"token-ttl", required_argument, NULL, 'T'},
         {"idle-timeout", required_argument, NULL, 'I'},
         {"max-queue", required_argument, NULL, 'Q'},
+        {"max-connections-per-ip", required_argument, NULL, 'P'},
         {"witness", required_argument, NULL, 'W'},
         {"witness-quorum", required_argument, NULL, 'K'},
         {"witness-refresh", required_argument, NULL, 'R'},
@@ -194,7 +199,7 @@ int main(int argc, char **argv)
     const char *listen_s = "127.0.0.1:8470", *data = NULL, *origin = "ckv.localhost/log";
     const char *cert_path = NULL, *key_path = NULL;
     unsigned interval = 1000, token_ttl = CKVD_TOKEN_TTL, idle_timeout = 30;
-    unsigned max_queue = CKVD_MAX_QUEUE;
+    unsigned max_queue = CKVD_MAX_QUEUE, max_per_ip = CKVD_MAX_CONN_PER_IP;
     unsigned wquorum = 0, wrefresh = CKVD_WITNESS_REFRESH_DEFAULT;
     struct ckvd_witness_set *ws = ckvd_witness_set_new();
     if (!ws) {
@@ -263,6 +268,14 @@ int main(int argc, char **argv)
         case 'I':
             if (parse_uint(optarg, 1, 3600, &idle_timeout) != 0) {
                 fprintf(stderr, "ckvd: --idle-timeout must be 1..3600 seconds\n");
+                ckvd_witness_set_free(ws);
+                return 2;
+            }
+            break;
+        case 'P':
+            if (parse_uint(optarg, 0, CKVD_MAX_CONNECTIONS, &max_per_ip) != 0) {
+                fprintf(stderr, "ckvd: --max-connections-per-ip must be 0..%u (0: no limit)\n",
+                        CKVD_MAX_CONNECTIONS);
                 ckvd_witness_set_free(ws);
                 return 2;
             }
@@ -421,6 +434,7 @@ int main(int argc, char **argv)
         .free_user = ckvd_free_req_user,
         .ctx = &d,
         .idle_timeout_s = idle_timeout,
+        .max_conn_per_ip = max_per_ip,
         .verbose = verbose,
     };
     if (ckvd_http_start(&hc, &d.http, err, sizeof(err)) != 0) {

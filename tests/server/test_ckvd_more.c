@@ -17,6 +17,10 @@
 #include <pthread.h>
 #include <sodium.h>
 #include <sqlite3.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -466,6 +470,67 @@ static void test_limits(void **state)
     assert_int_equal(srv_stop(&R), 0);
 }
 
+/* --max-connections-per-ip: one address holds at most N connections (5
+ * here); the next is closed at once without an answer; once one of its
+ * connections closes, a new one is served again. */
+static int raw_connect(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sin;
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons((uint16_t)port);
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+    return fd;
+}
+
+/* Send a health request on fd; 1 when a 200 comes back, 0 when the
+ * connection is closed (or nothing comes within 3 s). */
+static int raw_health(int fd)
+{
+    const char *req = "GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n";
+    char b[512];
+    size_t got = 0;
+    if (send(fd, req, strlen(req), MSG_NOSIGNAL) != (ssize_t)strlen(req))
+        return 0;
+    while (got < sizeof(b) - 1) {
+        struct pollfd pf = {fd, POLLIN, 0};
+        if (poll(&pf, 1, 3000) <= 0)
+            return 0;
+        ssize_t r = recv(fd, b + got, sizeof(b) - 1 - got, 0);
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+        b[got] = 0;
+        if (strstr(b, " 200 ") != NULL)
+            return 1;
+    }
+    return 0;
+}
+
+static void test_connections_per_ip(void **state)
+{
+    (void)state;
+    static const char *const args[] = {"--max-connections-per-ip", "5", NULL};
+    int fd[6];
+    start(args);
+    for (int i = 0; i < 5; i++) {
+        fd[i] = raw_connect(R.port);
+        assert_int_equal(raw_health(fd[i]), 1); /* keep-alive: each stays open */
+    }
+    fd[5] = raw_connect(R.port); /* the kernel accepts; ckvd closes it */
+    assert_int_equal(raw_health(fd[5]), 0);
+    close(fd[5]);
+    close(fd[0]);
+    sleep_ms(300);
+    fd[0] = raw_connect(R.port);
+    assert_int_equal(raw_health(fd[0]), 1);
+    for (int i = 0; i < 5; i++)
+        close(fd[i]);
+    assert_int_equal(srv_stop(&R), 0);
+}
+
 /* The recipient's queue is capped; acknowledging makes room again; the
  * count is right after a restart too. */
 static void test_queue_cap(void **state)
@@ -591,8 +656,9 @@ int run_expiry_tests(const char *dir)
 
 int run_limit_tests(const char *dir)
 {
-    const struct CMUnitTest t[] = {T(test_limits), T(test_queue_cap)};
-    return run("ckvd limits", t, 2, dir);
+    const struct CMUnitTest t[] = {T(test_limits), T(test_queue_cap),
+                                   T(test_connections_per_ip)};
+    return run("ckvd limits", t, 3, dir);
 }
 
 int run_tls_tests(const char *dir)
