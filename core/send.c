@@ -350,7 +350,7 @@ ckv_status ckv_client_send_many(ckv_client *c, const char *contact, const ckv_te
     struct ckv_post_item *it = NULL;
     uint64_t *obs = NULL, seq = 0;
     size_t i, settled = 0, done_n = 0;
-    int offline = 0;
+    int offline = 0, stored = 0;
     ckv_status behind = CKV_OK; /* a refused older row to this contact */
     char behind_why[CKV_ERRMSG_MAX] = "";
     ckv_status st;
@@ -421,6 +421,7 @@ ckv_status ckv_client_send_many(ckv_client *c, const char *contact, const ckv_te
         goto out;
     }
     ckv_outbox_forget(c, settled);
+    stored = 1; /* from here on the messages are in the history and the outbox */
     if (offline) { /* not ahead of the older rows: all go with the next flush */
         c->ob_clean = 0;
         st = ckv_client_fail(c, CKV_ERR_NET,
@@ -454,6 +455,8 @@ ckv_status ckv_client_send_many(ckv_client *c, const char *contact, const ckv_te
                         why);
     }
 out:
+    if (!stored && seqs != NULL) /* nothing kept: no numbers either */
+        memset(seqs, 0, n * sizeof *seqs);
     for (i = 0; envs != NULL && i < done_n; i++)
         ckv_envelope_clear(&envs[i]);
     free(envs);

@@ -292,7 +292,8 @@ void tui_online_send(struct tui_online *o, struct tui_worker *w, const struct tu
             r->text = strdup(d);
         } else if (st != CKV_OK) {
             char e[600];
-            snprintf(d, sizeof(d), "not sent: %s", why(o, st, e, sizeof(e)));
+            snprintf(d, sizeof(d), "%s: %s", seq != 0 ? "queued" : "not sent",
+                     why(o, st, e, sizeof(e)));
             r->text = strdup(d);
         }
         tui_worker_post(w, r);

@@ -36,7 +36,8 @@ enum tui_delivery {
     TUI_DLV_PENDING = 1,   /* handed to the worker */
     TUI_DLV_SENT = 2,      /* the server stored it */
     TUI_DLV_DELIVERED = 3, /* the contact's encrypted receipt arrived */
-    TUI_DLV_FAILED = 4     /* not sent; the line after it says why */
+    TUI_DLV_FAILED = 4,    /* not sent; the line after it says why */
+    TUI_DLV_QUEUED = 5     /* stored, in the outbox: goes with the next send or receive */
 };
 
 struct tui_line {

@@ -74,7 +74,8 @@ static void drop_stored_live(struct tui_conv *c)
         struct tui_line *l = &c->lines[i];
         int stored = l->kind == TUI_LINE_IN ||
                      (l->kind == TUI_LINE_OUT &&
-                      (l->delivery == TUI_DLV_SENT || l->delivery == TUI_DLV_DELIVERED));
+                      (l->delivery == TUI_DLV_SENT || l->delivery == TUI_DLV_DELIVERED ||
+                       l->delivery == TUI_DLV_QUEUED));
         if (stored)
             free(l->text);
         else
@@ -143,6 +144,13 @@ void tui_ui_apply(struct tui_ui *u, struct tui_res *r)
                 l->delivery = TUI_DLV_SENT;
                 l->seq = r->seq;
             }
+        } else if (r->seq != 0) { /* kept in the outbox: goes out later */
+            if (l) {
+                l->delivery = TUI_DLV_QUEUED;
+                l->seq = r->seq; /* so that its receipt finds it */
+            }
+            tui_model_note(m, ci, TUI_LINE_INFO, "%s",
+                           r->text ? r->text : ckv_strerror(r->status));
         } else {
             if (l)
                 l->delivery = TUI_DLV_FAILED;

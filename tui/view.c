@@ -250,6 +250,8 @@ static const char *delivery_mark(const struct tui_view *v, int d)
         return v->utf8 ? " \xe2\x9c\x93\xe2\x9c\x93" : " ++";
     case TUI_DLV_FAILED:
         return v->utf8 ? " \xe2\x9c\x97" : " x";
+    case TUI_DLV_QUEUED:
+        return v->utf8 ? " \xe2\x86\xbb" : " ~"; /* U+21BB: will go out again */
     default:
         return "";
     }

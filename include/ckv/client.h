@@ -227,7 +227,10 @@ CKV_MUST_USE ckv_status ckv_client_add_contact(ckv_client *c, const char *name,
  * contact yet is added first (ckv_client_add_contact). When the server
  * cannot be reached after the message was encrypted, the call fails but the
  * message stays in the profile's outbox and goes out, in order, with the
- * next send or receive (docs/protocol.md). */
+ * next send or receive (docs/protocol.md). *seq_out is not 0 exactly when
+ * the message was stored (in the history, and posted or kept in the
+ * outbox): after a failure, 0 means nothing was kept, another number that
+ * the message is queued and will go out. */
 CKV_MUST_USE ckv_status ckv_client_send(ckv_client *c, const char *contact, const uint8_t *text,
                                         size_t len, uint64_t *seq_out);
 
@@ -245,7 +248,8 @@ typedef struct ckv_text {
  * one commit and one request to ckvd for all of them. All or nothing up to
  * the post: when one cannot be encrypted (e.g. not UTF-8) none is sent;
  * when the server cannot be reached they all stay in the outbox. seqs (may
- * be NULL) gets n sequence numbers. */
+ * be NULL) gets n sequence numbers (all 0 when none was kept, as for
+ * ckv_client_send). */
 CKV_MUST_USE ckv_status ckv_client_send_many(ckv_client *c, const char *contact,
                                              const ckv_text *msgs, size_t n, uint64_t *seqs);
 

@@ -137,6 +137,21 @@ def main():
         shot("online-main", s)
         print("chatted both ways with receipts")
 
+        # The server away: a message typed now is queued (kept in the
+        # outbox, marked with U+21BB), not shown as failed; once ckvd is
+        # back it goes out and its receipt marks it delivered.
+        stop_ckvd(srv)
+        a.type("while the server is away")
+        a.wait("alice: while the server is away \u21bb", 20)
+        wait_joined(a, r"queued: .*kept in the outbox", 20)
+        s = a.screen()
+        if "while the server is away \u2717" in s:
+            raise Fail("a queued message is shown as not sent:\n" + s)
+        srv, url2, _ = start_ckvd(tmp, int(url.rsplit(":", 1)[1]))
+        b.wait(r"alice: while the server is away", 40)
+        a.wait("alice: while the server is away \u2713\u2713", 40)
+        print("a message typed while ckvd was away: queued, then delivered")
+
         # The verification screen on both sides.
         a.type("/verify bob")
         sa = a.wait_qr(r"Log: entry #\d+, key version 1.*\n\s+checkpoint size", 20)
