@@ -279,7 +279,7 @@ int ckv_bench_tui(int argc, char **argv)
     rc = 0;
 end:
     endwin();
-    tui_worker_stop(w);
+    tui_worker_stop(w, NULL, NULL);
     tui_view_free(&v);
     tui_ui_free(&u);
     delscreen(scr);

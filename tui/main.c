@@ -40,7 +40,7 @@
 #define CKV_VERSION "0"
 #endif
 
-static volatile sig_atomic_t got_winch, got_quit;
+static volatile sig_atomic_t got_winch, got_quit, got_abandon;
 
 static void on_winch(int sig)
 {
@@ -48,9 +48,13 @@ static void on_winch(int sig)
     got_winch = 1;
 }
 
+/* The first: quit (typed messages still queued are sent first); a second
+ * while quitting: quit without them. */
 static void on_quit(int sig)
 {
     (void)sig;
+    if (got_quit)
+        got_abandon = 1;
     got_quit = 1;
 }
 
@@ -302,7 +306,7 @@ static int run(struct tui_start *start)
             break;
         wint_t ch;
         int r;
-        while ((r = get_wch(&ch)) != ERR) {
+        while (!u.m.quit && (r = get_wch(&ch)) != ERR) { /* nothing after /quit */
             if (r == KEY_CODE_YES && ch == KEY_RESIZE) {
                 got_winch = 1;
                 continue;
@@ -318,8 +322,16 @@ static int run(struct tui_start *start)
         }
     }
     endwin();
-    tui_worker_stop(w);
+    got_quit = 1; /* from here a Ctrl-C means: quit without the queued messages */
+    size_t pending = tui_worker_pending_sends(w);
+    if (pending > 0)
+        fprintf(stderr,
+                "ckv-chat: sending the %zu message%s typed before quitting (Ctrl-C to quit "
+                "without %s)...\n",
+                pending, pending == 1 ? "" : "s", pending == 1 ? "it" : "them");
     int rc = 0;
+    if (tui_worker_stop(w, &got_abandon, stderr) > 0)
+        rc = 1;
     if (u.fatal) {
         fprintf(stderr, "ckv-chat: %s\n", u.fatal_text);
         rc = 1;

@@ -39,6 +39,7 @@ struct tui_worker {
     struct tui_res *res, *res_tail;
     int pipe_rd, pipe_wr;
     int quit;
+    const volatile sig_atomic_t *abandon; /* set while quitting: stop sending */
     struct tui_start start; /* wiped after the profile is open */
     ckv_profile *profile;
 #ifdef CKV_TUI_ONLINE
@@ -475,6 +476,37 @@ static void go_online(struct tui_worker *w)
 }
 #endif
 
+/* Quitting: the messages the user typed and we did not take yet are sent
+ * (the rest of the queue is dropped), until the queue holds none or the
+ * user asks to quit without them (*w->abandon). */
+static int handle(struct tui_worker *w, struct tui_cmd *c);
+static void drain_sends(struct tui_worker *w)
+{
+    for (;;) {
+        struct tui_cmd *c = NULL;
+        pthread_mutex_lock(&w->lock);
+        if (!(w->abandon && *w->abandon)) {
+            while (w->cmds && w->cmds->kind != TUI_CMD_SEND) {
+                struct tui_cmd *d = w->cmds;
+                w->cmds = d->next;
+                tui_cmd_free(d);
+            }
+            if (w->cmds) {
+                c = w->cmds;
+                w->cmds = c->next;
+                c->next = NULL;
+            }
+            if (!w->cmds)
+                w->cmds_tail = NULL;
+        }
+        pthread_mutex_unlock(&w->lock);
+        if (!c)
+            return;
+        (void)handle(w, c);
+        tui_cmd_free(c);
+    }
+}
+
 static struct tui_cmd *next_cmd(struct tui_worker *w, long wait_ms)
 {
     struct tui_cmd *c = NULL;
@@ -662,8 +694,10 @@ static void *worker_main(void *arg)
         pthread_mutex_lock(&w->lock);
         stop |= w->quit;
         pthread_mutex_unlock(&w->lock);
-        if (stop)
+        if (stop) {
+            drain_sends(w);
             break;
+        }
     }
     goto done;
 wait_quit:
@@ -750,11 +784,23 @@ struct tui_res *tui_worker_pop(struct tui_worker *w)
     return r;
 }
 
-void tui_worker_stop(struct tui_worker *w)
+size_t tui_worker_pending_sends(struct tui_worker *w)
 {
-    if (!w)
-        return;
+    size_t n = 0;
     pthread_mutex_lock(&w->lock);
+    for (const struct tui_cmd *c = w->cmds; c; c = c->next)
+        n += c->kind == TUI_CMD_SEND;
+    pthread_mutex_unlock(&w->lock);
+    return n;
+}
+
+size_t tui_worker_stop(struct tui_worker *w, const volatile sig_atomic_t *abandon, FILE *report)
+{
+    size_t unsent = 0;
+    if (!w)
+        return 0;
+    pthread_mutex_lock(&w->lock);
+    w->abandon = abandon;
     w->quit = 1;
     pthread_cond_signal(&w->cond);
     pthread_mutex_unlock(&w->lock);
@@ -762,6 +808,15 @@ void tui_worker_stop(struct tui_worker *w)
     struct tui_cmd *c = w->cmds;
     while (c) {
         struct tui_cmd *n = c->next;
+        if (c->kind == TUI_CMD_SEND) {
+            unsent++;
+            if (report) { /* the user's own words, so that they can type them again */
+                fprintf(report, "ckv-chat: not sent to %s: ", c->name);
+                for (const char *t = c->text ? c->text : ""; *t; t++)
+                    fputc((unsigned char)*t < 0x20 || *t == 0x7f ? '?' : *t, report);
+                fputc('\n', report);
+            }
+        }
         tui_cmd_free(c);
         c = n;
     }
@@ -777,4 +832,5 @@ void tui_worker_stop(struct tui_worker *w)
     pthread_cond_destroy(&w->cond);
     sodium_memzero(&w->start, sizeof(w->start));
     free(w);
+    return unsent;
 }

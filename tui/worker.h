@@ -16,7 +16,9 @@
 #ifndef CKV_TUI_WORKER_H
 #define CKV_TUI_WORKER_H
 
+#include <signal.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include <ckv/status.h>
@@ -124,8 +126,16 @@ int tui_worker_push(struct tui_worker *w, struct tui_cmd *cmd);
  * the wake-up pipe. */
 struct tui_res *tui_worker_pop(struct tui_worker *w);
 
-/* Ask the worker to quit, join it, free everything. NULL is a no-op. */
-void tui_worker_stop(struct tui_worker *w);
+/* How many typed messages wait for the worker (not taken yet). */
+size_t tui_worker_pending_sends(struct tui_worker *w);
+
+/* Ask the worker to quit, join it, free everything. Messages the user
+ * typed that are still queued are sent first, each as any send (into the
+ * outbox when the server cannot be reached), unless *abandon (may be NULL)
+ * becomes non-zero (a second Ctrl-C): those left then are written to
+ * report (may be NULL), one line each, so that none is lost unseen.
+ * Returns how many were left unsent. NULL w is a no-op (0). */
+size_t tui_worker_stop(struct tui_worker *w, const volatile sig_atomic_t *abandon, FILE *report);
 
 struct tui_cmd *tui_cmd_new(int kind, const char *name, const char *text);
 void tui_cmd_free(struct tui_cmd *c);

@@ -152,6 +152,30 @@ def main():
         a.wait("alice: while the server is away \u2713\u2713", 40)
         print("a message typed while ckvd was away: queued, then delivered")
 
+        # Messages typed while the worker is stuck (ckvd paused: requests
+        # hang until the client's timeout), then /quit at once: ckv-chat
+        # sends them before it exits (into the outbox, the server being
+        # unreachable), says so, and they reach bob once ckvd is back.
+        srv.send_signal(signal.SIGSTOP)
+        try:
+            time.sleep(1.0)  # the worker's next poll is now stuck in ckvd's queue
+            a.type("typed before quitting, one")
+            a.type("typed before quitting, two")
+            a.type("/quit")
+            a.wait(r"sending the \d+ messages? typed before quitting", 20)
+            a.wait(r"EXIT=0", 90)
+        finally:
+            srv.send_signal(signal.SIGCONT)
+        a = Term(tmux, "alice1b", [CHAT, "--profile", "alice"], env)
+        a.wait(r"profile of alice unlocked")
+        a.type("/msg bob")
+        b.wait(r"alice: typed before quitting, two", 40)
+        s = b.screen()
+        if "alice: typed before quitting, one" not in s:
+            raise Fail("the first message typed before /quit is missing:\n" + s)
+        a.wait("alice: typed before quitting, two \u2713\u2713", 40)
+        print("messages typed just before /quit were sent, not dropped")
+
         # The verification screen on both sides.
         a.type("/verify bob")
         sa = a.wait_qr(r"Log: entry #\d+, key version 1.*\n\s+checkpoint size", 20)
