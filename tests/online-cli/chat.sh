@@ -73,6 +73,11 @@ grep -q "bob received message 3" "$T/notes.alice" || fail "no receipt: $(cat "$T
 ok alice send bob $'esc \033[31m red'
 ok bob recv --wait 10
 grep -qF 'alice: esc ?[31m red' "$T/out" || fail "control characters: $(od -c "$T/out")"
+# nor a C1 control in UTF-8 (CSI, OSC, ST: xterm acts on them) or a
+# right-to-left override; other UTF-8 (an accent, CJK) is kept
+ok alice send bob "$(printf 'A\xc2\x9b2J\xc2\x9d0;x\xc2\x9c B\xe2\x80\xae r \xc3\xa9\xe4\xb8\xad')"
+ok bob recv --wait 10
+grep -qF "alice: A?2J?0;x? B? r $(printf '\xc3\xa9\xe4\xb8\xad')" "$T/out" || fail "C1 or bidi: $(od -c "$T/out")"
 # nothing queued: recv prints nothing and succeeds
 ok bob recv
 [ ! -s "$T/out" ] || fail "empty recv printed: $(cat "$T/out")"
