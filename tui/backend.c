@@ -216,16 +216,20 @@ void tui_online_view(struct tui_online *o, struct tui_worker *w)
 void tui_online_acknowledge(struct tui_online *o, struct tui_worker *w, uint64_t leaf)
 {
     ckv_status st = ckv_client_monitor_acknowledge(o->c, leaf);
-    if (st == CKV_OK)
+    if (st == CKV_OK) {
+        struct tui_res *r = tui_res_new(TUI_RES_FOREIGN_ACKED);
+        if (r)
+            tui_worker_post(w, r);
         tui_worker_note(w, "", TUI_LINE_INFO,
                         "the entries under your name up to entry #%llu are acknowledged: the "
                         "alarm comes back only for a newer one",
                         (unsigned long long)leaf);
-    else if (st == CKV_ERR_INVALID_ARG) /* not the latest, or nothing to acknowledge */
-        tui_worker_note(w, "", TUI_LINE_INFO, "cannot acknowledge: %s",
+    } else if (st == CKV_ERR_INVALID_ARG) { /* not the latest, or nothing to acknowledge */
+        tui_worker_note(w, "", TUI_LINE_WARN, "cannot acknowledge: %s (the alert stays)",
                         ckv_client_last_error(o->c));
-    else
+    } else {
         failed(o, w, "", st, "cannot acknowledge");
+    }
 }
 
 ckv_status tui_online_register(struct tui_online *o, struct tui_worker *w, int new_recovery_code)

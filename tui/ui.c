@@ -217,6 +217,10 @@ void tui_ui_apply(struct tui_ui *u, struct tui_res *r)
         snprintf(m->foreign_text, sizeof(m->foreign_text), "%s", r->text ? r->text : "");
         tui_model_note(m, 0, TUI_LINE_ALERT, "%s", m->foreign_text);
         break;
+    case TUI_RES_FOREIGN_ACKED:
+        m->foreign_alert = 0;
+        m->dirty = 1;
+        break;
     case TUI_RES_LOG_BAD:
         m->log_alert = 1;
         snprintf(m->log_text, sizeof(m->log_text), "%s", r->text ? r->text : "");
@@ -317,8 +321,7 @@ void tui_ui_line(struct tui_ui *u, const char *line)
             tui_model_note(m, m->current, TUI_LINE_INFO,
                            "usage: /ack (hide the red alerts) or /ack LEAF (the entry number the "
                            "key-under-your-name alert gives: acknowledge it for good)");
-        } else {
-            m->foreign_alert = 0;
+        } else { /* the alert goes once the worker says it was acknowledged */
             push(u, tui_cmd_new(TUI_CMD_ACK_FOREIGN, NULL, arg));
         }
     } else if (strcmp(cmd, "/ack") == 0) {

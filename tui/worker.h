@@ -69,7 +69,8 @@ enum tui_res_kind {
     TUI_RES_KEY_CHANGED,/* name's key changed: state */
     TUI_RES_FOREIGN,    /* an entry under our name we did not make: text */
     TUI_RES_LOG_BAD,    /* the log is inconsistent with our view: text */
-    TUI_RES_PROGRESS    /* audit progress: done / total */
+    TUI_RES_PROGRESS,   /* audit progress: done / total */
+    TUI_RES_FOREIGN_ACKED /* the alarm for entries under our name was acknowledged */
 };
 
 struct tui_res {

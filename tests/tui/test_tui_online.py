@@ -297,6 +297,13 @@ def main():
         banner = r"\u2502 KEY UNDER YOUR NAME: the log holds 1 entry under your name"
         s = o.wait(banner, 30)
         shot("online-foreign", s)
+        # a wrong leaf is refused and the banner stays
+        m = re.search(r"if it was you, /ack (\d+) ends the alarm", pane_text(s))
+        if not m:
+            raise Fail("the banner does not say how to end the alarm:\n" + s)
+        o.type("/ack %d" % (int(m.group(1)) - 1))
+        wait_joined(o, r"cannot acknowledge: .*\(the alert stays\)")
+        o.wait(banner)
         o.type("/ack")
         o.wait(banner, absent=True)
         o.wait(r"!! KEY UNDER YOUR NAME")  # stays in the status window
