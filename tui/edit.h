@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <wchar.h>
 
-#define TUI_EDIT_MAX 2000 /* characters in the input line */
+#define TUI_EDIT_MAX 8000 /* characters in the input line (ckv sends at most 32 KiB) */
 #define TUI_HIST_MAX 200  /* remembered lines */
 
 struct tui_edit {

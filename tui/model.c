@@ -84,7 +84,7 @@ struct tui_line *tui_model_add(struct tui_model *m, size_t conv, int kind, int64
     struct tui_conv *c = &m->convs[conv];
     if (grow(c, 1) != 0)
         return NULL;
-    char *t = tui_text_clean(text, len > TUI_TEXT_MAX ? TUI_TEXT_MAX : len);
+    char *t = tui_text_shown(text, len);
     if (!t)
         return NULL;
     struct tui_line *l = &c->lines[c->n++];
@@ -203,6 +203,28 @@ static size_t utf8_seq(const unsigned char *s, size_t n, unsigned long *cp)
         return 0;
     *cp = v;
     return k;
+}
+
+char *tui_text_shown(const char *s, size_t len)
+{
+    size_t cut = len;
+    char *t, *out;
+    if (len <= TUI_TEXT_MAX)
+        return tui_text_clean(s, len);
+    cut = TUI_TEXT_MAX;
+    while (cut > 0 && ((unsigned char)s[cut] & 0xc0) == 0x80)
+        cut--; /* not in the middle of a character */
+    t = tui_text_clean(s, cut);
+    if (!t)
+        return NULL;
+    size_t tl = strlen(t);
+    out = realloc(t, tl + 64);
+    if (!out) {
+        free(t);
+        return NULL;
+    }
+    snprintf(out + tl, 64, " [... %zu more bytes not shown]", len - cut);
+    return out;
 }
 
 char *tui_text_clean(const char *s, size_t len)

@@ -21,7 +21,7 @@
 #include "edit.h"
 
 #define TUI_NAME_MAX 64
-#define TUI_TEXT_MAX 4096 /* longest line kept in the model, in bytes */
+#define TUI_TEXT_MAX 40960 /* longest text shown whole, in bytes (ckv sends at most 32 KiB) */
 
 enum tui_line_kind {
     TUI_LINE_IN = 0,    /* a message from the contact */
@@ -159,6 +159,9 @@ const char *tui_model_send_blocked(const struct tui_model *m, char *buf, size_t 
  * become U+FFFD, invalid sequences become U+FFFD, tabs and newlines a space.
  * Returns a malloc'd NUL-terminated string (NULL on OOM). */
 char *tui_text_clean(const char *s, size_t len);
+/* The same for a message's text: one longer than TUI_TEXT_MAX is cut at a
+ * character boundary and ends with " [... N more bytes not shown]". */
+char *tui_text_shown(const char *s, size_t len);
 
 /* Mark and name of a trust state; `utf8` selects the Unicode symbol. */
 const char *tui_trust_mark(int state, int utf8);

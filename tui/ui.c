@@ -548,8 +548,17 @@ void tui_ui_key(struct tui_ui *u, int is_key, wint_t ch)
         u->redraw_all = 1;
         break;
     default:
-        if (ch >= 32 && ch != 127)
-            (void)tui_edit_insert(&m->edit, (wchar_t)ch);
+        if (ch >= 32 && ch != 127) {
+            if (tui_edit_insert(&m->edit, (wchar_t)ch) == 0) {
+                u->edit_full = 0;
+            } else if (!u->edit_full) { /* say it once, not for every key */
+                u->edit_full = 1;
+                tui_model_note(m, m->current, TUI_LINE_WARN,
+                               "the input line is full (%d characters): what you type or paste "
+                               "beyond that is not taken; send this part first",
+                               TUI_EDIT_MAX);
+            }
+        }
         break;
     }
 }

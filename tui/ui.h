@@ -18,6 +18,7 @@ struct tui_ui {
     uint64_t next_token;
     int page_rows;        /* conversation pane height at the last draw (PageUp step) */
     int redraw_all;       /* Ctrl-L: repaint the whole terminal */
+    int edit_full;        /* the input line refused a character (said once) */
     int fatal;            /* the worker cannot continue: exit with fatal_text */
     char fatal_text[1100];
 };

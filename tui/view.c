@@ -294,7 +294,7 @@ static void draw_conv(struct tui_view *v, struct tui_model *m, int top, int h, i
 {
     struct tui_conv *c = &m->convs[m->current];
     int indent = 6;
-    const char *starts[TUI_TEXT_MAX + 1];
+    static const char *starts[TUI_TEXT_MAX + 1]; /* only the UI thread draws */
     v->conv_rows = h;
     if (h <= 0 || w <= 4)
         return;

@@ -200,8 +200,7 @@ static void do_history(struct tui_worker *w, const char *name)
         }
         for (size_t i = 0; i < n; i++) {
             struct tui_line *l = &r->lines[r->n_lines];
-            l->text = tui_text_clean((const char *)msgs[i].body,
-                                     msgs[i].len > TUI_TEXT_MAX ? TUI_TEXT_MAX : msgs[i].len);
+            l->text = tui_text_shown((const char *)msgs[i].body, msgs[i].len);
             if (!l->text)
                 break;
             l->at = msgs[i].at;

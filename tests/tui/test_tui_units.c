@@ -146,6 +146,23 @@ static void test_text_clean(void **state)
     s = tui_text_clean("\xc2\x9b" "x", 3); /* C1 CSI */
     assert_string_equal(s, "\xef\xbf\xbdx");
     free(s);
+    /* a message of 12,014 bytes is shown whole (it used to stop at 4,096);
+     * one over TUI_TEXT_MAX is cut at a character boundary and says so */
+    size_t big = TUI_TEXT_MAX + 100;
+    char *t = malloc(big);
+    assert_non_null(t);
+    memset(t, 'a', big);
+    memcpy(t + 12000, "END", 3);
+    s = tui_text_shown(t, 12014);
+    assert_int_equal(strlen(s), 12014);
+    assert_memory_equal(s + 12000, "END", 3);
+    free(s);
+    memcpy(t + TUI_TEXT_MAX - 1, "\xc3\xa9", 2); /* an 'é' across the limit */
+    s = tui_text_shown(t, big);
+    assert_int_equal(strlen(s), TUI_TEXT_MAX - 1 + strlen(" [... 101 more bytes not shown]"));
+    assert_string_equal(s + TUI_TEXT_MAX - 1, " [... 101 more bytes not shown]");
+    free(s);
+    free(t);
 }
 
 static void test_model_history_merge(void **state)
@@ -214,6 +231,25 @@ static void test_ui_blocking(void **state)
     tui_ui_free(&u);
 }
 
+/* A paste longer than the input line: what fits is taken, and one warning
+ * says the rest was not (it used to vanish silently). */
+static void test_ui_edit_full(void **state)
+{
+    (void)state;
+    struct tui_ui u;
+    tui_ui_init(&u, NULL);
+    struct tui_conv *c = &u.m.convs[u.m.current];
+    size_t before = c->n;
+    for (int i = 0; i < TUI_EDIT_MAX + 50; i++)
+        tui_ui_key(&u, 0, (wint_t)'x');
+    c = &u.m.convs[u.m.current];
+    assert_int_equal(u.m.edit.len, TUI_EDIT_MAX);
+    assert_int_equal(c->n, before + 1);
+    assert_int_equal(c->lines[c->n - 1].kind, TUI_LINE_WARN);
+    assert_non_null(strstr(c->lines[c->n - 1].text, "input line is full"));
+    tui_ui_free(&u);
+}
+
 static void test_qr_render(void **state)
 {
     (void)state;
@@ -271,6 +307,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_edit_keys),     cmocka_unit_test(test_edit_history),
         cmocka_unit_test(test_edit_complete), cmocka_unit_test(test_text_clean),
+        cmocka_unit_test(test_ui_edit_full),
         cmocka_unit_test(test_model_history_merge), cmocka_unit_test(test_ui_blocking),
         cmocka_unit_test(test_qr_render),
     };
