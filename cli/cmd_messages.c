@@ -28,9 +28,9 @@ const char cli_help_send[] =
     "bundle is fetched (its key must be the logged key) and a session started.\n"
     "Before every send the contact's key must be its latest logged key.\n"
     "Refused while a verified contact's key has changed: compare codes and run\n"
-    "'ckv verify CONTACT', or 'ckv accept CONTACT'. Prints 'sent N' (the\n"
-    "message's number in the conversation) on stderr. Put -- before a TEXT\n"
-    "that starts with '-'.\n" HELP_MAX_AGE HELP_TAIL;
+    "'ckv verify CONTACT', or 'ckv accept CONTACT'. Prints \"sent message N to\n"
+    "'CONTACT'\" (N: the message's number in the conversation) on stderr. An\n"
+    "empty message is refused. Put -- before a TEXT that starts with '-'.\n" HELP_MAX_AGE HELP_TAIL;
 const char cli_help_recv[] =
     "usage: ckv [--profile NAME] recv [--wait SECONDS] [--max-age SECONDS]\n"
     "Fetch queued messages, check every new sender's key against the log,\n"
@@ -158,6 +158,11 @@ int cmd_send(struct cli_globals *g, int argc, char **argv)
                   "parts",
                   ONLINE_TEXT_MAX);
         sodium_memzero(text, len);
+        free(text);
+        return 2;
+    }
+    if (len == 0) { /* as ckv-chat: nothing to say is not a message */
+        cli_error("send: the message is empty; give TEXT, or pipe it on stdin");
         free(text);
         return 2;
     }

@@ -169,9 +169,10 @@ int cmd_verify(struct cli_globals *g, int argc, char **argv)
                       cmp.n_bad_groups == 1 ? "" : "s", contact, contact);
             goto out;
         }
-        if (st == CKV_ERR_MALFORMED) {
+        if (st == CKV_ERR_MALFORMED) { /* a bad --code value: a usage error */
             cli_error("verify: the code must be the 60-digit safety number or the contact's "
                       "30-digit public code (digits and spaces only)");
+            rc = 2;
             goto out;
         }
         if (st == CKV_ERR_NO_CONTACT) {

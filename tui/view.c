@@ -641,7 +641,7 @@ static void draw_help(struct tui_view *v, int h, int w)
         "  /code          your public code and its QR code",
         "  /trust NAME    mark NAME verified after comparing the numbers",
         "  /accept NAME   accept NAME's changed key without comparing",
-        "  /log NAME      NAME's key history from the log",
+        "  /log [NAME]    NAME's key history from the log (default: this chat)",
         "  /monitor       check the log for keys under your own name",
         "  /audit         check every contact's key against the log",
         "  /ack [LEAF]    hide the red alerts; LEAF: acknowledge that key under",

@@ -113,6 +113,13 @@ fails alice recv --wait -1
 fails alice send
 fails alice send bob --max-age 0 x
 fails alice lookup
+fails alice send bob ""
+[ "$RC" = 2 ] || fail "an empty message: exit $RC"
+grep -q "the message is empty" "$T/err" || fail "empty message: $(cat "$T/err")"
+fails alice send bob < /dev/null
+[ "$RC" = 2 ] || fail "an empty message on stdin: exit $RC"
+fails alice verify bob --code 123
+[ "$RC" = 2 ] || fail "a malformed --code: exit $RC"
 
 # ---- the server is gone: one line that says so
 kill_ckvd TERM
