@@ -265,6 +265,12 @@ static int run(struct tui_start *start)
     keypad(stdscr, TRUE);
     nodelay(stdscr, TRUE);
     set_escdelay(25);
+    /* bracketed paste: a pasted text arrives between these two, so that
+     * its line breaks do not send lines or run commands (ui.c) */
+    define_key("\033[200~", TUI_KEY_PASTE_BEGIN);
+    define_key("\033[201~", TUI_KEY_PASTE_END);
+    fputs("\033[?2004h", stdout);
+    fflush(stdout);
     tui_view_init(&v, utf8);
     tui_ui_init(&u, w);
     tui_model_note(&u.m, 0, TUI_LINE_INFO, "unlocking the profile...");
@@ -321,6 +327,8 @@ static int run(struct tui_start *start)
             res = next;
         }
     }
+    fputs("\033[?2004l", stdout); /* bracketed paste off */
+    fflush(stdout);
     endwin();
     got_quit = 1; /* from here a Ctrl-C means: quit without the queued messages */
     size_t pending = tui_worker_pending_sends(w);

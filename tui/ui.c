@@ -445,6 +445,16 @@ void tui_ui_key(struct tui_ui *u, int is_key, wint_t ch)
         return;
     }
 
+    if (is_key && ch == TUI_KEY_PASTE_BEGIN) {
+        u->pasting = 1;
+        return;
+    }
+    if (is_key && ch == TUI_KEY_PASTE_END) {
+        u->pasting = 0;
+        return;
+    }
+    if (u->pasting && !is_key && (ch == L'\n' || ch == L'\r'))
+        ch = L' ';
     if (is_key) {
         switch (ch) {
         case KEY_LEFT:

@@ -19,6 +19,7 @@ struct tui_ui {
     int page_rows;        /* conversation pane height at the last draw (PageUp step) */
     int redraw_all;       /* Ctrl-L: repaint the whole terminal */
     int edit_full;        /* the input line refused a character (said once) */
+    int pasting;          /* inside a bracketed paste: line breaks do not submit */
     int fatal;            /* the worker cannot continue: exit with fatal_text */
     char fatal_text[1100];
 };
@@ -29,7 +30,14 @@ void tui_ui_free(struct tui_ui *u);
 /* Apply one worker result (consumed). */
 void tui_ui_apply(struct tui_ui *u, struct tui_res *r);
 
-/* One key from get_wch: is_key = 1 for KEY_* codes. */
+/* The key codes main.c defines (define_key) for the start and the end of
+ * a bracketed paste (ESC [ 200 ~ ... ESC [ 201 ~), above ncurses' KEY_MAX. */
+#define TUI_KEY_PASTE_BEGIN 01001
+#define TUI_KEY_PASTE_END 01002
+
+/* One key from get_wch: is_key = 1 for KEY_* codes. Inside a paste a line
+ * break becomes a space: pasted text waits in the input line, one line,
+ * for the user to send or edit; a pasted line never runs a command. */
 void tui_ui_key(struct tui_ui *u, int is_key, wint_t ch);
 
 /* Run an entered line: a slash command, or a message for the current

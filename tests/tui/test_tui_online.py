@@ -137,6 +137,19 @@ def main():
         shot("online-main", s)
         print("chatted both ways with receipts")
 
+        # A multi-line paste (bracketed, as terminals send it) waits in the
+        # input line as one line: it neither sends each line nor runs the
+        # pasted "/quit"; Enter sends it as one message.
+        tmux.run("set-buffer", "-b", "ckvpaste", "pasted one\n/quit\npasted three")
+        tmux.run("paste-buffer", "-p", "-d", "-b", "ckvpaste", "-t", b.name)
+        b.wait(r"pasted one /quit pasted three", 10)
+        time.sleep(0.3)
+        if "EXIT=" in b.screen():
+            raise Fail("a pasted /quit ran:\n" + b.screen())
+        b.keys("Enter")
+        a.wait(r"bob: pasted one /quit pasted three", 20)
+        print("a multi-line paste is one line, no command runs")
+
         # The server away: a message typed now is queued (kept in the
         # outbox, marked with U+21BB), not shown as failed; once ckvd is
         # back it goes out and its receipt marks it delivered.
