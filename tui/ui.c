@@ -346,7 +346,12 @@ void tui_ui_line(struct tui_ui *u, const char *line)
                  need_contact(u, name) == 0)
             push(u, tui_cmd_new(TUI_CMD_VERIFY, name, NULL));
     } else if (strcmp(cmd, "/code") == 0) {
-        push(u, tui_cmd_new(TUI_CMD_CODE, NULL, NULL));
+        if (arg[0]) /* it shows our own code; a name would suggest otherwise */
+            tui_model_note(m, m->current, TUI_LINE_INFO,
+                           "usage: /code (your own public code); /verify NAME compares with "
+                           "a contact");
+        else
+            push(u, tui_cmd_new(TUI_CMD_CODE, NULL, NULL));
     } else if (strcmp(cmd, "/trust") == 0) {
         if (arg_name(u, cmd, arg, name) == 0 && need_contact(u, name) == 0) {
             if (strcmp(m->verify.contact, name) != 0 || !m->verify.digits[0]) {
