@@ -18,6 +18,8 @@
 
 #include "evidence_internal.h"
 
+#include "ckv/tlog_tile.h"
+
 int ckv_evidence_word_ok(const char *s)
 {
     size_t n = s ? strlen(s) : 0;
@@ -210,7 +212,7 @@ ckv_status ckv_evidence_set_object(ckv_evidence *ev, const char *path, const voi
                                    int has_position, uint64_t position, const char *expected,
                                    const char *found)
 {
-    if (ev == NULL || path == NULL || (data == NULL && len > 0) || len > CKV_EVIDENCE_FILE_MAX / 2)
+    if (ev == NULL || path == NULL || (data == NULL && len > 0) || len > CKV_TLOG_BUNDLE_MAX_BYTES)
         return CKV_ERR_INVALID_ARG;
     ckv_status st = set_str(&ev->obj_path, path);
     if (st == CKV_OK)

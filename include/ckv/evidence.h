@@ -54,7 +54,9 @@ extern "C" {
 #endif
 
 #define CKV_EVIDENCE_FORMAT "ckv-evidence/1"
-#define CKV_EVIDENCE_FILE_MAX (4u * 1024u * 1024u) /* bytes of one file */
+/* bytes of one file: room for the largest object, a whole entry bundle
+ * (CKV_TLOG_BUNDLE_MAX_BYTES, about 16.8 MB) in base64, and the rest */
+#define CKV_EVIDENCE_FILE_MAX (32u * 1024u * 1024u)
 #define CKV_EVIDENCE_MAX_CHECKPOINTS 8
 #define CKV_EVIDENCE_MAX_ENTRIES 8
 #define CKV_EVIDENCE_ROLE_MAX 31   /* bytes of a role name */

@@ -102,6 +102,29 @@ for what in "tile/0/001 100 bad_tile" "tile/1/000.p/5 40 bad_root" "tile/0/005.p
     expect 1 "tampered $1" -- "$CKV_AUDIT" --state "$T/st" --vkey "$VKEY" "$T/t"
     expect_evidence "$3"
 done
+# a large bundle (150 entries of 20 KB: 3 MB) tampered: the evidence is
+# still written (objects used to be capped at 2 MiB, and then no file was)
+DBL=$T/large.db
+VKEYL=$("$CKV_LOG" init --db "$DBL" --origin large.example/log --key "$T/large.key") || fail init large
+/usr/bin/python3 - "$T/large-in" <<'PY'
+import sys
+with open(sys.argv[1], "w") as f:
+    for i in range(150):
+        f.write(("%05d-" % i) + "x" * 20000 + "\n")
+PY
+"$CKV_LOG" append --db "$DBL" <"$T/large-in" >/dev/null || fail "append large"
+"$CKV_LOG" publish --db "$DBL" --key "$T/large.key" >/dev/null || fail "publish large"
+"$CKV_LOG" export --db "$DBL" "$T/large" >/dev/null || fail "export large"
+tamper "$T/large" tile/entries/000.p/150 2500000
+expect 1 "tampered 3 MB bundle" -- "$CKV_AUDIT" --state "$T/sl" --vkey "$VKEYL" "$T/large"
+expect_evidence bad_bundle
+# an empty checkpoint: misbehaviour with evidence, not a silent exit 1
+rm -rf "$T/t" "$T/st"; cp -r "$T/v1300" "$T/t"
+: >"$T/t/checkpoint"
+expect 1 "empty checkpoint" -- "$CKV_AUDIT" --state "$T/st" --vkey "$VKEY" "$T/t"
+EVK=$(sed -n 's/.*evidence written to \(.*\)$/\1/p' "$T/err" | tail -1)
+[ -n "$EVK" ] && [ -f "$EVK" ] || fail "empty checkpoint: no evidence: $(cat "$T/err")"
+
 # a tampered bundle is found by an incremental audit too when it is new
 rm -rf "$T/t"; cp -r "$T/v1300" "$T/t"
 tamper "$T/t" tile/entries/004 10

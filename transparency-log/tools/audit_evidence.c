@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "ckv/evidence.h"
+#include "ckv/tlog_note.h"
 
 ckv_status audit_evidence_write(const char *dir, const audit_evidence *ev, char **path_out)
 {
@@ -23,12 +24,17 @@ ckv_status audit_evidence_write(const char *dir, const audit_evidence *ev, char 
         st = ckv_evidence_set_source(e, ev->source);
     if (st == CKV_OK && ev->detail != NULL)
         st = ckv_evidence_set_detail(e, ev->detail);
-    if (st == CKV_OK && ev->accepted_note != NULL) {
+    /* an empty or oversized note (what a lying log served) cannot be kept
+     * as a checkpoint: the evidence goes without it (its detail says what
+     * was wrong), rather than not at all */
+    if (st == CKV_OK && ev->accepted_note != NULL && ev->accepted_len > 0 &&
+        ev->accepted_len <= CKV_TLOG_NOTE_MAX_SIZE) {
         st = ckv_evidence_add_checkpoint(e, "accepted_before", ev->accepted_note, ev->accepted_len,
                                          &acc);
         has_acc = st == CKV_OK;
     }
-    if (st == CKV_OK && ev->served_note != NULL) {
+    if (st == CKV_OK && ev->served_note != NULL && ev->served_len > 0 &&
+        ev->served_len <= CKV_TLOG_NOTE_MAX_SIZE) {
         st = ckv_evidence_add_checkpoint(e, "served_now", ev->served_note, ev->served_len, &srv);
         has_srv = st == CKV_OK;
     }
