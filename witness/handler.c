@@ -87,6 +87,7 @@ void ckvw_handle_add_checkpoint(const ckvw_config *cfg, ckvw_state *state, const
     ckv_status st;
     int in_txn = 0, commit = 0;
     const char *kind = NULL;
+    int kept = 0; /* the conflict: 1 kept now, 0 before, -1 not (full) */
 
     memset(a, 0, sizeof(*a));
     st = ckvw_request_parse(body, len, &req);
@@ -94,11 +95,11 @@ void ckvw_handle_add_checkpoint(const ckvw_config *cfg, ckvw_state *state, const
         if (st == CKV_ERR_TOO_LARGE)
             fail(a, 413, "the request body is too large for a checkpoint and a proof\n");
         else
-            fail(a, 400, "malformed add-checkpoint body: want \"old N\\n\", up to 63 base64 "
-                         "proof hashes, an empty line, then the signed checkpoint "
-                         "(c2sp.org/tlog-witness)\n");
-        snprintf(a->logline, sizeof(a->logline), "add-checkpoint: malformed body -> %d",
-                 a->status);
+            fail(a, 400,
+                 "malformed add-checkpoint body: want \"old N\\n\", up to 63 base64 "
+                 "proof hashes, an empty line, then the signed checkpoint "
+                 "(c2sp.org/tlog-witness)\n");
+        snprintf(a->logline, sizeof(a->logline), "add-checkpoint: malformed body -> %d", a->status);
         return;
     }
     /* The origin is the note's first line; find the log's keys by it. */
@@ -148,20 +149,22 @@ void ckvw_handle_add_checkpoint(const ckvw_config *cfg, ckvw_state *state, const
         kind = "bad_proof";
     if (kind) {
         if ((st = ckvw_state_add_conflict(state, origin, kind, &had, cp.size, &cp.root, body, len,
-                                          (int64_t)now)) != CKV_OK)
+                                          (int64_t)now, &kept)) != CKV_OK)
             goto db_error;
         commit = 1;
     }
     if (req.old_size > cp.size || (req.old_size == 0 && req.proof_len != 0)) {
         /* 400 by c2sp.org/tlog-witness; checked after the state so that a
          * rollback sent this way is kept too */
-        fail(a, 400, req.old_size > cp.size ? "old is larger than the checkpoint's size\n"
-                                            : "a proof from size 0 must be empty\n");
+        fail(a, 400,
+             req.old_size > cp.size ? "old is larger than the checkpoint's size\n"
+                                    : "a proof from size 0 must be empty\n");
     } else if (req.old_size != (had.known ? had.size : 0)) {
         conflict(a, had.known ? had.size : 0);
     } else if (kind && strcmp(kind, "bad_proof") == 0) {
-        fail(a, 422, "the consistency proof from the witness's latest checkpoint does not "
-                     "verify\n");
+        fail(a, 422,
+             "the consistency proof from the witness's latest checkpoint does not "
+             "verify\n");
     } else if (kind) {
         conflict(a, had.size); /* a fork: same size, other root */
     } else {
@@ -189,8 +192,11 @@ void ckvw_handle_add_checkpoint(const ckvw_config *cfg, ckvw_state *state, const
              "add-checkpoint: %.255s old %llu size %llu (had %s%llu)%s%s -> %d%s", origin,
              (unsigned long long)req.old_size, (unsigned long long)cp.size,
              had.known ? "" : "nothing, ", (unsigned long long)(had.known ? had.size : 0),
-             kind ? ": kept as conflict " : "", kind ? kind : "", a->status,
-             a->status == 200 ? " cosigned" : "");
+             !kind       ? ""
+             : kept > 0  ? ": kept as conflict "
+             : kept == 0 ? ": conflict kept before: "
+                         : ": conflict NOT kept (the conflicts table is full): ",
+             kind ? kind : "", a->status, a->status == 200 ? " cosigned" : "");
     return;
 db_error:
     if (in_txn) {
@@ -200,6 +206,6 @@ db_error:
     free(a->body);
     a->body = NULL;
     fail(a, 500, "the witness's database failed; retry later\n");
-    snprintf(a->logline, sizeof(a->logline), "add-checkpoint: %.255s: database: %s -> 500",
-             origin, ckv_status_name(st));
+    snprintf(a->logline, sizeof(a->logline), "add-checkpoint: %.255s: database: %s -> 500", origin,
+             ckv_status_name(st));
 }

@@ -9,8 +9,11 @@
  *       every validly signed checkpoint refused as a fork, a rollback or with
  *       a consistency proof that does not verify, with the request verbatim:
  *       an operator lists them (`ckv-witness conflicts`) as evidence of log
- *       misbehaviour. UNIQUE(origin, body) so a replayed request adds nothing;
- *       capped at CONFLICT_CAP rows so that a flood cannot fill the disk.
+ *       misbehaviour. One row per (origin, kind, size, root): a request
+ *       sent again, even with other (ignored) signature lines, adds nothing,
+ *       so what can be kept is bounded by the checkpoints the log signed;
+ *       and capped at CONFLICT_CAP rows so that a flood cannot fill the disk
+ *       (a conflict not kept then is said so, ckvw_state_add_conflict).
  *
  * One connection, one mutex: ckvw_state_begin locks the mutex and opens a
  * BEGIN IMMEDIATE transaction (which also excludes a second process), so the
@@ -47,7 +50,8 @@ static const char SCHEMA[] =
     "  id INTEGER PRIMARY KEY, origin TEXT NOT NULL, kind TEXT NOT NULL,"
     "  at INTEGER NOT NULL, had_size INTEGER, had_root BLOB,"
     "  size INTEGER NOT NULL, root BLOB NOT NULL, body TEXT NOT NULL,"
-    "  UNIQUE(origin, body));";
+    "  UNIQUE(origin, body));"
+    "CREATE INDEX IF NOT EXISTS conflicts_key ON conflicts(origin, size, root);";
 
 ckv_status ckvw_state_open(const char *path, ckvw_state **out)
 {
@@ -144,16 +148,18 @@ out:
 }
 
 ckv_status ckvw_state_add_conflict(ckvw_state *s, const char *origin, const char *kind,
-                                   const ckvw_latest *had, uint64_t size,
-                                   const ckv_tlog_hash *root, const char *body, size_t body_len,
-                                   int64_t now)
+                                   const ckvw_latest *had, uint64_t size, const ckv_tlog_hash *root,
+                                   const char *body, size_t body_len, int64_t now, int *kept)
 {
     sqlite3_stmt *q = NULL;
     ckv_status st = CKV_ERR_DB;
+    *kept = 0;
     if (sqlite3_prepare_v2(s->db,
                            "INSERT OR IGNORE INTO conflicts(origin, kind, at, had_size, had_root,"
-                           " size, root, body) SELECT ?,?,?,?,?,?,?,? "
-                           "WHERE (SELECT count(*) FROM conflicts) < ?",
+                           " size, root, body) SELECT ?1,?2,?3,?4,?5,?6,?7,?8 "
+                           "WHERE NOT EXISTS (SELECT 1 FROM conflicts WHERE origin = ?1 AND "
+                           "size = ?6 AND root = ?7 AND kind = ?2) "
+                           "AND (SELECT count(*) FROM conflicts) < ?9",
                            -1, &q, NULL) != SQLITE_OK)
         goto out;
     sqlite3_bind_text(q, 1, origin, -1, SQLITE_STATIC);
@@ -167,8 +173,27 @@ ckv_status ckvw_state_add_conflict(ckvw_state *s, const char *origin, const char
     sqlite3_bind_blob(q, 7, root->b, 32, SQLITE_STATIC);
     sqlite3_bind_text(q, 8, body, (int)body_len, SQLITE_STATIC);
     sqlite3_bind_int(q, 9, CONFLICT_CAP);
-    if (sqlite3_step(q) == SQLITE_DONE)
+    if (sqlite3_step(q) == SQLITE_DONE) {
         st = CKV_OK;
+        if (sqlite3_changes(s->db) > 0) {
+            *kept = 1;
+        } else { /* kept before, or the table is full */
+            sqlite3_stmt *e = NULL;
+            *kept = -1;
+            if (sqlite3_prepare_v2(s->db,
+                                   "SELECT 1 FROM conflicts WHERE origin = ? AND size = ? AND "
+                                   "root = ? AND kind = ?",
+                                   -1, &e, NULL) == SQLITE_OK) {
+                sqlite3_bind_text(e, 1, origin, -1, SQLITE_STATIC);
+                sqlite3_bind_int64(e, 2, (int64_t)size);
+                sqlite3_bind_blob(e, 3, root->b, 32, SQLITE_STATIC);
+                sqlite3_bind_text(e, 4, kind, -1, SQLITE_STATIC);
+                if (sqlite3_step(e) == SQLITE_ROW)
+                    *kept = 0;
+            }
+            sqlite3_finalize(e);
+        }
+    }
 out:
     sqlite3_finalize(q);
     return st;
@@ -230,11 +255,10 @@ long ckvw_state_print_conflicts(ckvw_state *s, FILE *f)
         if (sqlite3_column_type(q, 4) == SQLITE_NULL)
             fprintf(f, "# witness had nothing for this log\n");
         else
-            fprintf(f, "# witness had size %lld root %s\n",
-                    (long long)sqlite3_column_int64(q, 4), r1);
+            fprintf(f, "# witness had size %lld root %s\n", (long long)sqlite3_column_int64(q, 4),
+                    r1);
         fprintf(f, "# refused size %lld root %s\n# request:\n%s\n",
-                (long long)sqlite3_column_int64(q, 6), r2,
-                (const char *)sqlite3_column_text(q, 8));
+                (long long)sqlite3_column_int64(q, 6), r2, (const char *)sqlite3_column_text(q, 8));
         n++;
     }
     if (rc != SQLITE_DONE)

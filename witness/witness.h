@@ -109,11 +109,12 @@ CKV_MUST_USE ckv_status ckvw_state_set_latest(ckvw_state *s, const char *origin,
                                               size_t note_len, int64_t now);
 /* Keep a refused checkpoint (inside the transaction). kind: "fork",
  * "rollback" or "bad_proof"; body is the whole request (kept verbatim).
- * Duplicates (same origin and body) are kept once; at most 100000 rows. */
-CKV_MUST_USE ckv_status ckvw_state_add_conflict(ckvw_state *s, const char *origin,
-                                                const char *kind, const ckvw_latest *had,
-                                                uint64_t size, const ckv_tlog_hash *root,
-                                                const char *body, size_t body_len, int64_t now);
+ * One row per origin, kind, size and root (the first request); at most
+ * 100000 rows. *kept: 1 kept now, 0 kept before, -1 not kept (full). */
+CKV_MUST_USE ckv_status ckvw_state_add_conflict(ckvw_state *s, const char *origin, const char *kind,
+                                                const ckvw_latest *had, uint64_t size,
+                                                const ckv_tlog_hash *root, const char *body,
+                                                size_t body_len, int64_t now, int *kept);
 /* Commit (commit != 0) or roll back, and unlock. */
 CKV_MUST_USE ckv_status ckvw_state_end(ckvw_state *s, int commit);
 
