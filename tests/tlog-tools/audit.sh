@@ -6,6 +6,7 @@
 # origin, missing tile) exits 1 with an evidence file; an unreachable log
 # exits 3.
 source "$(dirname "$0")/lib.sh" "$@"
+SIGNCP=$4 # signs a checkpoint for any size and root (tests/tlog-tools/signcp.c)
 DB=$T/log.db
 KEY=$T/log.key
 ORIGIN=audit.example/log
@@ -124,6 +125,17 @@ rm -rf "$T/t" "$T/st"; cp -r "$T/v1300" "$T/t"
 expect 1 "empty checkpoint" -- "$CKV_AUDIT" --state "$T/st" --vkey "$VKEY" "$T/t"
 EVK=$(sed -n 's/.*evidence written to \(.*\)$/\1/p' "$T/err" | tail -1)
 [ -n "$EVK" ] && [ -f "$EVK" ] || fail "empty checkpoint: no evidence: $(cat "$T/err")"
+
+# a signed checkpoint of an absurd size (2^40, 2^62-1) over the real tiles:
+# the missing tiles are misbehaviour with evidence (exit 1), not "out of
+# memory" (exit 3, which cron would retry for ever)
+for big in 1099511627776 4611686018427387903; do
+    rm -rf "$T/t" "$T/st"; cp -r "$T/v1300" "$T/t"
+    ROOT=abababababababababababababababababababababababababababababababab
+    "$SIGNCP" "$KEY" "$big" "$ROOT" >"$T/t/checkpoint" || fail "signcp $big"
+    expect 1 "a signed tree of size $big" -- "$CKV_AUDIT" --state "$T/st" --vkey "$VKEY" "$T/t"
+    grep -q "evidence written to" "$T/err" || fail "size $big: no evidence: $(cat "$T/err")"
+done
 
 # a tampered bundle is found by an incremental audit too when it is new
 rm -rf "$T/t"; cp -r "$T/v1300" "$T/t"

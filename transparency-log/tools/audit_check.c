@@ -418,6 +418,17 @@ static int fetch_upper_levels(struct audit *a)
             tool_err("the checkpoint's tree size %" PRIu64 " is too large to audit here", n);
             return TOOL_EXIT_UNREACHABLE;
         }
+        uint64_t tiles = (count + CKV_TLOG_TILE_WIDTH - 1) / CKV_TLOG_TILE_WIDTH;
+        {
+            /* The level's last tile first: a log that signs a tree far
+             * larger than it serves is caught here (missing data, exit 1)
+             * before the level's hashes are allocated (out of memory,
+             * exit 3, would only be retried). */
+            uint8_t last[CKV_TLOG_TILE_WIDTH * CKV_TLOG_HASH_SIZE];
+            int rc = fetch_hash_tile(a, L, tiles - 1, last);
+            if (rc != 0)
+                return rc;
+        }
         a->lv[L] = malloc((size_t)count * CKV_TLOG_HASH_SIZE);
         if (a->lv[L] == NULL) {
             progress_end(&a->pg);
@@ -427,7 +438,6 @@ static int fetch_upper_levels(struct audit *a)
         }
         a->lvcount[L] = count;
         a->top = L;
-        uint64_t tiles = (count + CKV_TLOG_TILE_WIDTH - 1) / CKV_TLOG_TILE_WIDTH;
         for (uint64_t i = 0; i < tiles; i++) {
             int rc =
                 fetch_hash_tile(a, L, i, a->lv[L] + i * CKV_TLOG_TILE_WIDTH * CKV_TLOG_HASH_SIZE);
