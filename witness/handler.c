@@ -80,7 +80,7 @@ void ckvw_handle_add_checkpoint(const ckvw_config *cfg, ckvw_state *state, const
 {
     ckvw_request req;
     ckv_tlog_checkpoint cp;
-    const ckv_tlog_verifier *keys[16];
+    const ckv_tlog_verifier *keys[CKVW_MAX_LOGS]; /* every key of the origin */
     char origin[CKV_TLOG_ORIGIN_MAX + 1];
     size_t nkeys = 0;
     ckvw_latest had;
@@ -111,7 +111,7 @@ void ckvw_handle_add_checkpoint(const ckvw_config *cfg, ckvw_state *state, const
     }
     memcpy(origin, req.note, (size_t)(nl - req.note));
     origin[nl - req.note] = 0;
-    for (size_t i = 0; i < cfg->nlogs && nkeys < 16; i++)
+    for (size_t i = 0; i < cfg->nlogs && nkeys < CKVW_MAX_LOGS; i++)
         if (strcmp(ckv_tlog_verifier_name(cfg->logs[i]), origin) == 0)
             keys[nkeys++] = cfg->logs[i];
     if (nkeys == 0) {

@@ -36,7 +36,7 @@
 #include "witness.h"
 
 #define DEFAULT_NAME "ckv-witness.localhost"
-#define MAX_LOGS 64
+#define MAX_LOGS CKVW_MAX_LOGS
 
 static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void logf_(const char *fmt, ...)

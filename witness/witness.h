@@ -72,6 +72,8 @@ long ckvw_state_print_logs(ckvw_state *s, FILE *f);
 
 /* ---- the add-checkpoint decision (handler.c) ------------------------------ */
 
+#define CKVW_MAX_LOGS 64 /* --log keys (several may be one log's) */
+
 /* The witness's configuration: its name and Ed25519 seed (secret), and the
  * verifier keys of the logs it follows (type 0x01, name = origin). */
 typedef struct ckvw_config {
