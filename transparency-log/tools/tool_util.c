@@ -113,8 +113,15 @@ ckv_status tool_read_file(const char *path, size_t cap, uint8_t **data, size_t *
     if (fd < 0)
         return errno == ENOENT ? CKV_ERR_NOT_FOUND : CKV_ERR_IO;
     struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    if (fstat(fd, &sb) != 0) {
+        int e = errno;
         close(fd);
+        errno = e;
+        return CKV_ERR_IO;
+    }
+    if (!S_ISREG(sb.st_mode)) { /* errno says why, for the caller's message */
+        close(fd);
+        errno = S_ISDIR(sb.st_mode) ? EISDIR : EINVAL;
         return CKV_ERR_IO;
     }
     if ((uint64_t)sb.st_size > cap) {
