@@ -274,8 +274,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *con_cls = st;
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strtoull(cl, NULL, 10) > CKVW_MAX_BODY)
+        if (cl && strtoull(cl, NULL, 10) > CKVW_MAX_BODY) {
+            /* declared too large: 413 before the body is read (no "100
+             * Continue"; libmicrohttpd closes the connection after it) */
             st->too_large = 1;
+            logf_("add-checkpoint: declared body over %u bytes -> 413", (unsigned)CKVW_MAX_BODY);
+            return reply_text(c, 413,
+                              "the request body is too large for a checkpoint and a proof\n");
+        }
         return MHD_YES;
     }
     if (*upload_size) {

@@ -323,6 +323,13 @@ static void test_witness_program(void **state)
     memcpy(big, "old 0\n\n", 7);
     expect(&w, big, 80000, 413, NULL);
     free(big);
+    /* far over the limit (2 MB): still a 413, answered before the body is
+     * read (it used to be a dropped connection) */
+    big = malloc(2000000);
+    memset(big, 'x', 2000000);
+    memcpy(big, "old 0\n\n", 7);
+    expect(&w, big, 2000000, 413, NULL);
+    free(big);
     struct http_resp r;
     assert_int_equal(http(&w.http, "GET", "/add-checkpoint", NULL, NULL, 0, &r), 0);
     assert_int_equal(r.status, 405);
