@@ -393,6 +393,42 @@ static void *race(void *arg)
     return NULL;
 }
 
+/* One log with many keys (--log repeated): a checkpoint signed by the
+ * 17th key alone is cosigned (only the first 16 of an origin were used). */
+static void test_many_keys(void **state)
+{
+    (void)state;
+    enum { K = 17 };
+    struct tlog t[K];
+    ckv_tlog_verifier *logs[K];
+    ckvw_config cfg;
+    ckvw_state *st = NULL;
+    ckvw_answer a;
+    char path[128];
+    size_t len = 0;
+    memset(&cfg, 0, sizeof cfg);
+    for (int i = 0; i < K; i++) {
+        tlog_new(&t[i], ORIGIN, (uint8_t)(100 + i));
+        logs[i] = t[i].v;
+    }
+    cfg.logs = logs;
+    cfg.nlogs = K;
+    snprintf(cfg.name, sizeof(cfg.name), "witness.test");
+    memset(cfg.seed, 42, sizeof(cfg.seed));
+    snprintf(path, sizeof(path), "%s/witness.db", t[0].dir);
+    assert_int_equal(ckvw_state_open(path, &st), CKV_OK);
+    char *n3 = tlog_grow(&t[K - 1], 3, "last key");
+    char *b = tlog_body(NULL, 0, 3, n3, 0, &len);
+    ckvw_handle_add_checkpoint(&cfg, st, b, len, 3000, &a);
+    assert_int_equal(a.status, 200);
+    free(a.body);
+    free(b);
+    free(n3);
+    ckvw_state_close(st);
+    for (int i = 0; i < K; i++)
+        tlog_free(&t[i]);
+}
+
 static void test_race(void **state)
 {
     struct fixture *f = *state;
@@ -450,6 +486,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_grow_and_refresh, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_race, setup, teardown),
+        cmocka_unit_test(test_many_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
