@@ -19,6 +19,7 @@
 #include <ckv/client.h>
 #include <ckv/contact.h>
 #include <ckv/profile.h>
+#include <ckv/utf8.h>
 
 const char cli_help_send[] =
     "usage: ckv [--profile NAME] send CONTACT [TEXT...] [--max-age SECONDS]\n"
@@ -49,59 +50,22 @@ const char cli_help_recv[] =
 
 /* Print text from the network: control characters shown as '?', a line
  * break continues on an indented line. */
-/* The UTF-8 sequence at s[0..n): its length (2..4) and code point, or 0
- * when it is not a valid, shortest-form sequence. */
-static size_t utf8_seq(const unsigned char *s, size_t n, uint32_t *cp)
-{
-    size_t len = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
-    uint32_t v;
-    if (len == 0 || s[0] > 0xf4 || len > n)
-        return 0;
-    v = s[0] & (len == 2 ? 0x1f : len == 3 ? 0x0f : 0x07);
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        v = (v << 6) | (s[i] & 0x3f);
-    }
-    if ((len == 3 && (v < 0x800 || (v >= 0xd800 && v <= 0xdfff))) ||
-        (len == 4 && (v < 0x10000 || v > 0x10ffff)))
-        return 0;
-    *cp = v;
-    return len;
-}
-
-/* Characters a terminal acts on or that reorder what is shown: C1
- * controls (U+0080-U+009F, e.g. CSI), bidirectional marks, embeddings,
- * overrides and isolates, and the line and paragraph separators. */
-static int cp_unsafe(uint32_t cp)
-{
-    return (cp >= 0x80 && cp <= 0x9f) || cp == 0x61c || cp == 0x200e || cp == 0x200f ||
-           (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
-}
-
-/* Text from the network, printed: ASCII controls (but tab), invalid UTF-8
- * and the characters above are shown as '?'; a line break continues on an
- * indented line. */
+/* Text from the network, printed: invalid UTF-8 and the characters a
+ * terminal would act on (ckv_char_unsafe; but tab) are shown as '?'; a line
+ * break continues on an indented line. */
 static void put_safe(FILE *f, const char *s, size_t n)
 {
-    const unsigned char *u = (const unsigned char *)s;
+    const uint8_t *u = (const uint8_t *)s;
     for (size_t i = 0; i < n;) {
-        unsigned char ch = u[i];
         uint32_t cp = 0;
-        size_t len;
-        if (ch < 0x80) {
-            if (ch == '\n')
-                fputs(i + 1 < n ? "\n  " : "", f);
-            else
-                fputc(ch == '\t' || (ch >= 0x20 && ch != 0x7f) ? ch : '?', f);
-            i++;
-        } else if ((len = utf8_seq(u + i, n - i, &cp)) == 0 || cp_unsafe(cp)) {
+        size_t len = ckv_utf8_decode(u + i, n - i, &cp);
+        if (len == 1 && cp == '\n')
+            fputs(i + 1 < n ? "\n  " : "", f);
+        else if (len == 0 || (cp != '\t' && ckv_char_unsafe(cp)))
             fputc('?', f);
-            i += len ? len : 1;
-        } else {
+        else
             fwrite(u + i, 1, len, f);
-            i += len;
-        }
+        i += len ? len : 1;
     }
 }
 

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <ckv/utf8.h>
+
 void tui_model_init(struct tui_model *m)
 {
     memset(m, 0, sizeof(*m));
@@ -169,42 +171,6 @@ const char *tui_model_send_blocked(const struct tui_model *m, char *buf, size_t 
     return NULL;
 }
 
-/* Decode one UTF-8 sequence strictly (RFC 3629: no overlongs, no
- * surrogates, at most U+10FFFF). Returns its length, or 0 when invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t n, unsigned long *cp)
-{
-    unsigned char c = s[0];
-    size_t k;
-    unsigned long v;
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    } else if (c >= 0xc2 && c <= 0xdf) {
-        k = 2;
-        v = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        k = 3;
-        v = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        k = 4;
-        v = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (n < k)
-        return 0;
-    for (size_t i = 1; i < k; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        v = (v << 6) | (s[i] & 0x3f);
-    }
-    if ((k == 3 && v < 0x800) || (k == 4 && (v < 0x10000 || v > 0x10ffff)) ||
-        (v >= 0xd800 && v <= 0xdfff))
-        return 0;
-    *cp = v;
-    return k;
-}
-
 char *tui_text_shown(const char *s, size_t len)
 {
     size_t cut = len;
@@ -237,8 +203,8 @@ char *tui_text_clean(const char *s, size_t len)
     size_t o = 0;
     size_t i = 0;
     while (i < len) {
-        unsigned long cp;
-        size_t k = utf8_seq(p + i, len - i, &cp);
+        uint32_t cp;
+        size_t k = ckv_utf8_decode(p + i, len - i, &cp);
         if (k == 0) {
             memcpy(out + o, "\xef\xbf\xbd", 3);
             o += 3;
@@ -247,9 +213,8 @@ char *tui_text_clean(const char *s, size_t len)
         }
         if (cp == '\t' || cp == '\n' || cp == '\r') {
             out[o++] = ' ';
-        } else if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0) ||
-                   (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069)) {
-            /* control characters and bidi overrides never reach the terminal */
+        } else if (ckv_char_unsafe(cp)) {
+            /* control characters and bidi controls never reach the terminal */
             memcpy(out + o, "\xef\xbf\xbd", 3);
             o += 3;
         } else {

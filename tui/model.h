@@ -155,8 +155,9 @@ const struct tui_contact *tui_model_contact(const struct tui_model *m, const cha
 /* The reason sending to the current conversation is blocked, or NULL. */
 const char *tui_model_send_blocked(const struct tui_model *m, char *buf, size_t size);
 
-/* Clean untrusted UTF-8 for display: control characters (C0, DEL, C1)
- * become U+FFFD, invalid sequences become U+FFFD, tabs and newlines a space.
+/* Clean untrusted UTF-8 for display: the characters a terminal would act
+ * on (ckv_char_unsafe: C0, DEL, C1, bidi controls, line separators) and
+ * invalid sequences become U+FFFD, tabs and line breaks a space.
  * Returns a malloc'd NUL-terminated string (NULL on OOM). */
 char *tui_text_clean(const char *s, size_t len);
 /* The same for a message's text: one longer than TUI_TEXT_MAX is cut at a

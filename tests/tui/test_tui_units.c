@@ -146,6 +146,10 @@ static void test_text_clean(void **state)
     s = tui_text_clean("\xc2\x9b" "x", 3); /* C1 CSI */
     assert_string_equal(s, "\xef\xbf\xbdx");
     free(s);
+    /* the same set as ckv recv (ckv_char_unsafe): LRM, line separator */
+    s = tui_text_clean("a\xe2\x80\x8e" "b\xe2\x80\xa8" "c", 9);
+    assert_string_equal(s, "a\xef\xbf\xbd" "b\xef\xbf\xbd" "c");
+    free(s);
     /* a message of 12,014 bytes is shown whole (it used to stop at 4,096);
      * one over TUI_TEXT_MAX is cut at a character boundary and says so */
     size_t big = TUI_TEXT_MAX + 100;
