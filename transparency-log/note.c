@@ -11,6 +11,7 @@
  * Secrets: the signer's expanded key is a fixed array wiped on free.
  */
 #include "ckv/tlog_note.h"
+#include "ckv/utf8.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -39,41 +40,13 @@ struct ckv_tlog_verifier {
 
 bool ckv_tlog_text_valid(const char *s, size_t len)
 {
-    const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0;
-    while (i < len) {
-        unsigned c = p[i];
-        if (c < 0x80) {
-            if ((c < 0x20 && c != '\n') || c == 0x7f)
-                return false;
-            i++;
-            continue;
-        }
-        size_t n;
+    const uint8_t *p = (const uint8_t *)s;
+    for (size_t i = 0; i < len;) {
         uint32_t cp;
-        if (c >= 0xc2 && c <= 0xdf) {
-            n = 1;
-            cp = c & 0x1f;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            n = 2;
-            cp = c & 0x0f;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            n = 3;
-            cp = c & 0x07;
-        } else {
-            return false;
-        }
-        if (len - i <= n)
-            return false;
-        for (size_t k = 1; k <= n; k++) {
-            if ((p[i + k] & 0xc0) != 0x80)
-                return false;
-            cp = (cp << 6) | (p[i + k] & 0x3f);
-        }
-        if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
-            (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp <= 0x9f))
-            return false; /* overlong, out of range, surrogate, C1 control */
-        i += n + 1;
+        size_t n = ckv_utf8_decode(p + i, len - i, &cp);
+        if (n == 0 || (cp < 0x20 && cp != '\n') || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f))
+            return false; /* invalid UTF-8, a control character (but the line end) */
+        i += n;
     }
     return true;
 }

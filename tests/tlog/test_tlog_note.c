@@ -260,9 +260,14 @@ static void test_malformed_notes(void **state)
     /* control character in text */
     snprintf(buf, sizeof buf, "This is an\texample message.\n\n%s", sig);
     assert_int_equal(ckv_tlog_note_open(buf, strlen(buf), set, 1, &nt), CKV_ERR_TLOG_BAD_NOTE);
-    /* invalid UTF-8 */
-    snprintf(buf, sizeof buf, "This is an \xc0\xaf example message.\n\n%s", sig);
-    assert_int_equal(ckv_tlog_note_open(buf, strlen(buf), set, 1, &nt), CKV_ERR_TLOG_BAD_NOTE);
+    /* invalid UTF-8 (an overlong, a surrogate, a cut sequence), a C1
+     * control, DEL */
+    const char *bad_text[] = {"\xc0\xaf", "\xed\xa0\x80", "\xe2\x80", "\xc2\x9b", "\x7f"};
+    for (size_t i = 0; i < sizeof bad_text / sizeof bad_text[0]; i++) {
+        snprintf(buf, sizeof buf, "This is an %s example message.\n\n%s", bad_text[i], sig);
+        if (ckv_tlog_note_open(buf, strlen(buf), set, 1, &nt) != CKV_ERR_TLOG_BAD_NOTE)
+            fail_msg("bad text %zu accepted", i);
+    }
     /* hyphen instead of em dash, missing space, bad base64, short signature */
     const char *lines[] = {"- example.com/foo AAAAAAAA\n",
                            "\xe2\x80\x94"
