@@ -23,6 +23,7 @@
 #include <ckv/contact.h>
 #include <ckv/fingerprint.h>
 #include <ckv/profile.h>
+#include <ckv/utf8.h>
 #include <ckv/session.h>
 
 #include "backend.h"
@@ -810,9 +811,18 @@ size_t tui_worker_stop(struct tui_worker *w, const volatile sig_atomic_t *abando
         if (c->kind == TUI_CMD_SEND) {
             unsent++;
             if (report) { /* the user's own words, so that they can type them again */
+                const uint8_t *t = (const uint8_t *)(c->text ? c->text : "");
+                size_t tl = strlen((const char *)t);
                 fprintf(report, "ckv-chat: not sent to %s: ", c->name);
-                for (const char *t = c->text ? c->text : ""; *t; t++)
-                    fputc((unsigned char)*t < 0x20 || *t == 0x7f ? '?' : *t, report);
+                for (size_t i = 0; i < tl;) {
+                    uint32_t cp;
+                    size_t k = ckv_utf8_decode(t + i, tl - i, &cp);
+                    if (k == 0 || ckv_char_unsafe(cp))
+                        fputc('?', report);
+                    else
+                        fwrite(t + i, 1, k, report);
+                    i += k ? k : 1;
+                }
                 fputc('\n', report);
             }
         }
