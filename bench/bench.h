@@ -20,6 +20,12 @@ uint64_t ckv_bench_now_ns(void);
 void ckv_bench_emit(const char *name, double value, const char *unit, const char *store,
                     uint64_t n, int runs);
 
+/* CPU time of another process in ns, all its threads; 0 when unknown. */
+uint64_t ckv_bench_proc_cpu_ns(int pid);
+
+/* Remove a temporary directory and all it holds (rm -rf). */
+void ckv_bench_rm_rf(const char *dir);
+
 /* Peak resident set size of this process in MiB (from getrusage). */
 double ckv_bench_peak_rss_mib(void);
 

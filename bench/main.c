@@ -5,12 +5,15 @@
  */
 #include "bench.h"
 
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 uint64_t ckv_bench_now_ns(void)
 {
@@ -60,11 +63,54 @@ double ckv_bench_percentile(double *v, size_t n, double p)
     return v[i];
 }
 
+/* CPU time of another process in ns: the sum over its threads of the first
+ * field of /proc/PID/task/TID/schedstat (the process's own schedstat counts
+ * its main thread only); 0 when unknown. */
+uint64_t ckv_bench_proc_cpu_ns(int pid)
+{
+    char path[64];
+    uint64_t sum = 0;
+    snprintf(path, sizeof path, "/proc/%d/task", pid);
+    DIR *d = opendir(path);
+    if (!d)
+        return 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        char p2[128];
+        unsigned long long ns = 0;
+        if (de->d_name[0] == '.')
+            continue;
+        snprintf(p2, sizeof p2, "/proc/%d/task/%.20s/schedstat", pid, de->d_name);
+        FILE *f = fopen(p2, "r");
+        if (!f)
+            continue;
+        if (fscanf(f, "%llu", &ns) == 1)
+            sum += (uint64_t)ns;
+        fclose(f);
+    }
+    closedir(d);
+    return sum;
+}
+
+void ckv_bench_rm_rf(const char *dir)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        execlp("rm", "rm", "-rf", dir, (char *)NULL);
+        _exit(127);
+    }
+    if (pid > 0)
+        waitpid(pid, NULL, 0);
+}
+
 double ckv_bench_median(double *v, size_t n)
 {
     return ckv_bench_percentile(v, n, 50.0);
 }
 
+#ifdef CKV_BENCH_HAVE_FLOOR
+int ckv_bench_floor(int argc, char **argv); /* floor.c */
+#endif
 #ifdef CKV_BENCH_HAVE_RELAY
 int ckv_bench_relay(int argc, char **argv); /* relay.c */
 #endif
@@ -88,6 +134,9 @@ static const struct area areas[] = {
 #ifdef CKV_BENCH_HAVE_RELAY
     {"relay", ckv_bench_relay, "ckvd and 50 clients on loopback: messages, latency, lookups"},
 #endif
+#ifdef CKV_BENCH_HAVE_FLOOR
+    {"floor", ckv_bench_floor, "the latency floor of any relay design on this machine"},
+#endif
 #ifdef CKV_BENCH_HAVE_TUI
     {"tui", ckv_bench_tui, "ckv-chat: key-to-doupdate latency, resident memory"},
 #endif
@@ -101,7 +150,9 @@ static void usage(FILE *f)
                "Areas:\n");
     for (const struct area *a = areas; a->name; a++)
         fprintf(f, "  %-6s %s\n", a->name, a->what);
-    fprintf(f, "Run 'ckv-bench AREA --help' for the options of an area.\n");
+    fprintf(f, "Run 'ckv-bench AREA --help' for the options of an area.\n"
+               "Exit status: 0; 1 when a measurement failed (a message lost, an error);\n"
+               "2 on a usage error.\n");
 }
 
 int main(int argc, char **argv)
@@ -111,8 +162,10 @@ int main(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     for (const struct area *a = areas; a->name; a++) {
-        if (strcmp(a->name, argv[1]) == 0)
-            return a->run(argc - 1, argv + 1) == 0 ? 0 : 1;
+        if (strcmp(a->name, argv[1]) == 0) {
+            int rc = a->run(argc - 1, argv + 1); /* 2: a usage error */
+            return rc == 0 || rc == 2 ? rc : 1;
+        }
     }
     fprintf(stderr, "ckv-bench: unknown area '%s'; run 'ckv-bench --help' for the list\n", argv[1]);
     return 2;

@@ -89,35 +89,6 @@
  * owner; main.c declares it too). */
 int ckv_bench_relay(int argc, char **argv);
 
-/* CPU time of another process in ns: the sum over its threads of the first
- * field of /proc/PID/task/TID/schedstat (the process's own schedstat counts
- * its main thread only); 0 when unknown. */
-static uint64_t proc_cpu_ns(pid_t pid)
-{
-    char path[64];
-    uint64_t sum = 0;
-    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
-    DIR *d = opendir(path);
-    if (!d)
-        return 0;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        char p2[128];
-        unsigned long long ns = 0;
-        if (de->d_name[0] == '.')
-            continue;
-        snprintf(p2, sizeof p2, "/proc/%d/task/%.20s/schedstat", (int)pid, de->d_name);
-        FILE *f = fopen(p2, "r");
-        if (!f)
-            continue;
-        if (fscanf(f, "%llu", &ns) == 1)
-            sum += (uint64_t)ns;
-        fclose(f);
-    }
-    closedir(d);
-    return sum;
-}
-
 static void msleep(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -212,17 +183,6 @@ static int wait_ready(struct shared *sh, int k, int n)
         msleep(10); /* seldom: the parent must not steal the clients' CPU */
     }
     return 0;
-}
-
-static void rm_rf(const char *dir)
-{
-    pid_t pid = fork();
-    if (pid == 0) {
-        execlp("rm", "rm", "-rf", dir, (char *)NULL);
-        _exit(127);
-    }
-    if (pid > 0)
-        waitpid(pid, NULL, 0);
 }
 
 static void usage(FILE *f)
@@ -407,15 +367,15 @@ static int relay_once(const struct relay_opts *op, struct relay_figs *f)
     start_phase(sh, 1);
     if (wait_ready(sh, 1, n) != 0)
         goto stop;
-    uint64_t t0 = ckv_bench_now_ns(), srv_cpu0 = proc_cpu_ns(srv);
+    uint64_t t0 = ckv_bench_now_ns(), srv_cpu0 = ckv_bench_proc_cpu_ns(srv);
     start_phase(sh, 2);
     if (wait_ready(sh, 2, n) != 0)
         goto stop;
-    uint64_t t1 = ckv_bench_now_ns(), srv_cpu1 = proc_cpu_ns(srv);
+    uint64_t t1 = ckv_bench_now_ns(), srv_cpu1 = ckv_bench_proc_cpu_ns(srv);
     start_phase(sh, 3);
     if (wait_ready(sh, 3, n) != 0)
         goto stop;
-    uint64_t t2 = ckv_bench_now_ns(), srv_cpu2 = proc_cpu_ns(srv);
+    uint64_t t2 = ckv_bench_now_ns(), srv_cpu2 = ckv_bench_proc_cpu_ns(srv);
     start_phase(sh, 4);
     if (wait_ready(sh, 4, n) != 0)
         goto stop;
@@ -489,7 +449,7 @@ out:
         munmap(sh, sizeof *sh);
     }
     if (rc == 0 && !getenv("CKV_BENCH_KEEP"))
-        rm_rf(root);
+        ckv_bench_rm_rf(root);
     else
         fprintf(stderr, "ckv-bench relay: %s; files kept in %s\n", rc ? "failed" : "done", root);
     return rc;
@@ -569,7 +529,7 @@ int ckv_bench_relay(int argc, char **argv)
             return 0;
         default:
             usage(stderr);
-            return 1;
+            return 2;
         }
     }
     if (op.n < 2 || op.n > MAX_CLIENTS || op.msgs < 1 || op.msgs > MAX_MSGS || op.window < 1 ||
@@ -581,7 +541,7 @@ int ckv_bench_relay(int argc, char **argv)
                 "--batch 1..%d, --light-messages 0..%d, --light-rate 0..1000000, "
                 "--light-window >= 1, --lookup-seconds 1..600, --runs 1..%d, --pause 0..600\n",
                 MAX_CLIENTS, MAX_MSGS, CKV_SEND_MANY_MAX, MAX_MSGS, MAX_RUNS);
-        return 1;
+        return 2;
     }
     int done = 0;
     for (int k = 0; k < runs; k++) {

@@ -204,13 +204,14 @@ int ckv_bench_tui(int argc, char **argv)
         else if (strcmp(argv[i], "--keys") == 0 && i + 1 < argc)
             nkeys = (int)strtol(argv[++i], NULL, 10);
         else {
-            fprintf(stdout, "usage: ckv-bench tui [--messages N] [--keys N]\n");
-            return strcmp(argv[i], "--help") == 0 ? 0 : 1;
+            int help = strcmp(argv[i], "--help") == 0;
+            fprintf(help ? stdout : stderr, "usage: ckv-bench tui [--messages N] [--keys N]\n");
+            return help ? 0 : 2;
         }
     }
     if (n < 1 || n > 1000000 || nkeys < 10 || nkeys > 1000000) {
         fprintf(stderr, "ckv-bench tui: --messages 1..1000000, --keys 10..1000000\n");
-        return 1;
+        return 2;
     }
     if (!mkdtemp(tmpl))
         return 1;
