@@ -28,7 +28,11 @@
  *     SQLite's default (every 1,000 pages, in the committing call).
  * --work-us U adds U us of CPU to every message step (a send, a message
  * received, a receipt received): what a real design spends beyond this
- * floor. Messages are paced as in `ckv-bench relay`'s paced phase: --rate
+ * floor. --signal replaces the bare X25519 steps by ckv's own message path
+ * in memory (libckv's ckv_session_encrypt/decrypt for every message and
+ * receipt: libsignal-protocol-c's double ratchet and records, sealed in an
+ * in-memory profile): what ckv itself would cost with an ideal transport
+ * and one durable commit per turn. Messages are paced as in `ckv-bench relay`'s paced phase: --rate
  * R messages/s for all clients together, client i sending to i+1.
  *
  * Output (bench.h): floor_messages_per_s, floor_receipt_latency_p50/p99
@@ -155,6 +159,8 @@ static int server_frames(sqlite3 *db, sqlite3_stmt *ins, sqlite3_stmt *del, stru
         if (h.type == FLOOR_HELLO) {
             c->client = (int)h.peer;
             by_client[h.peer] = c;
+            if (sconn_queue(c, &h, sizeof h, NULL, 0) != 0) /* "you are in" */
+                return -1;
         } else if (c->client < 0) {
             return -1;
         } else if (h.type == FLOOR_SEND) {
@@ -297,10 +303,28 @@ out:
 /* ---- the driver --------------------------------------------------------------------- */
 
 struct floor_opts {
-    int n, msgs, rate, dh, work_us, ckpt_off, runs;
+    int n, msgs, rate, dh, work_us, ckpt_off, signal, runs;
 };
 
 enum { G_MSGS, G_P50, G_P99, G_CLIENT_CPU, G_SERVER_CPU, G_N };
+
+/* Wait until every client is done with set-up step k (0: connected, 1:
+ * sessions); -1 when a client failed or it takes over 60 s. */
+static int wait_ready(struct floor_shared *sh, int k)
+{
+    for (int waited = 0; __atomic_load_n(&sh->ready[k], __ATOMIC_SEQ_CST) < sh->n; waited++) {
+        if (waited > 60000 || waitpid(-1, NULL, WNOHANG) > 0) {
+            for (int i = 0; i < sh->n; i++)
+                if (sh->r[i].failed)
+                    fprintf(stderr, "ckv-bench floor: client %d: %s\n", i, sh->r[i].err);
+            fprintf(stderr, "ckv-bench floor: the clients could not %s\n",
+                    k == 0 ? "connect" : "set up their sessions");
+            return -1;
+        }
+        usleep(1000);
+    }
+    return 0;
+}
 
 /* One run; its figures in v[], messages lost in *lost. 0 when it passed. */
 static int floor_once(const struct floor_opts *o, double *v, uint64_t *lost, uint64_t *count)
@@ -328,6 +352,7 @@ static int floor_once(const struct floor_opts *o, double *v, uint64_t *lost, uin
     sh->dh = o->dh;
     sh->work_us = o->work_us;
     sh->ckpt_off = o->ckpt_off;
+    sh->signal = o->signal;
     snprintf(sh->root, sizeof sh->root, "%s", root);
 
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -358,20 +383,39 @@ static int floor_once(const struct floor_opts *o, double *v, uint64_t *lost, uin
         }
         kids[nkids++] = pid;
     }
-    for (int waited = 0; __atomic_load_n(&sh->ready, __ATOMIC_SEQ_CST) < o->n; waited++) {
-        if (waited > 30000 || waitpid(-1, NULL, WNOHANG) > 0) {
-            fprintf(stderr, "ckv-bench floor: a client could not start\n");
-            goto stop;
-        }
-        usleep(1000);
-    }
+    if (wait_ready(sh, 0) != 0)
+        goto stop;
+    __atomic_store_n(&sh->phase, 1, __ATOMIC_SEQ_CST);
+    if (wait_ready(sh, 1) != 0)
+        goto stop;
     uint64_t srv_cpu0 = ckv_bench_proc_cpu_ns(srv);
     sh->t0 = ckv_bench_now_ns() + 100000000ull; /* 100 ms to spread the schedule */
     uint64_t t0 = sh->t0;
-    __atomic_store_n(&sh->go, 1, __ATOMIC_SEQ_CST);
-    for (int i = 0; i < nkids; i++)
-        waitpid(kids[i], NULL, 0);
+    __atomic_store_n(&sh->phase, 2, __ATOMIC_SEQ_CST);
+    /* a client that fails stops the run: the others would wait for it */
+    int killed = 0, srv_died = 0;
+    for (int left = nkids; left > 0;) {
+        int wst = 0;
+        pid_t pid = waitpid(-1, &wst, 0);
+        if (pid < 0)
+            break;
+        int bad = !WIFEXITED(wst) || WEXITSTATUS(wst) != 0;
+        if (pid == srv) {
+            fprintf(stderr, "ckv-bench floor: the server stopped during the run\n");
+            srv = -1;
+            srv_died = bad = 1;
+        } else {
+            left--;
+        }
+        if (bad && !killed) {
+            killed = 1;
+            for (int i = 0; i < nkids; i++)
+                kill(kids[i], SIGKILL);
+        }
+    }
     nkids = 0;
+    if (srv_died)
+        goto stop;
     uint64_t srv_cpu1 = ckv_bench_proc_cpu_ns(srv), t1 = t0;
 
     uint64_t sent = 0, received = 0, receipts = 0, dup = 0, cpu = 0;
@@ -439,7 +483,8 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: ckv-bench floor [--clients N] [--messages M] [--rate R] [--dh D]\n"
-            "                       [--work-us U] [--checkpoint off|auto] [--runs K]\n"
+            "                       [--work-us U] [--checkpoint off|auto] [--signal]\n"
+            "                       [--runs K]\n"
             "The latency floor of any relay design on this machine: N client processes\n"
             "(default 50) each send M messages (default 1000) to the next, R messages/s\n"
             "in all (default 5000), through one server process; every message gets an\n"
@@ -452,6 +497,10 @@ static void usage(FILE *f)
             "receipt): what a real design spends beyond the floor.\n"
             "--checkpoint auto keeps SQLite's WAL checkpoints (and their fsyncs) in\n"
             "the commit path; off (default) leaves them out.\n"
+            "--signal replaces the bare X25519 steps with ckv's own message path in\n"
+            "memory: each message and receipt is encrypted and decrypted by libckv\n"
+            "(libsignal-protocol-c's double ratchet, records sealed in an in-memory\n"
+            "profile), as ckv would with an ideal transport and storage.\n"
             "Prints floor_messages_per_s, floor_receipt_latency_p50/p99 (us),\n"
             "floor_client_cpu_per_message, floor_server_cpu_per_message (us) and\n"
             "floor_messages_lost, medians over K runs (default 3). Exit 1 when a\n"
@@ -475,7 +524,8 @@ int ckv_bench_floor(int argc, char **argv)
         {"clients", required_argument, NULL, 'n'},  {"messages", required_argument, NULL, 'm'},
         {"rate", required_argument, NULL, 'r'},     {"dh", required_argument, NULL, 'd'},
         {"work-us", required_argument, NULL, 'w'},  {"checkpoint", required_argument, NULL, 'c'},
-        {"runs", required_argument, NULL, 'k'},     {"help", no_argument, NULL, 'h'},
+        {"runs", required_argument, NULL, 'k'},     {"signal", no_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     struct floor_opts o = {.n = 50, .msgs = 1000, .rate = 5000, .dh = 3, .ckpt_off = 1, .runs = 3};
@@ -496,6 +546,14 @@ int ckv_bench_floor(int argc, char **argv)
                 o.ckpt_off = 0;
             else
                 bad = 1;
+            break;
+        case 's':
+#ifdef CKV_BENCH_HAVE_CORE
+            o.signal = 1;
+#else
+            fprintf(stderr, "ckv-bench floor: --signal needs libckv, which was not built\n");
+            return 2;
+#endif
             break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;

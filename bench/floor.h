@@ -26,10 +26,10 @@
 /* Frame types. SEND: client -> server, for client `peer`; MSG: server ->
  * client, a stored SEND (id = its row); ACK: client -> server, the payload
  * is a list of 64-bit ids (delete them); HELLO: client -> server, "I am
- * client `peer`". */
+ * client `peer`", echoed back once the server has taken it. */
 enum { FLOOR_SEND = 1, FLOOR_ACK = 2, FLOOR_MSG = 3, FLOOR_HELLO = 4 };
 /* kind of a SEND/MSG: a message, or the receipt for message `seq` */
-enum { FLOOR_KIND_MESSAGE = 0, FLOOR_KIND_RECEIPT = 1 };
+enum { FLOOR_KIND_MESSAGE = 0, FLOOR_KIND_RECEIPT = 1, FLOOR_KIND_SETUP = 2 };
 
 struct floor_hdr {
     uint32_t len; /* the whole frame, header included */
@@ -50,13 +50,16 @@ struct floor_result {
     double lat_us[FLOOR_MAX_MSGS]; /* send -> receipt, per message */
 };
 
+#define FLOOR_BUNDLE_MAX 512 /* a bundle's bytes in shared memory (--signal) */
+
 struct floor_shared {
-    int n, msgs, rate, dh, work_us, ckpt_off, port;
+    int n, msgs, rate, dh, work_us, ckpt_off, signal, port;
     char root[256];
-    volatile int go;      /* set by the driver once every client is connected */
-    volatile int ready;   /* clients connected (atomic adds) */
+    volatile int phase;    /* set by the driver: 1 set up sessions (--signal), 2 go */
+    volatile int ready[2]; /* clients connected [0], with sessions [1] (atomic adds) */
     uint64_t t0;          /* the paced schedule's start (CLOCK_MONOTONIC ns) */
     struct floor_result r[FLOOR_MAX_CLIENTS];
+    unsigned char bundle[FLOOR_MAX_CLIENTS][FLOOR_BUNDLE_MAX]; /* --signal: each one's */
 };
 
 /* One client process (floor_client.c); returns its exit status. */
