@@ -5,9 +5,10 @@
  * a message from the previous client is stored and receipted, a receipt
  * from the next client closes that message's latency. Each message
  * received after a change of direction costs a ratchet step (--dh X25519
- * operations); each turn is one durable commit, made before anything of
- * that turn leaves; acknowledgements and frames of a turn go out in one
- * write.
+ * operations; with --signal, libckv encrypts and decrypts every message
+ * and receipt instead, over sessions set up through the relay); each turn
+ * is one durable commit, made before anything of that turn leaves;
+ * acknowledgements and frames of a turn go out in one write.
  */
 #define _GNU_SOURCE
 #include "bench.h"
@@ -75,7 +76,7 @@ static int fail_db(struct fc *c, const char *what)
     return -1;
 }
 
-/* A Diffie-Hellman ratchet step's cost, and --work-us of other work. */
+/* What a Diffie-Hellman ratchet step costs: --dh X25519 operations. */
 static void ratchet_step(struct fc *c)
 {
     uint8_t shared[32];
@@ -87,6 +88,7 @@ static void ratchet_step(struct fc *c)
     sodium_memzero(shared, sizeof shared);
 }
 
+/* --work-us of other work per message step (busy CPU). */
 static void extra_work(const struct fc *c)
 {
     if (c->sh->work_us <= 0)
