@@ -3,14 +3,18 @@
  * prekeys (upload, bundle fetch) for ckvd. See docs/server.md.
  *
  * Registration order, for crash safety: (1) check the entry against the
- * chain rules and the account's current entry; (2) append it to the log
- * (committed); (3) update the index tables in one transaction, together
- * with meta.applied = index + 1. A crash between (2) and (3) is repaired at
- * start by ckvd_accounts_catch_up, which replays the log's tail. A rotate
- * or reset ends the account's sessions as soon as it is in the log, before
- * (3): the old key must not keep a valid token because (3) failed. What is
- * only in the request (prekeys, registration id, recovery hash) is lost
- * when (3) fails; the 500 says so (docs/server.md, Known limits).
+ * chain rules and the account's current entry; (1b) keep what the request
+ * carries besides the entry (registration id, recovery hash, prekeys) in
+ * the pending table, under the leaf index the entry is about to get and its
+ * leaf hash (committed; if this fails, nothing is logged); (2) append the
+ * entry to the log (committed); (3) in one transaction, update the index
+ * tables, set meta.applied = index + 1, and move the pending row's contents
+ * into place. A crash or a database failure between (2) and (3) is
+ * repaired by ckvd_accounts_catch_up (at start, and at once after a failed
+ * (3)), which replays the log's tail through the same step (3), pending
+ * rows included: nothing the request carried is lost. A rotate or reset
+ * ends the account's sessions as soon as it is in the log, before (3): the
+ * old key must not keep a valid token because (3) failed.
  */
 #include "accounts.h"
 
@@ -41,6 +45,10 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS recovery (account INTEGER PRIMARY KEY, hash BLOB NOT NULL);"
     "CREATE TABLE IF NOT EXISTS nonces (nonce BLOB PRIMARY KEY, expires INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL);"
+    /* what a registration carries besides its entry, kept from before its
+     * log append until it is indexed (step (1b) above) */
+    "CREATE TABLE IF NOT EXISTS pending (leaf_index INTEGER PRIMARY KEY, leaf_hash BLOB NOT NULL,"
+    "  registration_id INTEGER NOT NULL, recovery_hash BLOB, prekeys TEXT NOT NULL);"
     "INSERT OR IGNORE INTO meta(k, v) VALUES('applied', 0);";
 
 static sqlite3 *db_of(struct ckvd *d)
@@ -166,6 +174,9 @@ static int apply_entry(struct ckvd *d, const ckv_dir_entry *e, uint64_t index,
     return 0;
 }
 
+static int pending_apply(struct ckvd *d, uint64_t index, const uint8_t leaf_hash[32],
+                         int64_t account, const uint8_t identity[33]);
+
 int ckvd_accounts_catch_up(struct ckvd *d, char *err, size_t errlen)
 {
     sqlite3_stmt *q = NULL;
@@ -205,14 +216,15 @@ int ckvd_accounts_catch_up(struct ckvd *d, char *err, size_t errlen)
             return -1;
         }
         if (sqlite3_exec(db_of(d), "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
-            apply_entry(d, &e, i, h, &acct) != 0 ||
+            apply_entry(d, &e, i, h, &acct) != 0 || pending_apply(d, i, h, acct, e.key) != 0 ||
             sqlite3_exec(db_of(d), "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
             sqlite3_exec(db_of(d), "ROLLBACK", NULL, NULL, NULL);
             snprintf(err, errlen, "cannot index log entry %llu: %s", (unsigned long long)i,
                      sqlite3_errmsg(db_of(d)));
             return -1;
         }
-        ckvd_logf("indexed log entry %llu (%s v%llu) left over from a crash",
+        ckvd_logf("indexed log entry %llu (%s v%llu), left over from a crash or a failed "
+                  "database step",
                   (unsigned long long)i, e.name, (unsigned long long)e.version);
     }
     return 0;
@@ -401,6 +413,84 @@ static int set_recovery(struct ckvd *d, int64_t account, const uint8_t hash[32])
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* --- the pending table (steps (1b) and (3)) --------------------------------- */
+
+/* Step (1b): keep the request's extras under the leaf index and hash the
+ * entry is about to get. Autocommit: durable before the log append. */
+static int pending_put(struct ckvd *d, uint64_t index, const uint8_t leaf_hash[32],
+                       uint32_t regid, const uint8_t *rhash, json_t *spk, json_t *pks)
+{
+    sqlite3_stmt *q = NULL;
+    json_t *x = json_object();
+    char *text = NULL;
+    int ret = -1;
+    if (!x || (spk && json_object_set(x, "signed_prekey", spk) != 0) ||
+        (pks && json_object_set(x, "prekeys", pks) != 0) ||
+        !(text = json_dumps(x, JSON_COMPACT)))
+        goto out;
+    if (sqlite3_prepare_v2(db_of(d),
+                           "INSERT OR REPLACE INTO pending(leaf_index, leaf_hash, "
+                           "registration_id, recovery_hash, prekeys) VALUES(?,?,?,?,?)",
+                           -1, &q, NULL) != SQLITE_OK)
+        goto out;
+    sqlite3_bind_int64(q, 1, (int64_t)index);
+    sqlite3_bind_blob(q, 2, leaf_hash, 32, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 3, regid);
+    if (rhash)
+        sqlite3_bind_blob(q, 4, rhash, 32, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(q, 4);
+    sqlite3_bind_text(q, 5, text, -1, SQLITE_STATIC);
+    ret = sqlite3_step(q) == SQLITE_DONE ? 0 : -1;
+out:
+    sqlite3_finalize(q);
+    free(text);
+    json_decref(x);
+    return ret;
+}
+
+/* Step (3), the extras: when a pending row was kept for this leaf (same
+ * index and hash), store its registration id, recovery hash and prekeys
+ * for the account, then drop it and any older ones. Inside the caller's
+ * transaction. */
+static int pending_apply(struct ckvd *d, uint64_t index, const uint8_t leaf_hash[32],
+                         int64_t account, const uint8_t identity[33])
+{
+    sqlite3_stmt *q = NULL;
+    json_t *x = NULL;
+    struct ckvd_resp scratch = {0};
+    int ret = -1;
+    char sql[120];
+    if (sqlite3_prepare_v2(db_of(d),
+                           "SELECT leaf_hash, registration_id, recovery_hash, prekeys FROM "
+                           "pending WHERE leaf_index=?",
+                           -1, &q, NULL) != SQLITE_OK)
+        goto out;
+    sqlite3_bind_int64(q, 1, (int64_t)index);
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW && sqlite3_column_bytes(q, 0) == 32 &&
+        memcmp(sqlite3_column_blob(q, 0), leaf_hash, 32) == 0) {
+        const unsigned char *text = sqlite3_column_text(q, 3);
+        x = text ? json_loads((const char *)text, 0, NULL) : NULL;
+        if (!json_is_object(x) ||
+            set_registration_id(d, account, (uint32_t)sqlite3_column_int64(q, 1)) != 0 ||
+            (sqlite3_column_bytes(q, 2) == 32 &&
+             set_recovery(d, account, sqlite3_column_blob(q, 2)) != 0) ||
+            store_prekeys(d, account, json_object_get(x, "signed_prekey"),
+                          json_object_get(x, "prekeys"), identity, &scratch) != 0)
+            goto out;
+    } else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        goto out;
+    }
+    snprintf(sql, sizeof(sql), "DELETE FROM pending WHERE leaf_index <= %lld", (long long)index);
+    ret = sqlite3_exec(db_of(d), sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+out:
+    sqlite3_finalize(q);
+    json_decref(x);
+    free(scratch.body);
+    return ret;
+}
+
 /* A reset of an account that set a recovery hash must carry the code:
  * SHA-256(code) == hash (compared in constant time). 0 allowed. */
 static int check_recovery(struct ckvd *d, int64_t account, json_t *o, uint8_t code[64],
@@ -547,39 +637,48 @@ enum ckvd_handler_result ckvd_h_register(struct ckvd *d, struct ckvd_req *req,
     }
     if (validate_prekeys(json_object_get(o, "prekeys"), resp) != 0)
         goto out;
-    /* (2) the log, then (3) the index, prekeys and registration id. */
+    /* (1b) what the request carries besides the entry, then (2) the log,
+     * then (3) the index with those extras (the top of this file) */
+    uint64_t next = ckvd_log_size(d->log);
+    ckv_dir_leaf_hash((const uint8_t *)text, tlen, h);
+    if (pending_put(d, next, h, (uint32_t)regid, has_rhash ? rhash : NULL, spk,
+                    json_object_get(o, "prekeys")) != 0) {
+        ckvd_resp_error(resp, 500, "db",
+                        "the server database failed; nothing was logged; retry later");
+        goto out;
+    }
     if ((st = ckvd_log_append(d->log, (const uint8_t *)text, tlen, &index)) != CKV_OK) {
         ckvd_resp_error(resp, 500, "log", "the server could not append to its log; retry later");
         goto out;
     }
     if (found == 0) /* a rotate or reset is public now: the old key's sessions end */
         ckvd_tokens_revoke_account(d->tokens, prev.id);
-    ckv_dir_leaf_hash((const uint8_t *)text, tlen, h);
+    if (index != next) /* never on one HTTP thread; if it did, keep the extras findable */
+        (void)pending_put(d, index, h, (uint32_t)regid, has_rhash ? rhash : NULL, spk,
+                          json_object_get(o, "prekeys"));
     sqlite3 *db = db_of(d);
     if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
         apply_entry(d, &e, index, h, &acct) != 0 ||
-        set_registration_id(d, acct, (uint32_t)regid) != 0 ||
-        (has_rhash && set_recovery(d, acct, rhash) != 0) ||
-        store_prekeys(d, acct, spk, json_object_get(o, "prekeys"), e.key, resp) != 0 ||
+        pending_apply(d, index, h, acct, e.key) != 0 ||
         sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-        /* The entry is in the log but not in the index: index it now (the
-         * prekeys are lost; the client uploads them again), or refuse
-         * every further registration until a restart repairs it, so the
-         * index never checks a new entry against a stale chain. */
+        /* The entry is in the log but not in the index: index it now, with
+         * its extras (the pending row), or refuse every further
+         * registration until a restart does, so the index never checks a
+         * new entry against a stale chain. */
         char err[200];
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
         if (ckvd_accounts_catch_up(d, err, sizeof(err)) != 0) {
             ckvd_logf("%s; refusing registrations until a restart", err);
             d->index_broken = 1;
+            free(resp->body);
+            resp->body = NULL;
+            ckvd_resp_error(resp, 500, "db",
+                            "the entry is in the log, but the server database failed while "
+                            "indexing it; ckvd finishes that, with the prekeys, registration "
+                            "id and recovery code sent with it, when it is restarted");
+            goto out;
         }
-        free(resp->body);
-        resp->body = NULL;
-        ckvd_resp_error(resp, 500, "db",
-                        "the entry is in the log, but the server database failed while storing "
-                        "the rest: its prekeys, registration id and recovery code (if sent) were "
-                        "not stored; log in and upload your prekeys again, and set a recovery "
-                        "code again with a rotation");
-        goto out;
+        ckvd_logf("indexed leaf %llu on a second try", (unsigned long long)index);
     }
     ckvd_logf("%s: %s v%llu at leaf %llu", ckv_dir_type_name(e.type), e.name,
               (unsigned long long)e.version, (unsigned long long)index);

@@ -341,50 +341,140 @@ static void test_token_expires(void **state)
     assert_int_equal(srv_stop(&R), 0);
 }
 
-/* A rotation that reaches the log but whose index step fails (ckvd.db is
- * write-locked by another process past ckvd's busy timeout) still ends the
- * old key's sessions at once, and its 500 says the recovery code sent with
- * it was not stored; after a restart the rotation is the account's key. */
+/* GET /v1/directory/NAME, waiting out 503 pending (the entry not yet under
+ * a signed checkpoint); the 200 body. */
+static json_t *lookup(const struct srv *s, const char *name)
+{
+    char path[100];
+    struct http_resp r;
+    snprintf(path, sizeof(path), "/v1/directory/%s", name);
+    for (int i = 0; i < 100; i++) {
+        assert_int_equal(http(s, "GET", path, NULL, NULL, 0, &r), 0);
+        if (r.status == 200) {
+            json_t *o = jbody(&r);
+            http_resp_free(&r);
+            return o;
+        }
+        assert_int_equal(r.status, 503);
+        http_resp_free(&r);
+        usleep(50000);
+    }
+    fail_msg("%s: still not under a signed checkpoint after 5 s", path);
+    return NULL;
+}
+
+/* Run SQL on ckvd.db from outside ckvd (as an operator's sqlite3 shell). */
+static void db_exec(const char *dir, const char *sql)
+{
+    char path[700];
+    sqlite3 *db = NULL;
+    snprintf(path, sizeof(path), "%s/ckvd.db", dir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
+/* A rotation whose extras cannot be kept (ckvd.db is write-locked by
+ * another process past ckvd's busy timeout) is refused before the log: the
+ * old key keeps working. A rotation that reaches the log but whose index
+ * step fails (a trigger makes storing its prekeys fail) ends the old
+ * key's sessions at once and answers 500; ckvd refuses registrations until
+ * it is restarted, and the restart stores everything the request carried:
+ * the new key logs in, its prekeys and registration id are served, and its
+ * recovery hash protects it from a reset without the code. */
 static void test_rotate_index_failure(void **state)
 {
     (void)state;
-    struct acct a;
+    struct acct a, b;
     struct http_resp r;
     char entry[CKV_DIR_ENTRY_MAX + 1], path[700], rh[64];
-    uint8_t np[32], npub[33], code[32];
+    uint8_t np[32], npub[33], code[32], hash[32];
     sqlite3 *db = NULL;
     start(fast_cp);
     acct_new(&a, "rita");
+    acct_new(&b, "rory");
     assert_int_equal(acct_register(&R, &a, 1), 200);
     assert_int_equal(acct_login(&R, &a), 200);
+    assert_int_equal(acct_register(&R, &b, 1), 200);
+    assert_int_equal(acct_login(&R, &b), 200);
     keypair(np, npub);
     make_entry(&R, &a, CKV_DIR_ROTATE, a.version + 1, np, npub, a.priv, entry, sizeof(entry));
     randombytes_buf(code, sizeof(code));
-    sodium_bin2base64(rh, sizeof(rh), code, sizeof(code), sodium_base64_VARIANT_ORIGINAL);
+    crypto_hash_sha256(hash, code, sizeof(code));
+    sodium_bin2base64(rh, sizeof(rh), hash, sizeof(hash), sodium_base64_VARIANT_ORIGINAL);
+
+    /* locked: refused before the log */
     snprintf(path, sizeof(path), "%s/ckvd.db", R.dir);
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     sqlite3_busy_timeout(db, 5000);
     assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
-    long st = post_entry_ex(&R, entry, np, 1, 1, rh, NULL, &r);
+    long st = post_entry_ex(&R, entry, np, 50, 2, rh, NULL, &r);
     sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     sqlite3_close(db);
-    if (st != 500)
-        fprintf(stderr, "rotation with the index locked: got %ld %s\n", st, r.body);
     assert_int_equal(st, 500);
     assert_string_equal(err_code(&r), "db");
-    assert_non_null(strstr(r.body, "recovery code"));
+    assert_non_null(strstr(r.body, "nothing was logged"));
+    http_resp_free(&r);
+    json_t *o = lookup(&R, "rita");
+    assert_non_null(json_string_value(json_object_get(o, "entry")));
+    assert_null(strstr(json_string_value(json_object_get(o, "entry")), "type rotate"));
+    json_decref(o);
+    assert_int_equal(http(&R, "GET", "/v1/messages", a.token, NULL, 0, &r), 0);
+    assert_int_equal(r.status, 200); /* the old key still holds the account */
+    http_resp_free(&r);
+
+    /* logged, then the index step fails */
+    db_exec(R.dir, "CREATE TRIGGER test_fault BEFORE INSERT ON prekeys "
+                   "BEGIN SELECT RAISE(FAIL, 'injected by the test'); END;");
+    st = post_entry_ex(&R, entry, np, 50, 2, rh, NULL, &r);
+    if (st != 500)
+        fprintf(stderr, "rotation with a failing index step: got %ld %s\n", st, r.body);
+    assert_int_equal(st, 500);
+    assert_string_equal(err_code(&r), "db");
+    assert_non_null(strstr(r.body, "when it is restarted"));
     http_resp_free(&r);
     /* the old key's token no longer works */
     assert_int_equal(http(&R, "GET", "/v1/messages", a.token, NULL, 0, &r), 0);
     assert_int_equal(r.status, 401);
     assert_string_equal(err_code(&r), "bad_token");
     http_resp_free(&r);
-    /* a restart indexes the logged rotation: the new key logs in */
+    /* registrations wait for the restart */
+    struct acct c;
+    acct_new(&c, "ruby");
+    assert_int_equal(acct_register(&R, &c, 1), 503);
+    db_exec(R.dir, "DROP TRIGGER test_fault");
     assert_int_equal(srv_stop(&R), 0);
+
+    /* the restart indexes the rotation with everything it carried */
     start(fast_cp);
+    assert_true(srv_log_contains(&R, "left over from a crash or a failed database step"));
     memcpy(a.priv, np, sizeof(np));
     memcpy(a.pub, npub, sizeof(npub));
+    a.version++;
     assert_int_equal(acct_login(&R, &a), 200);
+    assert_int_equal(acct_login(&R, &b), 200);
+    assert_int_equal(http(&R, "GET", "/v1/keys/rita", b.token, NULL, 0, &r), 0);
+    assert_int_equal(r.status, 200);
+    o = jbody(&r);
+    assert_int_equal(json_integer_value(json_object_get(o, "registration_id")), 1234);
+    assert_int_equal(json_integer_value(json_object_get(o, "prekey_id")), 50);
+    assert_non_null(json_string_value(json_object_get(o, "signed_prekey")));
+    json_decref(o);
+    http_resp_free(&r);
+    /* the recovery hash sent with the rotation now guards the account */
+    ckv_dir_leaf_hash((const uint8_t *)entry, strlen(entry), a.leaf_hash);
+    o = lookup(&R, "rita");
+    assert_non_null(strstr(json_string_value(json_object_get(o, "entry")), "type rotate"));
+    a.leaf_index = (uint64_t)json_integer_value(json_object_get(o, "leaf_index"));
+    json_decref(o);
+    keypair(np, npub);
+    make_entry(&R, &a, CKV_DIR_RESET, a.version + 1, np, npub, NULL, entry, sizeof(entry));
+    assert_int_equal(post_entry_ex(&R, entry, np, 1, 1, NULL, NULL, &r), 403);
+    assert_string_equal(err_code(&r), "recovery_required");
+    http_resp_free(&r);
+    /* and registrations are open again */
+    assert_int_equal(acct_register(&R, &c, 1), 200);
     assert_int_equal(srv_stop(&R), 0);
 }
 
