@@ -244,7 +244,7 @@ ckv_status ckv_dir_entry_parse(const uint8_t *data, size_t len, ckv_dir_entry *o
         return CKV_ERR_DIR_BAD_ENTRY;
     if (!take_line(&c, "key", &v, &vn) || !parse_b64(v, vn, e.key, CKV_IDENTITY_KEY_LEN))
         return CKV_ERR_DIR_BAD_ENTRY;
-    if (e.key[0] != 0x05)
+    if (ckv_xeddsa_check_key(e.key) != CKV_OK) /* canonical, not of small order */
         return CKV_ERR_DIR_BAD_KEY;
     if (!take_line(&c, "prev-index", &v, &vn))
         return CKV_ERR_DIR_BAD_ENTRY;

@@ -8,6 +8,16 @@
  * provider has exactly those two: random (libsodium) and HMAC-SHA256
  * (libsodium). Nothing else of the provider is reachable from the curve
  * calls used here. Verification needs no context.
+ *
+ * libsignal's verification checks the signature equation only. On top of
+ * it, ckv_xeddsa_verify insists on one encoding of everything:
+ *   - the key's u-coordinate is canonical (u < p = 2^255 - 19; so its top
+ *     bit is clear), and not one of the points of small order: for those,
+ *     a signature with S = 0 verifies for a fair share of all messages, so
+ *     "proof of possession" would prove nothing (ckv_xeddsa_check_key);
+ *   - the signature's S is reduced (S < L, the group order): S + L
+ *     satisfies the same equation, and a second valid encoding of a signed
+ *     directory entry would be a second leaf with the same content.
  */
 #include "ckv/xeddsa.h"
 
@@ -119,6 +129,57 @@ out:
     return st;
 }
 
+/* The u-coordinates of Curve25519's points of small order (8P = O), little
+ * endian: 0, 1, the two of order 8 (325606250916557431795983626356110631
+ * 294008115727848805560023387167927233504 and 393823572354896145817230607
+ * 81553021112529911719440698176882885853963445705823), and p - 1. Computed
+ * from those numbers; test_dir_entry checks each against libsodium's
+ * X25519, which refuses exactly these. */
+static const uint8_t small_order[][32] = {
+    {0},
+    {1},
+    {0xe0, 0xeb, 0x7a, 0x7c, 0x3b, 0x41, 0xb8, 0xae, 0x16, 0x56, 0xe3, 0xfa, 0xf1, 0x9f, 0xc4, 0x6a,
+     0xda, 0x09, 0x8d, 0xeb, 0x9c, 0x32, 0xb1, 0xfd, 0x86, 0x62, 0x05, 0x16, 0x5f, 0x49, 0xb8, 0x00},
+    {0x5f, 0x9c, 0x95, 0xbc, 0xa3, 0x50, 0x8c, 0x24, 0xb1, 0xd0, 0xb1, 0x55, 0x9c, 0x83, 0xef, 0x5b,
+     0x04, 0x44, 0x5c, 0xc4, 0x58, 0x1c, 0x8e, 0x86, 0xd8, 0x22, 0x4e, 0xdd, 0xd0, 0x9f, 0x11, 0x57},
+    {0xec, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+     0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f},
+};
+
+/* 1 when the little-endian u is below p = 2^255 - 19. */
+static int below_p(const uint8_t u[32])
+{
+    if (u[31] != 0x7f)
+        return u[31] < 0x7f;
+    for (int i = 30; i >= 1; i--)
+        if (u[i] != 0xff)
+            return 1;
+    return u[0] < 0xed;
+}
+
+ckv_status ckv_xeddsa_check_key(const uint8_t pub[CKV_IDENTITY_KEY_LEN])
+{
+    if (!pub)
+        return CKV_ERR_INVALID_ARG;
+    if (pub[0] != 0x05 || !below_p(pub + 1))
+        return CKV_ERR_DIR_BAD_KEY;
+    for (size_t i = 0; i < sizeof(small_order) / sizeof(small_order[0]); i++)
+        if (memcmp(pub + 1, small_order[i], 32) == 0)
+            return CKV_ERR_DIR_BAD_KEY;
+    return CKV_OK;
+}
+
+/* 1 when the signature's S (its last 32 bytes, without the top bit, which
+ * carries the Edwards key's sign in libsignal's format) is below L. */
+static int s_reduced(const uint8_t sig[CKV_XEDDSA_SIG_LEN])
+{
+    uint8_t wide[64] = {0}, reduced[32];
+    memcpy(wide, sig + 32, 32);
+    wide[31] &= 0x7f;
+    crypto_core_ed25519_scalar_reduce(reduced, wide);
+    return memcmp(reduced, wide, 32) == 0;
+}
+
 ckv_status ckv_xeddsa_verify(const uint8_t pub[CKV_IDENTITY_KEY_LEN], const uint8_t *msg,
                              size_t len, const uint8_t sig[CKV_XEDDSA_SIG_LEN])
 {
@@ -127,8 +188,13 @@ ckv_status ckv_xeddsa_verify(const uint8_t pub[CKV_IDENTITY_KEY_LEN], const uint
 
     if (!pub || (!msg && len) || !sig)
         return CKV_ERR_INVALID_ARG;
-    if (pub[0] != 0x05 || curve_decode_point(&key, pub, CKV_IDENTITY_KEY_LEN, NULL) != 0)
+    if (ckv_xeddsa_check_key(pub) != CKV_OK ||
+        curve_decode_point(&key, pub, CKV_IDENTITY_KEY_LEN, NULL) != 0)
         return CKV_ERR_DIR_BAD_KEY;
+    if (!s_reduced(sig)) {
+        SIGNAL_UNREF(key);
+        return CKV_ERR_DIR_BAD_SIGNATURE;
+    }
     /* curve_verify_signature: 1 = valid, 0 = invalid, < 0 = error. */
     int r = curve_verify_signature(key, msg ? msg : (const uint8_t *)"", len, sig,
                                    CKV_XEDDSA_SIG_LEN);

@@ -58,7 +58,8 @@ CKV_MUST_USE ckv_status ckv_dir_entry_encode(const ckv_dir_entry *e, char *buf, 
  * one ckv_dir_entry_encode produces), at most CKV_DIR_ENTRY_MAX bytes.
  * Signatures are NOT checked here (see ckv_dir_entry_verify). *out is
  * written only on success. Errors: CKV_ERR_DIR_BAD_ENTRY, CKV_ERR_TOO_LARGE,
- * CKV_ERR_DIR_BAD_KEY. */
+ * CKV_ERR_NONCANONICAL (well-formed but not the canonical encoding),
+ * CKV_ERR_DIR_BAD_KEY (the key fails ckv_xeddsa_check_key). */
 CKV_MUST_USE ckv_status ckv_dir_entry_parse(const uint8_t *data, size_t len, ckv_dir_entry *out);
 
 /* Fill e->pop by signing with the new key's private half (which must match

@@ -32,11 +32,18 @@ CKV_MUST_USE ckv_status ckv_xeddsa_sign(const uint8_t priv[CKV_PRIVATE_KEY_LEN],
                                         uint8_t sig[CKV_XEDDSA_SIG_LEN]);
 
 /* Verify sig over msg under a 33-byte identity key. Returns CKV_OK when
- * valid, CKV_ERR_DIR_BAD_SIGNATURE when not, CKV_ERR_DIR_BAD_KEY when the
- * key is not a valid 0x05-prefixed key. */
+ * valid, CKV_ERR_DIR_BAD_SIGNATURE when not (also when its S is not
+ * reduced: one signature, one encoding), CKV_ERR_DIR_BAD_KEY when the key
+ * fails ckv_xeddsa_check_key. */
 CKV_MUST_USE ckv_status ckv_xeddsa_verify(const uint8_t pub[CKV_IDENTITY_KEY_LEN],
                                           const uint8_t *msg, size_t len,
                                           const uint8_t sig[CKV_XEDDSA_SIG_LEN]);
+
+/* CKV_OK when a 33-byte identity key is one a signature can prove: the
+ * 0x05 prefix, a canonical u-coordinate (below 2^255 - 19) and not a point
+ * of small order (for which signatures can be forged without any private
+ * key); else CKV_ERR_DIR_BAD_KEY. */
+CKV_MUST_USE ckv_status ckv_xeddsa_check_key(const uint8_t pub[CKV_IDENTITY_KEY_LEN]);
 
 /* The 33-byte public key of a 32-byte private key. */
 CKV_MUST_USE ckv_status ckv_xeddsa_public_key(const uint8_t priv[CKV_PRIVATE_KEY_LEN],

@@ -74,6 +74,94 @@ static void test_xeddsa(void **state)
                      CKV_ERR_DIR_BAD_KEY);
 }
 
+/* Keys a signature cannot prove are refused: the u-coordinates of the
+ * points of small order (libsodium's X25519 refuses each, which shows they
+ * are), and non-canonical encodings. With such a key, "R = identity, S = 0"
+ * used to verify for a share of all messages: a proof of possession by
+ * nobody. */
+static void test_weak_keys(void **state)
+{
+    (void)state;
+    static const uint8_t weak[][32] = {
+        {0},
+        {1},
+        {0xe0, 0xeb, 0x7a, 0x7c, 0x3b, 0x41, 0xb8, 0xae, 0x16, 0x56, 0xe3, 0xfa, 0xf1, 0x9f, 0xc4,
+         0x6a, 0xda, 0x09, 0x8d, 0xeb, 0x9c, 0x32, 0xb1, 0xfd, 0x86, 0x62, 0x05, 0x16, 0x5f, 0x49,
+         0xb8, 0x00},
+        {0x5f, 0x9c, 0x95, 0xbc, 0xa3, 0x50, 0x8c, 0x24, 0xb1, 0xd0, 0xb1, 0x55, 0x9c, 0x83, 0xef,
+         0x5b, 0x04, 0x44, 0x5c, 0xc4, 0x58, 0x1c, 0x8e, 0x86, 0xd8, 0x22, 0x4e, 0xdd, 0xd0, 0x9f,
+         0x11, 0x57},
+        {0xec, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+         0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+         0xff, 0x7f},
+    };
+    uint8_t pub[33], sig[64], scalar[32], out[32];
+    struct keypair k;
+    randombytes_buf(scalar, sizeof(scalar));
+    pub[0] = 0x05;
+    for (size_t i = 0; i < sizeof(weak) / sizeof(weak[0]); i++) {
+        assert_int_equal(crypto_scalarmult(out, scalar, weak[i]), -1); /* small order */
+        memcpy(pub + 1, weak[i], 32);
+        assert_int_equal(ckv_xeddsa_check_key(pub), CKV_ERR_DIR_BAD_KEY);
+        for (int m = 0; m < 64; m++) { /* the forgery: R = identity, S = 0, either sign */
+            uint8_t msg = (uint8_t)m;
+            memset(sig, 0, sizeof(sig));
+            sig[0] = 1;
+            sig[63] = (uint8_t)((m & 1) << 7);
+            assert_int_equal(ckv_xeddsa_verify(pub, &msg, 1, sig), CKV_ERR_DIR_BAD_KEY);
+        }
+    }
+    /* an entry carrying such a key does not even parse */
+    new_keypair(&k);
+    ckv_dir_entry e, p;
+    char buf[CKV_DIR_ENTRY_MAX + 1];
+    make_entry(&e, "squat", CKV_DIR_REGISTER, 1, &k);
+    memcpy(e.key + 1, weak[1], 32);
+    size_t len = encode(&e, buf, sizeof(buf));
+    assert_int_equal(ckv_dir_entry_parse((const uint8_t *)buf, len, &p), CKV_ERR_DIR_BAD_KEY);
+    /* non-canonical u: p itself, and a real key with the top bit set */
+    memset(pub + 1, 0xff, 32);
+    pub[1] = 0xed;
+    pub[32] = 0x7f;
+    assert_int_equal(ckv_xeddsa_check_key(pub), CKV_ERR_DIR_BAD_KEY);
+    memcpy(pub, k.pub, 33);
+    assert_int_equal(ckv_xeddsa_check_key(pub), CKV_OK);
+    assert_int_equal(ckv_xeddsa_sign(k.priv, (const uint8_t *)"m", 1, sig), CKV_OK);
+    assert_int_equal(ckv_xeddsa_verify(pub, (const uint8_t *)"m", 1, sig), CKV_OK);
+    pub[32] |= 0x80; /* the same u mod 2^255: a second encoding of one key */
+    assert_int_equal(ckv_xeddsa_check_key(pub), CKV_ERR_DIR_BAD_KEY);
+    assert_int_equal(ckv_xeddsa_verify(pub, (const uint8_t *)"m", 1, sig), CKV_ERR_DIR_BAD_KEY);
+}
+
+/* A signature has one encoding: S + L (L the group order) satisfies the
+ * same equation but is refused, so no one can turn a signed entry into a
+ * second, different leaf. */
+static void test_signature_malleability(void **state)
+{
+    (void)state;
+    static const uint8_t L[32] = {0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58,
+                                  0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
+                                  0,    0,    0,    0,    0,    0,    0,    0,
+                                  0,    0,    0,    0,    0,    0,    0,    0x10};
+    struct keypair k;
+    uint8_t sig[64], alt[64];
+    new_keypair(&k);
+    for (int m = 0; m < 16; m++) {
+        uint8_t msg = (uint8_t)m;
+        assert_int_equal(ckv_xeddsa_sign(k.priv, &msg, 1, sig), CKV_OK);
+        assert_int_equal(ckv_xeddsa_verify(k.pub, &msg, 1, sig), CKV_OK);
+        memcpy(alt, sig, 64);
+        unsigned carry = 0;
+        for (int i = 0; i < 32; i++) { /* S + L; the top bit (the key's sign) kept */
+            unsigned b = (unsigned)(i == 31 ? sig[63] & 0x7f : sig[32 + i]) + L[i] + carry;
+            alt[32 + i] = (uint8_t)b;
+            carry = b >> 8;
+        }
+        alt[63] = (uint8_t)((alt[63] & 0x7f) | (sig[63] & 0x80));
+        assert_int_equal(ckv_xeddsa_verify(k.pub, &msg, 1, alt), CKV_ERR_DIR_BAD_SIGNATURE);
+    }
+}
+
 /* An unclamped private key signs as its clamped form: the signature
  * verifies under the public key derived from the same bytes. */
 static void test_unclamped_key(void **state)
@@ -269,6 +357,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_xeddsa),
         cmocka_unit_test(test_unclamped_key),
+        cmocka_unit_test(test_weak_keys),
+        cmocka_unit_test(test_signature_malleability),
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_every_byte_matters),
         cmocka_unit_test(test_noncanonical),
