@@ -281,11 +281,11 @@ static ckv_status check_chain(ckv_client *c, ckv_kt_entry *k, ckv_kt_entry *stor
 {
     ckv_kt_entry *prev = malloc(sizeof *prev), *hist = NULL;
     size_t nh = 0;
+    if (prev == NULL)
+        return CKV_ERR_NOMEM;
     ckv_status st = ckv_kt_stored(c, k->e.name, prev);
     int have = st == CKV_OK;
 
-    if (prev == NULL)
-        return CKV_ERR_NOMEM;
     if (st != CKV_OK && st != CKV_ERR_NOT_FOUND)
         goto out;
     if (have && k->e.version < prev->e.version) {
