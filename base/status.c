@@ -78,7 +78,8 @@ static const struct status_text table[] = {
     S(CKV_ERR_DIR_BAD_ENTRY, "the directory entry is malformed"),
     S(CKV_ERR_DIR_BAD_CHAIN, "the account's chain of directory entries is broken"),
     S(CKV_ERR_DIR_BAD_SIGNATURE, "a directory entry's signature does not verify: the entry was forged or altered"),
-    S(CKV_ERR_DIR_BAD_KEY, "an identity key is malformed (expected 33 bytes starting 0x05)"),
+    S(CKV_ERR_DIR_BAD_KEY, "an identity key is not valid (expected 33 bytes: 0x05, then a "
+                           "canonical Curve25519 key that is not of small order)"),
     S(CKV_ERR_DIR_ORIGIN, "the directory entry belongs to another log"),
     S(CKV_ERR_DIR_NAME, "the directory entry is for another account than the one asked for"),
     S(CKV_ERR_DIR_NAME_TAKEN, "the account name is registered already; choose another name"),

@@ -683,6 +683,41 @@ static void test_chain_rules(void **state)
 /* An account registered with a recovery hash can be reset only with the
  * code; an account without one can be reset by anyone (publicly, in the
  * log: its owner's monitor sees it). */
+/* A key nobody holds (Curve25519's u = 1, of small order), "signed" with
+ * R = identity and S = 0, which libsignal's check alone accepted for a
+ * share of all messages: ckvd refuses every attempt before the log, so no
+ * one can squat a name with it and log in as that account. */
+static void test_weak_key_refused(void **state)
+{
+    (void)state;
+    struct http_resp r;
+    char text[CKV_DIR_ENTRY_MAX + 1];
+    for (int i = 0; i < 16; i++) {
+        ckv_dir_entry e;
+        size_t len = 0;
+        memset(&e, 0, sizeof(e));
+        snprintf(e.origin, sizeof(e.origin), "%s", S.origin);
+        snprintf(e.name, sizeof(e.name), "squat%d", i);
+        e.type = CKV_DIR_REGISTER;
+        e.version = 1;
+        e.key[0] = 0x05;
+        e.key[1] = 1;
+        e.time = (int64_t)time(NULL) + i;
+        e.pop[0] = 1;                          /* R: the identity */
+        e.pop[63] = (uint8_t)((i & 1) << 7); /* either sign of the Edwards key */
+        assert_int_equal(ckv_dir_entry_encode(&e, text, sizeof(text), &len), CKV_OK);
+        json_t *o = json_pack("{s:s}", "entry", text);
+        char *body = json_dumps(o, JSON_COMPACT);
+        json_decref(o);
+        assert_int_equal(http(&S, "POST", "/v1/accounts", NULL, body, strlen(body), &r), 0);
+        free(body);
+        assert_int_equal(r.status, 400);
+        assert_string_equal(err_code(&r), "bad_entry");
+        assert_non_null(strstr(r.body, "small order"));
+        http_resp_free(&r);
+    }
+}
+
 static void test_reset_recovery_code(void **state)
 {
     (void)state;
@@ -1473,6 +1508,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(test_long_poll_no_thread_per_client),
             cmocka_unit_test(test_chain_rules),
             cmocka_unit_test(test_reset_recovery_code),
+            cmocka_unit_test(test_weak_key_refused),
             cmocka_unit_test(test_unauthorised),
             cmocka_unit_test(test_prekey_drain_limited),
             cmocka_unit_test(test_bad_input),
