@@ -549,18 +549,28 @@ static int check_roots(struct audit *a)
     return 0;
 }
 
-/* Inclusion proof of leaf `index` under the served checkpoint, from the
- * tiles (verified against the signed root before it is used). */
-static int entry_proof(struct audit *a, uint64_t index, ckv_tlog_hash *path, size_t *len)
+/* Inclusion proof of leaf `index` (the entry `data`) under the served
+ * checkpoint, from the tiles. The level-0 tile may be fetched again here,
+ * unchecked, so the path is verified against the signed root before it is
+ * used: a server that answers the repeat fetch differently gets no proof
+ * into the evidence, not a false one (-1: no proof). */
+static int entry_proof(struct audit *a, uint64_t index, const uint8_t *data, size_t dlen,
+                       ckv_tlog_hash *path, size_t *len)
 {
     ckv_tlog_tile_source src;
     ckv_tlog_hash_reader r;
+    ckv_tlog_hash leaf;
     tile_reader(a, &src, &r);
     a->cb_rc = 0;
     ckv_status st = ckv_tlog_reader_inclusion_proof(&r, index, a->cp.size, path, len);
     if (st != CKV_OK && a->cb_rc != 0)
         return a->cb_rc;
-    return st == CKV_OK ? 0 : -1;
+    if (st != CKV_OK)
+        return -1;
+    ckv_tlog_leaf_hash(data, dlen, &leaf);
+    return ckv_tlog_verify_inclusion(index, a->cp.size, &leaf, path, *len, &a->cp.root) == CKV_OK
+               ? 0
+               : -1;
 }
 
 /* --directory: feed bundle k's first w entries to the account table; a
@@ -596,14 +606,14 @@ static int check_directory(struct audit *a, uint64_t k, const uint8_t *bundle, s
         size_t n = 0, l1 = 0, l2 = 0;
         int prc;
         if (v.has_prev) {
-            if ((prc = entry_proof(a, v.prev_index, p1, &l1)) > 0) {
+            if ((prc = entry_proof(a, v.prev_index, v.prev_data, v.prev_len, p1, &l1)) > 0) {
                 rc = prc;
                 goto out;
             }
             ents[n++] = (audit_evidence_entry){"earlier",    v.prev_data,          v.prev_len,
                                                v.prev_index, prc == 0 ? p1 : NULL, l1};
         }
-        if ((prc = entry_proof(a, index, p2, &l2)) > 0) {
+        if ((prc = entry_proof(a, index, en[i].data, en[i].len, p2, &l2)) > 0) {
             rc = prc;
             goto out;
         }
