@@ -8,6 +8,8 @@
  *   skip_version   bob jumps to version 3, linked to his version 1
  *   taken          a second register for alice
  *   not_entry      a line of text that is no directory entry
+ *   big_bad_rotation  bad_rotation, then registers fill005..fill299: 300
+ *                  entries, so that the break is in a full level-0 tile
  * Entries 0..2: alice register, bob register, alice rotate; entry 4: carol
  * register. Usage: mkentries ORIGIN OUTDIR SCENARIO
  */
@@ -48,8 +50,10 @@ static void put(const char *data, size_t len)
     FILE *f = fopen(path, "wb");
     if (f == NULL || fwrite(data, 1, len, f) != len || fclose(f) != 0)
         die("cannot write an entry file");
-    memcpy(enc[count], data, len);
-    enclen[count] = len;
+    if (count < 8) { /* the first entries, for prev-hash links */
+        memcpy(enc[count], data, len);
+        enclen[count] = len;
+    }
     count++;
 }
 
@@ -96,7 +100,7 @@ int main(int argc, char **argv)
     entry("alice", CKV_DIR_ROTATE, 2, &a2, &a1, 0);
     if (strcmp(s, "good") == 0)
         entry("bob", CKV_DIR_ROTATE, 2, &b2, &b1, 1);
-    else if (strcmp(s, "bad_rotation") == 0)
+    else if (strcmp(s, "bad_rotation") == 0 || strcmp(s, "big_bad_rotation") == 0)
         entry("bob", CKV_DIR_ROTATE, 2, &b2, &x, 1);
     else if (strcmp(s, "dup_version") == 0)
         entry("alice", CKV_DIR_RESET, 2, &x, NULL, 0);
@@ -109,5 +113,10 @@ int main(int argc, char **argv)
     else
         die("unknown scenario");
     entry("carol", CKV_DIR_REGISTER, 1, &c1, NULL, -1);
+    while (strcmp(s, "big_bad_rotation") == 0 && count < 300) {
+        char name[16];
+        snprintf(name, sizeof name, "fill%03d", count);
+        entry(name, CKV_DIR_REGISTER, 1, &x, NULL, -1);
+    }
     return 0;
 }
