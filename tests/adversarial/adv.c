@@ -344,4 +344,15 @@ int adv_verify_evidence(const char *file)
     int st = system(cmd);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
+
+void adv_expect_evidence(const char *error, const char *kind)
+{
+    static const char lead[] = "evidence written to ";
+    char evpath[700];
+    const char *p = strstr(error, lead);
+    assert_non_null(p);
+    snprintf(evpath, sizeof evpath, "%s", p + strlen(lead));
+    assert_non_null(strstr(evpath, kind));
+    assert_int_equal(adv_verify_evidence(evpath), 0);
+}
 #endif

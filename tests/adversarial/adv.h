@@ -92,6 +92,9 @@ long long adv_witness_size(witness_proc *w);
 int adv_audit(const char *state_dir, const char *vkey, const char *url, char *out, size_t cap);
 /* `ckv-audit verify-evidence FILE`: its exit status (0 proven, 1 not, 2 unreadable). */
 int adv_verify_evidence(const char *file);
+/* The client's error sentence names an evidence file ("evidence written to
+ * PATH") of this kind (in its name), and ckv-audit verifies it as proven. */
+void adv_expect_evidence(const char *error, const char *kind);
 #endif
 
 /* JSON edits on a malloc'd text (the old text is freed; returns the new). */

@@ -505,15 +505,8 @@ static void test_attack9_stale_first_lookup(void **state)
         assert_false(adv_pinned(&e, "bob", pinned));
     }
 #ifdef CKV_AUDIT_PATH
-    {
-        /* the evidence names both entries; a third party checks it */
-        char evpath[700];
-        const char *p = strstr(ckv_client_last_error(e.c), "evidence written to ");
-        assert_non_null(p);
-        snprintf(evpath, sizeof evpath, "%s", p + strlen("evidence written to "));
-        assert_non_null(strstr(evpath, "stale_entry"));
-        assert_int_equal(adv_verify_evidence(evpath), 0);
-    }
+    /* the evidence names both entries; a third party checks it */
+    adv_expect_evidence(ckv_client_last_error(e.c), "stale_entry");
 #endif
     /* the lookups already brought the monitor to the checkpoint */
     OK(e.c, ckv_client_monitor(e.c, &rep));
@@ -704,14 +697,7 @@ static void test_attack13_second_register(void **state)
     FAILS(a.c, ckv_client_add_contact(a.c, "bob", NULL), CKV_ERR_DIR_BAD_CHAIN, "forked");
     assert_int_equal(adv_state(&a, "bob"), -1);
 #ifdef CKV_AUDIT_PATH
-    {
-        char evpath[700];
-        const char *p = strstr(ckv_client_last_error(a.c), "evidence written to ");
-        assert_non_null(p);
-        snprintf(evpath, sizeof evpath, "%s", p + strlen("evidence written to "));
-        assert_non_null(strstr(evpath, "broken_chain"));
-        assert_int_equal(adv_verify_evidence(evpath), 0);
-    }
+    adv_expect_evidence(ckv_client_last_error(a.c), "broken_chain");
 #endif
 
     user_free(&a);
