@@ -16,6 +16,9 @@
 /* Monotonic time in nanoseconds. */
 uint64_t ckv_bench_now_ns(void);
 
+/* CPU time of this process (all threads) in nanoseconds. */
+uint64_t ckv_bench_cpu_ns(void);
+
 /* Print one result line. store may be NULL (omitted). */
 void ckv_bench_emit(const char *name, double value, const char *unit, const char *store,
                     uint64_t n, int runs);

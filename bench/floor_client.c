@@ -54,13 +54,6 @@ struct fc {
     int nack;
 };
 
-static uint64_t proc_cpu_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static int fail(struct fc *c, const char *what)
 {
     c->r->failed = 1;
@@ -93,8 +86,8 @@ static void extra_work(const struct fc *c)
 {
     if (c->sh->work_us <= 0)
         return;
-    uint64_t end = proc_cpu_ns() + (uint64_t)c->sh->work_us * 1000u;
-    while (proc_cpu_ns() < end)
+    uint64_t end = ckv_bench_cpu_ns() + (uint64_t)c->sh->work_us * 1000u;
+    while (ckv_bench_cpu_ns() < end)
         ;
 }
 
@@ -400,7 +393,7 @@ int ckv_bench_floor_client(struct floor_shared *sh, int i)
         goto out;
     uint64_t period = (uint64_t)sh->n * 1000000000ull / (uint64_t)sh->rate;
     uint64_t start = sh->t0 + (uint64_t)i * period / (uint64_t)sh->n;
-    uint64_t cpu0 = proc_cpu_ns(), last_progress = ckv_bench_now_ns();
+    uint64_t cpu0 = ckv_bench_cpu_ns(), last_progress = ckv_bench_now_ns();
     while (c.r->received < (uint64_t)m || c.r->receipts < (uint64_t)m) {
         uint64_t now = ckv_bench_now_ns();
         int timeout = 200;
@@ -506,7 +499,7 @@ int ckv_bench_floor_client(struct floor_shared *sh, int i)
         receipted_since |= receipted_now;
         receipted_now = 0;
     }
-    c.r->cpu_ns = proc_cpu_ns() - cpu0;
+    c.r->cpu_ns = ckv_bench_cpu_ns() - cpu0;
     c.r->done_ns = ckv_bench_now_ns(); /* before sqlite3_close's checkpoint */
     rc = c.r->failed;
 out:

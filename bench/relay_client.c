@@ -23,14 +23,6 @@
 #define PASS ((const uint8_t *)"bench passphrase")
 #define PASS_LEN 16
 
-/* CPU time of this process (all threads), in ns. */
-static uint64_t cpu_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* Block (no CPU) until the parent starts phase k; -1 when the run stops. */
 static int wait_phase(struct shared *sh, int k)
 {
@@ -108,7 +100,7 @@ static void run_messages(struct child_result *r, struct msg_phase *ph, ckv_clien
     uint64_t start = ckv_bench_now_ns() + offset_ns;
     uint64_t deadline = ckv_bench_now_ns() + 120ull * 1000000000ull;
     uint64_t last = first + count - 1;
-    uint64_t cpu0 = cpu_now_ns();
+    uint64_t cpu0 = ckv_bench_cpu_ns();
     ckv_status st;
 
     while (!r->failed && (ph->received < count || ph->receipts < ph->sent || ph->sent < count)) {
@@ -179,7 +171,7 @@ static void run_messages(struct child_result *r, struct msg_phase *ph, ckv_clien
         take_events(r, ph, prev, next, ev, n, first, last, seen, receipted, sent_at);
         ckv_client_events_free(ev, n);
     }
-    ph->cpu_ns = cpu_now_ns() - cpu0;
+    ph->cpu_ns = ckv_bench_cpu_ns() - cpu0;
 }
 
 int ckv_bench_relay_client(struct shared *sh, int i)
